@@ -1,0 +1,109 @@
+"""Small input-check helpers shared by every module.
+
+Each helper names the argument it checks, the value it received and what
+was expected, so that users see the problem in their own terms rather than
+a numpy or torch traceback from deep inside a computation.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_option",
+    "check_positive",
+    "check_finite",
+    "check_names",
+    "check_eeg_windows_array",
+    "validate_type",
+]
+
+
+def validate_type(value, types, name, type_name=None):
+    """Raise ``TypeError`` unless ``value`` is an instance of ``types``."""
+    if not isinstance(value, types):
+        expected = type_name or (
+            " or ".join(t.__name__ for t in types)
+            if isinstance(types, tuple)
+            else types.__name__
+        )
+        raise TypeError(
+            f"{name} must be {expected}, got {type(value).__name__} ({value!r:.80})."
+        )
+    return value
+
+
+def check_option(value, allowed, name):
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(
+            f"{name} must be one of {list(allowed)!r}, got {value!r}."
+        )
+    return value
+
+
+def check_positive(value, name, *, allow_zero=False, allow_none=False):
+    """Return ``value`` as float after checking it is a finite positive number."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r:.80}).")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
+    return value
+
+
+def check_finite(array, name):
+    """Raise ``ValueError`` naming ``name`` if ``array`` holds NaN or inf."""
+    array = np.asarray(array)
+    if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        n_bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(
+            f"{name} contains {n_bad} NaN or infinite value(s); clean or "
+            "interpolate them before building windows."
+        )
+    return array
+
+
+def check_names(names, n_expected, name):
+    """Return ``names`` as a list of unique strings of length ``n_expected``."""
+    if isinstance(names, str):
+        raise TypeError(f"{name} must be a sequence of strings, got a single string {names!r}.")
+    names = [str(n) for n in names]
+    if len(names) != n_expected:
+        raise ValueError(
+            f"{name} has {len(names)} entries but the data have {n_expected}."
+        )
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"{name} contains duplicates: {dup}.")
+    return names
+
+
+def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
+    """Validate windowed EEG ``(n_windows, n_channels, n_times)``.
+
+    Accepts an :class:`~skeeg2bold.EEGWindows` (materialised here) or any
+    array-like. Returns a C-contiguous float ndarray.
+    """
+    if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} could not be converted to an array: {err}") from err
+    else:
+        raise TypeError(f"{name} must be array-like, got {type(X).__name__}.")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
+    if X.ndim != 3:
+        raise ValueError(
+            f"{name} must be 3-D (n_windows, n_channels, n_times), got shape {X.shape}."
+        )
+    if 0 in X.shape:
+        raise ValueError(f"{name} is empty: shape {X.shape}.")
+    if X.dtype not in dtype:
+        X = X.astype(dtype[0])
+    check_finite(X, name)
+    return np.ascontiguousarray(X)

@@ -1,0 +1,345 @@
+"""From recordings to samples: one EEG window per BOLD sample."""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._recording import Recording
+from ._validation import check_positive, validate_type
+
+__all__ = ["EEGWindows", "make_windows", "DroppedWindowsWarning"]
+
+
+class DroppedWindowsWarning(UserWarning):
+    """BOLD samples were dropped because no full EEG window precedes them."""
+
+
+class EEGWindows:
+    """Overlapping EEG windows that share memory with the continuous EEG.
+
+    Behaves as a read-only array of shape ``(n_windows, n_channels, n_times)``:
+    ``np.asarray(X)`` materialises it, ``X[i]`` is a zero-copy view of the
+    continuous EEG, and ``X[indices]`` (what scikit-learn's cross-validation
+    does) returns another lazy ``EEGWindows``. Windows overlap heavily (a
+    10 s window every 2 s), so keeping them as views avoids holding five
+    copies of every sample, and lets transformers filter the continuous EEG
+    once (:meth:`iter_segments`) instead of every window separately.
+
+    It also carries what each window is: its subject (:attr:`groups`), its
+    end time (:attr:`times`), the channel names and the sampling rate, which
+    the splitters and estimators of this package read when present.
+
+    Instances are made by :func:`make_windows`; users rarely build one.
+
+    Parameters
+    ----------
+    buffers : list of ndarray of shape (n_channels, n_samples)
+        Continuous EEG of each recording.
+    recording_index : ndarray of int, shape (n_windows,)
+        Which buffer each window comes from.
+    start : ndarray of int, shape (n_windows,)
+        First sample of each window in its buffer.
+    n_times : int
+        Samples per window.
+    sfreq : float
+    ch_names : list of str
+    times : ndarray of shape (n_windows,)
+        End time (s) of each window in its recording's EEG clock.
+    groups : ndarray of shape (n_windows,)
+        Subject of each window.
+    """
+
+    def __init__(self, buffers, recording_index, start, n_times, sfreq, ch_names, times, groups):
+        self._buffers = list(buffers)
+        self.recording_index = np.asarray(recording_index, dtype=np.intp)
+        self.start = np.asarray(start, dtype=np.intp)
+        self.n_times = int(n_times)
+        self.sfreq = float(sfreq)
+        self.ch_names = list(ch_names)
+        self.times = np.asarray(times, dtype=float)
+        self.groups = np.asarray(groups)
+
+    # -- array protocol -------------------------------------------------
+    @property
+    def shape(self):
+        return (self.start.shape[0], len(self.ch_names), self.n_times)
+
+    @property
+    def ndim(self):
+        return 3
+
+    @property
+    def dtype(self):
+        return self._buffers[0].dtype if self._buffers else np.dtype(float)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self):
+        """Bytes a materialised copy would take (the views take none)."""
+        return self.size * self.dtype.itemsize
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError("EEGWindows cannot be turned into one array without a copy.")
+        out = np.empty(self.shape, dtype=dtype or self.dtype)
+        for i, (r, s) in enumerate(zip(self.recording_index, self.start)):
+            out[i] = self._buffers[r][:, s : s + self.n_times]
+        return out
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, key):
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], tuple(k for k in key[1:] if k is not Ellipsis)
+        if isinstance(key, numbers.Integral):
+            i = int(key)
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"window index {i} out of range for {len(self)} windows.")
+            r, s = self.recording_index[i], self.start[i]
+            view = self._buffers[r][:, s : s + self.n_times]
+            return view[rest] if rest else view
+        idx = np.arange(len(self))[key]
+        sub = EEGWindows(
+            self._buffers,
+            self.recording_index[idx],
+            self.start[idx],
+            self.n_times,
+            self.sfreq,
+            self.ch_names,
+            self.times[idx],
+            self.groups[idx],
+        )
+        if rest:
+            return np.asarray(sub)[(slice(None),) + rest]
+        return sub
+
+    def astype(self, dtype, copy=True):
+        """Materialise as an ndarray of ``dtype``."""
+        return np.asarray(self, dtype=dtype)
+
+    # -- structure ------------------------------------------------------
+    def iter_segments(self):
+        """Yield ``(continuous_eeg, starts, positions)`` per recording.
+
+        ``continuous_eeg`` is the recording's EEG ``(n_channels, n_samples)``,
+        ``starts`` the first sample of each of its windows and ``positions``
+        where those windows sit in ``self``. Transformers that filter can
+        process the continuous signal once and cut the windows afterwards.
+        """
+        for r in np.unique(self.recording_index):
+            positions = np.flatnonzero(self.recording_index == r)
+            yield self._buffers[r], self.start[positions], positions
+
+    def __repr__(self):
+        n_sub = len(np.unique(self.groups))
+        return (
+            f"<EEGWindows | {len(self)} windows x {len(self.ch_names)} channels x "
+            f"{self.n_times} samples ({self.n_times / self.sfreq:g} s at {self.sfreq:g} Hz), "
+            f"{n_sub} subject(s), views of {len(self._buffers)} recording(s)>"
+        )
+
+
+def make_windows(
+    recordings,
+    *,
+    window=10.0,
+    step=None,
+    shift=0.0,
+    sfreq=None,
+    dtype=None,
+):
+    """Cut EEG windows that end at each BOLD sample.
+
+    Parameters
+    ----------
+    recordings : Recording or list of Recording
+        All must share channel names (same order) and ROI names.
+    window : float, default=10.0
+        Length of each EEG window in seconds (the paper uses 10 s).
+    step : float, default=None
+        ``None`` gives one sample per volume, at the measured volume onsets.
+        A number (seconds) gives samples on a regular grid with that step
+        from the first to the last volume, the BOLD linearly interpolated
+        between volumes (use a step finer than the TR for more samples).
+    shift : float, default=0.0
+        Hemodynamic shift in seconds: the EEG window for the BOLD sample at
+        ``t`` ends at ``t - shift``. Positive values leave the most recent
+        ``shift`` seconds of EEG out.
+    sfreq : float, default=None
+        Resample the EEG to this rate (polyphase, anti-aliased) before
+        windowing. Needed when recordings differ in sampling rate.
+    dtype : {None, "float32", "float64"}, default=None
+        Store the continuous EEG in this dtype (float32 halves the memory).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X`` : :class:`EEGWindows`, shape (n_windows, n_channels, n_times)
+            Read-only windows sharing memory with the continuous EEG;
+            ``np.asarray(data.X)`` makes a plain array.
+        ``y`` : ndarray of shape (n_windows, n_rois)
+            BOLD at each window's sample time.
+        ``groups`` : ndarray of shape (n_windows,) — subject of each window.
+        ``times`` : ndarray of shape (n_windows,) — EEG window end time (s).
+        ``bold_times`` : ndarray of shape (n_windows,) — BOLD sample time (s).
+        ``ch_names``, ``roi_names``, ``sfreq``, ``window``, ``shift``,
+        ``info`` (mne.Info of the first recording, montage included when known).
+
+    Warns
+    -----
+    DroppedWindowsWarning
+        When BOLD samples are dropped because their EEG window would start
+        before the recording or end after it; the warning gives the counts.
+
+    Examples
+    --------
+    >>> from skeeg2bold import make_windows
+    >>> from skeeg2bold.datasets import simulate_eeg_fmri
+    >>> sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, random_state=0)  # doctest: +SKIP
+    >>> data = make_windows(sim.recordings, window=10.0)  # doctest: +SKIP
+    """
+    if isinstance(recordings, Recording):
+        recordings = [recordings]
+    recordings = list(recordings)
+    if not recordings:
+        raise ValueError("recordings is empty; give at least one Recording.")
+    for i, rec in enumerate(recordings):
+        validate_type(rec, Recording, f"recordings[{i}]")
+    window = check_positive(window, "window")
+    step = check_positive(step, "step", allow_none=True)
+    if isinstance(shift, bool) or not isinstance(shift, numbers.Real) or not np.isfinite(shift):
+        raise ValueError(f"shift must be a finite number of seconds, got {shift!r}.")
+    sfreq = check_positive(sfreq, "sfreq", allow_none=True)
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype}.")
+
+    ref = recordings[0]
+    for rec in recordings[1:]:
+        if rec.ch_names != ref.ch_names:
+            diff = sorted(set(rec.ch_names) ^ set(ref.ch_names))
+            detail = f"differing channels: {diff}" if diff else "same channels in another order"
+            raise ValueError(
+                f"Recording of subject {rec.subject!r} has other EEG channels than "
+                f"subject {ref.subject!r} ({detail}); pick and order the channels "
+                "identically in every recording."
+            )
+        if rec.roi_names != ref.roi_names:
+            raise ValueError(
+                f"Recording of subject {rec.subject!r} has ROIs {rec.roi_names} but "
+                f"subject {ref.subject!r} has {ref.roi_names}."
+            )
+    rates = {rec.sfreq for rec in recordings}
+    if sfreq is None and len(rates) > 1:
+        raise ValueError(
+            f"recordings have different sampling rates {sorted(rates)}; pass sfreq= "
+            "to resample them to a common rate."
+        )
+    out_sfreq = sfreq if sfreq is not None else ref.sfreq
+    n_times = int(round(window * out_sfreq))
+    if n_times < 2:
+        raise ValueError(f"window={window} s is shorter than two samples at {out_sfreq} Hz.")
+
+    buffers, rec_index, starts, times, bold_times, groups, ys = [], [], [], [], [], [], []
+    n_before = n_after = 0
+    for r, rec in enumerate(recordings):
+        eeg = _resample(rec.eeg, rec.sfreq, out_sfreq)
+        if dtype is not None:
+            eeg = eeg.astype(dtype, copy=False)
+        if eeg.shape[1] < n_times:
+            raise ValueError(
+                f"window={window} s is longer than the EEG of subject {rec.subject!r} "
+                f"({eeg.shape[1] / out_sfreq:.2f} s)."
+            )
+        t_bold, y = _bold_samples(rec, step)
+        stop = np.round((t_bold - shift) * out_sfreq).astype(np.intp)
+        start = stop - n_times
+        early = start < 0
+        late = stop > eeg.shape[1]
+        keep = ~(early | late)
+        n_before += int(early.sum())
+        n_after += int(late.sum())
+        buffers.append(eeg)
+        rec_index.append(np.full(keep.sum(), r))
+        starts.append(start[keep])
+        times.append(stop[keep] / out_sfreq)
+        bold_times.append(t_bold[keep])
+        groups.append(np.full(keep.sum(), rec.subject, dtype=object))
+        ys.append(y[keep])
+
+    n_kept = sum(len(s) for s in starts)
+    if n_before or n_after:
+        warnings.warn(
+            f"Dropped {n_before + n_after} of {n_kept + n_before + n_after} BOLD samples "
+            f"without a full {window:g} s EEG window: {n_before} before the EEG has "
+            f"{window:g} s of history, {n_after} after the EEG ends.",
+            DroppedWindowsWarning,
+            stacklevel=2,
+        )
+    if n_kept == 0:
+        raise ValueError(
+            f"No BOLD sample has a full {window:g} s EEG window before it; check "
+            "volume_times (EEG clock, seconds), window and shift."
+        )
+    groups = np.concatenate(groups).astype(str)
+    times = np.concatenate(times)
+    X = EEGWindows(
+        buffers, np.concatenate(rec_index), np.concatenate(starts), n_times,
+        out_sfreq, ref.ch_names, times, groups,
+    )
+    info = ref.info
+    if out_sfreq != ref.sfreq:
+        info = info.copy()
+        with info._unlock():
+            info["sfreq"] = out_sfreq
+            info["lowpass"] = min(info["lowpass"], out_sfreq / 2)
+    return Bunch(
+        X=X,
+        y=np.concatenate(ys),
+        groups=groups,
+        times=times,
+        bold_times=np.concatenate(bold_times),
+        ch_names=list(ref.ch_names),
+        roi_names=list(ref.roi_names),
+        sfreq=out_sfreq,
+        window=window,
+        shift=float(shift),
+        info=info,
+    )
+
+
+def _bold_samples(rec, step):
+    """BOLD sample times and values: the volumes, or a regular interpolated grid."""
+    if step is None:
+        return rec.volume_times, rec.bold
+    t0, t1 = rec.volume_times[0], rec.volume_times[-1]
+    grid = t0 + step * np.arange(int(np.floor((t1 - t0) / step + 1e-9)) + 1)
+    y = np.column_stack(
+        [np.interp(grid, rec.volume_times, rec.bold[:, k]) for k in range(rec.bold.shape[1])]
+    )
+    return grid, y
+
+
+def _resample(eeg, sfreq, new_sfreq):
+    if np.isclose(sfreq, new_sfreq):
+        return eeg
+    from fractions import Fraction
+
+    import mne
+
+    ratio = Fraction(new_sfreq / sfreq).limit_denominator(1000)
+    return mne.filter.resample(
+        eeg, up=ratio.numerator, down=ratio.denominator, method="polyphase", verbose=False
+    )
