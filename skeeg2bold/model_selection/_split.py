@@ -1,0 +1,252 @@
+"""Leak-free splitters for overlapping EEG windows.
+
+Consecutive windows overlap by most of their length (a 10 s window every
+~2 s) and BOLD is smooth over ~20 s, so a random or plain K-fold split puts
+nearly identical samples on both sides and reports optimistic scores. The
+splitters here keep train and test apart in time within each subject.
+
+Every splitter needs each window's end time. It reads it from ``X.times``
+when ``X`` is an :class:`~skeeg2bold.EEGWindows` (what :func:`make_windows`
+returns), which survives sklearn's indexing inside ``cross_validate`` and
+nested searches, or from the ``times`` given to the constructor for plain
+arrays. Subjects come from ``groups`` (or ``X.groups``).
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator
+
+from .._validation import check_positive
+
+__all__ = ["PaperProtocolSplit", "TimeBlockedSplit"]
+
+#: Seconds over which BOLD still reflects past neural activity: the canonical
+#: HRF's undershoot has decayed by ~16 s after its onset.
+HEMODYNAMIC_MEMORY = 16.0
+
+
+class _TimeAwareSplitter(BaseCrossValidator):
+    """Shared plumbing: resolve times and groups, enforce consistent lengths."""
+
+    # Route ``groups`` to ``split`` under sklearn's metadata routing, as the
+    # Group* splitters do.
+    __metadata_request__split = {"groups": True}
+
+    def _resolve(self, X, groups):
+        n = _num_windows(X)
+        if getattr(X, "times", None) is not None:
+            times = np.asarray(X.times, dtype=float)
+        elif self.times is not None:
+            times = np.asarray(self.times, dtype=float)
+        else:
+            raise ValueError(
+                f"{type(self).__name__} needs each window's end time: pass X from "
+                "make_windows (an EEGWindows carries .times) or times= to the constructor."
+            )
+        if times.shape != (n,):
+            raise ValueError(
+                f"times has shape {times.shape} but X has {n} windows; when X is "
+                "indexed (e.g. in a nested search) pass X as an EEGWindows so the "
+                "times follow the rows."
+            )
+        if not np.all(np.isfinite(times)):
+            raise ValueError("times contains NaN or infinite values.")
+        if groups is None:
+            groups = getattr(X, "groups", None)
+        if groups is None:
+            groups = np.zeros(n, dtype=int)
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups has shape {groups.shape} but X has {n} windows.")
+        return times, groups
+
+
+class TimeBlockedSplit(_TimeAwareSplitter):
+    """K contiguous time blocks per subject, with a purge gap.
+
+    Fold ``k`` tests on the ``k``-th block (in time) of every subject and trains
+    on the windows of the same subjects that end at least ``gap`` seconds
+    before the block's first window or after its last one. With the default
+    gap (window length + hemodynamic memory) no training window overlaps a
+    test window in time, and neither shares BOLD that still reflects the
+    other's EEG.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of blocks per subject (>= 2).
+    window : float, default=10.0
+        Length of each EEG window in seconds.
+    gap : float, default=None
+        Minimum distance in seconds between the end times of any training and
+        any test window of the same subject. ``None`` means
+        ``window + 16.0`` (the HRF's memory), the least that keeps both the
+        EEG spans and the hemodynamic responses apart.
+    times : array-like of shape (n_windows,), default=None
+        Window end times, for plain-array X (ignored when X carries ``times``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold.model_selection import TimeBlockedSplit
+    >>> times = np.arange(10.0, 300.0, 2.0)
+    >>> cv = TimeBlockedSplit(n_splits=3, times=times)
+    >>> [(len(tr), len(te)) for tr, te in cv.split(np.zeros((times.size, 1)))]
+    [(84, 49), (73, 48), (85, 48)]
+    """
+
+    def __init__(self, n_splits=5, *, window=10.0, gap=None, times=None):
+        self.n_splits = n_splits
+        self.window = window
+        self.gap = gap
+        self.times = times
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
+
+    def _gap(self):
+        window = check_positive(self.window, "window")
+        if self.gap is None:
+            return window + HEMODYNAMIC_MEMORY
+        gap = check_positive(self.gap, "gap", allow_zero=True)
+        return gap
+
+    def split(self, X, y=None, groups=None):
+        """Yield ``(train, test)`` index arrays."""
+        if isinstance(self.n_splits, bool) or not isinstance(self.n_splits, numbers.Integral) or self.n_splits < 2:
+            raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}.")
+        gap = self._gap()
+        times, groups = self._resolve(X, groups)
+        blocks = np.empty(times.shape[0], dtype=int)
+        for g in np.unique(groups):
+            idx = np.flatnonzero(groups == g)
+            if idx.size < self.n_splits:
+                raise ValueError(
+                    f"subject {g!r} has {idx.size} windows, fewer than n_splits={self.n_splits}."
+                )
+            order = idx[np.argsort(times[idx], kind="stable")]
+            for k, part in enumerate(np.array_split(order, self.n_splits)):
+                blocks[part] = k
+        for k in range(self.n_splits):
+            test_mask = blocks == k
+            train_mask = ~test_mask
+            for g in np.unique(groups):
+                in_g = groups == g
+                t_test = times[test_mask & in_g]
+                lo, hi = t_test.min() - gap, t_test.max() + gap
+                # Windows within `gap` of the test block on either side are purged.
+                train_mask &= ~(in_g & (times > lo) & (times < hi))
+            train, test = np.flatnonzero(train_mask), np.flatnonzero(test_mask)
+            if train.size == 0:
+                raise ValueError(
+                    f"fold {k} has no training window left after the {gap:g} s purge "
+                    "gap; use fewer splits, a smaller gap or longer recordings."
+                )
+            yield train, test
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
+        for _, test in self.split(X, y, groups):
+            yield test
+
+
+class PaperProtocolSplit(_TimeAwareSplitter):
+    """The paper's protocol: other subjects + the start of the target subject.
+
+    For each target subject, train on every window of the other subjects and
+    on the target subject's windows inside its first ``train`` seconds; the
+    next ``valid`` seconds are held out for validation (early stopping), and
+    the test set is the windows inside the following ``test`` seconds (the
+    paper: 68.7 s, 60 s and 150 s). Parts are measured from the start of the
+    subject's first window. A window belongs to a part only if its whole EEG
+    span ``[t - window, t]`` lies inside that part, so no window straddles two
+    parts; an extra ``gap`` can widen the separation.
+
+    ``split`` yields ``(train, test)`` for ``cross_validate``/``GridSearchCV``;
+    :meth:`split_with_validation` yields ``(train, valid, test)``.
+
+    Parameters
+    ----------
+    train, valid, test : float, default=68.7, 60.0, 150.0
+        Durations in seconds of the target subject's three parts.
+    window : float, default=10.0
+        Length of each EEG window in seconds.
+    gap : float, default=0.0
+        Extra seconds dropped at each internal boundary.
+    subjects : list, default=None
+        Target subjects, one split each; all subjects (sorted) if None.
+    times : array-like of shape (n_windows,), default=None
+        Window end times, for plain-array X (ignored when X carries ``times``).
+    """
+
+    def __init__(self, *, train=68.7, valid=60.0, test=150.0, window=10.0, gap=0.0,
+                 subjects=None, times=None):
+        self.train = train
+        self.valid = valid
+        self.test = test
+        self.window = window
+        self.gap = gap
+        self.subjects = subjects
+        self.times = times
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        if self.subjects is not None:
+            return len(self.subjects)
+        if groups is None:
+            groups = getattr(X, "groups", None)
+        if groups is None:
+            raise ValueError(
+                "PaperProtocolSplit needs groups (the subject of each window) to "
+                "count its splits; pass groups= or X from make_windows."
+            )
+        return len(np.unique(groups))
+
+    def split(self, X, y=None, groups=None):
+        """Yield ``(train, test)``; the validation windows are in neither."""
+        for train, _, test in self.split_with_validation(X, y, groups):
+            yield train, test
+
+    def split_with_validation(self, X, y=None, groups=None):
+        """Yield ``(train, valid, test)`` index arrays, one triple per target subject."""
+        durations = [check_positive(getattr(self, n), n) for n in ("train", "valid", "test")]
+        window = check_positive(self.window, "window")
+        gap = check_positive(self.gap, "gap", allow_zero=True)
+        times, groups = self._resolve(X, groups)
+        subjects = np.unique(groups) if self.subjects is None else list(self.subjects)
+        if len(np.unique(groups)) < 2:
+            raise ValueError("PaperProtocolSplit needs windows of at least two subjects.")
+        starts = times - window
+        for subject in subjects:
+            own = groups == subject
+            if not own.any():
+                raise ValueError(f"subject {subject!r} has no windows; subjects present: "
+                                 f"{np.unique(groups).tolist()}.")
+            t0 = starts[own].min()
+            edges = t0 + np.cumsum([0.0] + durations)
+            parts = []
+            for k in range(3):
+                lo = edges[k] + (gap if k > 0 else 0.0)
+                hi = edges[k + 1]
+                parts.append(np.flatnonzero(own & (starts >= lo - 1e-9) & (times <= hi + 1e-9)))
+            train_own, valid, test = parts
+            for name, part in zip(("train", "valid", "test"), parts):
+                if part.size == 0:
+                    raise ValueError(
+                        f"subject {subject!r} has no {name} window: its recording spans "
+                        f"{t0:.1f}-{times[own].max():.1f} s, the {name} part is "
+                        f"{durations[['train', 'valid', 'test'].index(name)]:g} s and each "
+                        f"window is {window:g} s."
+                    )
+            train = np.union1d(np.flatnonzero(~own), train_own)
+            yield train, valid, test
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
+        for _, test in self.split(X, y, groups):
+            yield test
+
+
+def _num_windows(X):
+    if X is None:
+        raise ValueError("X is required to split: the splitters need the number of windows.")
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None else len(X)
