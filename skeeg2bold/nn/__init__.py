@@ -1,0 +1,29 @@
+"""Deep models: the paper's EEG-to-BOLD network, a compact one, and their tools."""
+
+from ._base import EEGModuleMixin
+from ._blocks import MHAConvBlock
+from ._compact import CompactNet
+from ._decoder import Decoder
+from ._eeg2bold import EEG2BoldNet
+from ._encoder import Encoder
+from ._feature_extractor import InterpretableFeatureExtractor
+from ._loss import CorrelationCLIPLoss, clip_loss, negative_pearson
+from ._post_decoder import PostDecoder
+from ._regressor import EEG2BoldRegressor
+from ._valid_split import TimeBlockedValidSplit
+
+__all__ = [
+    "CompactNet",
+    "CorrelationCLIPLoss",
+    "Decoder",
+    "EEG2BoldNet",
+    "EEG2BoldRegressor",
+    "EEGModuleMixin",
+    "Encoder",
+    "InterpretableFeatureExtractor",
+    "MHAConvBlock",
+    "PostDecoder",
+    "TimeBlockedValidSplit",
+    "clip_loss",
+    "negative_pearson",
+]

@@ -1,0 +1,26 @@
+"""Signal arguments shared by every network, so architectures are swappable."""
+
+from .._validation import check_positive
+
+__all__ = ["EEGModuleMixin"]
+
+
+class EEGModuleMixin:
+    """Store and check the signal arguments every network takes.
+
+    All networks of :mod:`skeeg2bold.nn` accept ``n_chans``, ``n_times``,
+    ``n_outputs`` and ``sfreq``, so :class:`~skeeg2bold.nn.EEG2BoldRegressor`
+    can fill them in from the data for whichever ``module`` a grid search
+    picks. Defaults match the paper's data: 30 EEG channels, 10 s windows at
+    100 Hz, 14 ROIs + their common mode.
+    """
+
+    def _set_signal_args(self, n_chans, n_times, n_outputs, sfreq):
+        for name, value in (("n_chans", n_chans), ("n_times", n_times),
+                            ("n_outputs", n_outputs)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        self.n_chans = int(n_chans)
+        self.n_times = int(n_times)
+        self.n_outputs = int(n_outputs)
+        self.sfreq = check_positive(sfreq, "sfreq")

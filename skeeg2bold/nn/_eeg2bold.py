@@ -1,0 +1,118 @@
+"""The paper's network (Dagaev, Semenkova & Ossadtchi, Fig. 2)."""
+
+from torch import nn
+
+from .._validation import check_option
+from ._base import EEGModuleMixin
+from ._decoder import Decoder
+from ._encoder import Encoder
+from ._feature_extractor import InterpretableFeatureExtractor
+from ._post_decoder import PostDecoder
+
+__all__ = ["EEG2BoldNet"]
+
+
+class EEG2BoldNet(EEGModuleMixin, nn.Module):
+    """Feature extractor -> EEG encoder -> decoder -> post-decoder, plus a BOLD encoder.
+
+    The interpretable :class:`InterpretableFeatureExtractor` gives one
+    envelope per branch; the :class:`Encoder` reduces their rate and embeds
+    them; the :class:`Decoder` and :class:`PostDecoder` turn the embeddings
+    into a short sequence of ``n_outputs`` BOLD values covering the window.
+    The prediction for the window is that sequence's last sample (the BOLD
+    at the window's end, what :func:`~skeeg2bold.make_windows` pairs with
+    it) or its mean (``readout``).
+
+    **BOLD encoder (training only).** The paper embeds an interpolated BOLD
+    segment with a copy of the EEG encoder and pulls it towards the EEG
+    embedding with a CLIP loss. Here each window has one BOLD vector
+    ``(n_outputs,)``, so the BOLD encoder is the same architecture applied to
+    that vector as a one-token sequence (stride 1). Both embeddings are
+    averaged over tokens to ``(batch, embed_dim)``. The BOLD encoder runs
+    only when ``bold`` is given in training mode; predictions never use it.
+
+    Parameters
+    ----------
+    n_chans : int, default=30
+    n_times : int, default=1000
+        Samples per window (10 s at 100 Hz).
+    n_outputs : int, default=15
+        Targets: 14 ROIs + the common mode.
+    sfreq : float, default=100.0
+    n_branches : int, default=15
+    filter_length : float, default=0.25
+        Temporal filter length in seconds.
+    smoothing : float, default=0.5
+        Hamming smoothing window in seconds.
+    learn_smoothing : bool, default=False
+    embed_dim : int, default=32
+    n_heads : int, default=4
+    n_blocks : int, default=2
+        MHA+Conv blocks of each encoder.
+    n_decoder_blocks : int, default=1
+    kernel_size : int, default=7
+        Depthwise kernel of the blocks, in tokens.
+    token_period : float, default=0.25
+        Seconds per token after the strided convolution (stride =
+        ``round(token_period * sfreq)``).
+    output_period : float, default=1.0
+        Seconds per sample of the decoded sequence.
+    post_hidden : int, default=32
+    readout : {"last", "mean"}, default="last"
+    dropout : float, default=0.1
+    bold_encoder : bool, default=True
+        Build the BOLD encoder (needed for a CLIP term in the loss).
+
+    Shape
+    -----
+    - Input: ``(batch, n_chans, n_times)``; ``bold`` ``(batch, n_outputs)``.
+    - Output: ``(batch, n_outputs)``; in training with ``bold``, the tuple
+      ``(prediction, eeg_embedding, bold_embedding)``, embeddings
+      ``(batch, embed_dim)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skeeg2bold.nn import EEG2BoldNet
+    >>> net = EEG2BoldNet(n_chans=8, n_times=200, n_outputs=3, sfreq=50.0,
+    ...                   n_branches=4, embed_dim=8, n_heads=2).eval()
+    >>> net(torch.randn(5, 8, 200)).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
+                 n_branches=15, filter_length=0.25, smoothing=0.5, learn_smoothing=False,
+                 embed_dim=32, n_heads=4, n_blocks=2, n_decoder_blocks=1, kernel_size=7,
+                 token_period=0.25, output_period=1.0, post_hidden=32, readout="last",
+                 dropout=0.1, bold_encoder=True):
+        super().__init__()
+        self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
+        self.readout = check_option(readout, ("last", "mean"), "readout")
+        stride = max(int(round(token_period * sfreq)), 1)
+        n_out_times = max(int(round(n_times / sfreq / output_period)), 1)
+        blocks = dict(embed_dim=embed_dim, n_heads=n_heads, kernel_size=kernel_size,
+                      dropout=dropout)
+        self.feature_extractor = InterpretableFeatureExtractor(
+            n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
+            smoothing=smoothing, learn_smoothing=learn_smoothing,
+        )
+        self.eeg_encoder = Encoder(n_branches, n_times, stride=stride, n_blocks=n_blocks,
+                                   **blocks)
+        self.decoder = Decoder(n_outputs=n_outputs, n_out_times=n_out_times,
+                               n_blocks=n_decoder_blocks, **blocks)
+        self.post_decoder = PostDecoder(n_outputs, post_hidden)
+        self.bold_encoder = (
+            Encoder(n_outputs, 1, stride=1, n_blocks=n_blocks, **blocks)
+            if bold_encoder else None
+        )
+
+    def forward(self, x, bold=None, **kwargs):
+        """Predict ``(batch, n_outputs)``; extra keyword arguments (routed fit
+        parameters such as ``groups``) are ignored."""
+        embedding = self.eeg_encoder(self.feature_extractor(x))
+        decoded = self.post_decoder(self.decoder(embedding))
+        prediction = decoded[..., -1] if self.readout == "last" else decoded.mean(-1)
+        if bold is None or not self.training or self.bold_encoder is None:
+            return prediction
+        bold_embedding = self.bold_encoder(bold.reshape(bold.shape[0], -1, 1))
+        return prediction, embedding.mean(-1), bold_embedding.mean(-1)

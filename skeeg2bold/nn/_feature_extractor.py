@@ -1,0 +1,85 @@
+"""The interpretable front end: spatial filter, temporal filter, envelope."""
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["InterpretableFeatureExtractor"]
+
+
+class InterpretableFeatureExtractor(nn.Module):
+    """Branches of spatial filter -> temporal filter -> rectification -> smoothing.
+
+    Each branch ``k`` computes the envelope of one "virtual source"
+    (Petrosyan et al. 2021): a spatial filter ``w_k`` (pointwise convolution
+    over channels) picks a source, a temporal FIR filter ``h_k`` (depthwise
+    convolution) picks its frequency band, and the absolute value smoothed by
+    a Hamming window gives the band's amplitude envelope. Because each stage
+    is linear until the rectification, the weights can be turned into spatial
+    and spectral patterns (:func:`~skeeg2bold.nn.branch_patterns`).
+
+    Parameters
+    ----------
+    n_chans : int, default=30
+        EEG channels.
+    sfreq : float, default=100.0
+        Sampling rate of the input in Hz (sets the kernel lengths).
+    n_branches : int, default=15
+        Number of branches (envelopes); 15 in the paper.
+    filter_length : float, default=0.25
+        Length of each temporal filter in seconds (odd number of taps).
+    smoothing : float, default=0.5
+        Length of the Hamming smoothing window in seconds.
+    learn_smoothing : bool, default=False
+        Learn one smoothing kernel per branch (initialised to the Hamming
+        window) instead of the fixed window.
+
+    Shape
+    -----
+    - Input: ``(batch, n_chans, n_times)``
+    - Output: ``(batch, n_branches, n_times)`` (``"same"`` padding)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skeeg2bold.nn import InterpretableFeatureExtractor
+    >>> fe = InterpretableFeatureExtractor(n_chans=8, sfreq=50.0, n_branches=3)
+    >>> fe(torch.randn(2, 8, 100)).shape
+    torch.Size([2, 3, 100])
+    """
+
+    def __init__(self, n_chans=30, sfreq=100.0, *, n_branches=15, filter_length=0.25,
+                 smoothing=0.5, learn_smoothing=False):
+        super().__init__()
+        n_taps = _odd_samples(filter_length, sfreq, "filter_length")
+        n_smooth = _odd_samples(smoothing, sfreq, "smoothing")
+        self.n_branches = int(n_branches)
+        self.sfreq = float(sfreq)
+        self.spatial = nn.Conv1d(n_chans, n_branches, kernel_size=1, bias=False)
+        self.temporal = nn.Conv1d(n_branches, n_branches, kernel_size=n_taps,
+                                  padding=n_taps // 2, groups=n_branches, bias=False)
+        window = torch.as_tensor(np.hamming(n_smooth) / np.hamming(n_smooth).sum(),
+                                 dtype=torch.float32)
+        window = window.expand(n_branches, 1, n_smooth).clone()
+        if learn_smoothing:
+            self.smoothing = nn.Parameter(window)
+        else:
+            self.register_buffer("smoothing", window)
+
+    def filtered(self, x):
+        """Spatially and temporally filtered signal ``(batch, n_branches, n_times)``."""
+        return self.temporal(self.spatial(x))
+
+    def forward(self, x):
+        envelope = self.filtered(x).abs()
+        return F.conv1d(envelope, self.smoothing, padding=self.smoothing.shape[-1] // 2,
+                        groups=self.n_branches)
+
+
+def _odd_samples(seconds, sfreq, name):
+    """Odd kernel length (centred, so "same" padding keeps the timing) of at least 1."""
+    if not seconds > 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {seconds!r}.")
+    n = max(int(round(seconds * sfreq)), 1)
+    return n if n % 2 else n + 1

@@ -1,0 +1,334 @@
+"""EEG2BoldRegressor: the paper's network as a scikit-learn regressor (skorch)."""
+
+import inspect
+
+import numpy as np
+import torch
+from skorch import NeuralNetRegressor
+from skorch.callbacks import EarlyStopping, GradientNormClipping
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from .._validation import check_eeg_windows_array, check_finite, check_positive
+from ._eeg2bold import EEG2BoldNet
+from ._loss import CorrelationCLIPLoss
+from ._valid_split import TimeBlockedValidSplit
+
+__all__ = ["EEG2BoldRegressor"]
+
+#: Windows used to estimate the input scale: enough for a stable median std.
+_N_SCALE_WINDOWS = 256
+
+
+class _WindowDataset(torch.utils.data.Dataset):
+    """Windows as float32 tensors, scaled; reads EEGWindows views lazily.
+
+    Materialising one window per item keeps memory at one batch, whether
+    ``X`` is an ndarray or the overlapping views of an EEGWindows.
+    """
+
+    def __init__(self, X, y, scale):
+        self.X = X
+        self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
+        self.scale = np.float32(scale)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        x = torch.from_numpy(np.asarray(self.X[i], dtype=np.float32) / self.scale)
+        return x, (self.y[i] if self.y is not None else torch.zeros(1))
+
+
+class EEG2BoldRegressor(NeuralNetRegressor):
+    """Predict BOLD from EEG windows with a PyTorch network, the sklearn way.
+
+    A skorch :class:`~skorch.NeuralNetRegressor` set up for this problem:
+
+    - the network (``module``, a class: :class:`EEG2BoldNet` by default, or
+      :class:`CompactNet`, or any module taking ``n_chans``, ``n_times``,
+      ``n_outputs``, ``sfreq``) is built in :meth:`initialize_module` with the
+      shapes of the data seen by ``fit``, stored in fitted attributes; public
+      parameters are never changed, so ``clone`` and grid searches over
+      ``module`` and ``module__*`` work;
+    - the loss is :class:`CorrelationCLIPLoss` (``criterion__*``); in training
+      the BOLD target of each window is handed to the network's BOLD encoder
+      (if its ``forward`` takes ``bold``) for the CLIP term;
+    - validation during training holds out the final block of every subject
+      with a gap (:class:`TimeBlockedValidSplit`) and early stopping restores
+      the weights of the best validation epoch;
+    - inputs are scaled by one number (the median channel standard deviation
+      of the training windows, so EEG in volts trains like EEG in µV while
+      relative channel amplitudes are kept) and cast to float32 batch by batch;
+    - the correlation loss fixes neither scale nor offset, so after training
+      each output is mapped to the units of ``y`` by least squares on the
+      training windows (``output_coef_``, ``output_intercept_``).
+
+    ``X`` is an :class:`~skeeg2bold.EEGWindows` (from
+    :func:`~skeeg2bold.make_windows`) or an ndarray of shape
+    ``(n_windows, n_channels, n_times)``; ``y`` is ``(n_windows,)`` or
+    ``(n_windows, n_targets)`` and predictions have the same ndim.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module, default=EEG2BoldNet
+        The network class (not an instance). Its keyword arguments are set
+        with ``module__<name>``.
+    criterion : type, default=CorrelationCLIPLoss
+    optimizer : type, default=torch.optim.AdamW
+    lr : float, default=1e-3
+    max_epochs : int, default=40
+    batch_size : int, default=64
+        Also the number of pairs the correlation and CLIP terms are computed
+        over; keep it large enough for a stable correlation.
+    train_split : callable or None, default=TimeBlockedValidSplit()
+        ``None`` trains on everything, without early stopping.
+    patience : int or None, default=10
+        Epochs without improvement of the validation loss before stopping;
+        the best epoch's weights are restored. ``None`` disables it.
+    gradient_clip : float or None, default=1.0
+        Maximum gradient norm (attention layers train more stably with it).
+    sfreq : float, default=None
+        Sampling rate of ``X`` in Hz. Taken from ``X.sfreq`` for EEGWindows
+        (must agree if both given); required for plain arrays.
+    random_state : int or None, default=None
+        Seeds torch's global generator at initialisation: weights, batch order
+        and dropout, so two fits give identical numbers.
+    device : str, default="cpu"
+        ``"cuda"`` trains and predicts on the GPU.
+    verbose : int, default=0
+        1 prints a table per epoch (train/valid loss, duration).
+    **kwargs
+        Any other skorch parameter (``iterator_train__*``, ``callbacks``,
+        ``optimizer__weight_decay``, ``warm_start``, ...).
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network.
+    n_chans_, n_times_, n_outputs_ : int
+        Shapes seen in ``fit``.
+    sfreq_ : float
+    ch_names_ : list of str or None
+        Channel names when ``X`` carried them; checked in ``predict``.
+    input_scale_ : float
+        Inputs are divided by this before the network.
+    output_coef_, output_intercept_ : ndarray of shape (n_outputs_,)
+        Affine map from network outputs to ``y`` units.
+    history_ : skorch.History
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold.nn import EEG2BoldRegressor, CompactNet
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 4, 100))
+    >>> y = np.log(X[:, 0] ** 2).mean(axis=1)
+    >>> reg = EEG2BoldRegressor(CompactNet, sfreq=50.0, max_epochs=2,
+    ...                         train_split=None, random_state=0)
+    >>> reg.fit(X, y).predict(X).shape
+    (60,)
+    """
+
+    def __init__(self, module=EEG2BoldNet, *, criterion=CorrelationCLIPLoss,
+                 optimizer=torch.optim.AdamW, lr=1e-3, max_epochs=40, batch_size=64,
+                 train_split=TimeBlockedValidSplit(), patience=10, gradient_clip=1.0,
+                 sfreq=None, random_state=None, device="cpu", verbose=0, **kwargs):
+        kwargs.setdefault("iterator_train__shuffle", True)
+        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
+                         max_epochs=max_epochs, batch_size=batch_size,
+                         train_split=train_split, device=device, verbose=verbose, **kwargs)
+        self.patience = patience
+        self.gradient_clip = gradient_clip
+        self.sfreq = sfreq
+        self.random_state = random_state
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        if self.gradient_clip is not None:
+            callbacks.append(("gradient_clip", GradientNormClipping(self.gradient_clip)))
+        if self.patience is not None and self.train_split is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.patience, load_best=True)))
+        return callbacks
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    # -- data --------------------------------------------------------------
+    def _check_X(self, X):
+        """Return X (EEGWindows kept lazy, arrays as float32) after shape checks."""
+        if hasattr(X, "iter_segments"):
+            if X.ndim != 3 or len(X) == 0:
+                raise ValueError(f"X must hold at least one window, got shape {X.shape}.")
+            return X
+        return check_eeg_windows_array(X, "X", dtype=(np.float32, np.float64))
+
+    def _infer_sfreq(self, X):
+        x_sfreq = getattr(X, "sfreq", None)
+        if self.sfreq is None and x_sfreq is None:
+            raise ValueError(
+                "sfreq is needed for a plain-array X: pass EEG2BoldRegressor(sfreq=...) "
+                "or X from make_windows, which carries it."
+            )
+        if self.sfreq is not None and x_sfreq is not None and not np.isclose(
+                check_positive(self.sfreq, "sfreq"), x_sfreq):
+            raise ValueError(
+                f"sfreq={self.sfreq} disagrees with X.sfreq={x_sfreq}; resample the "
+                "windows (make_windows(..., sfreq=...)) or drop the sfreq argument."
+            )
+        return float(x_sfreq if x_sfreq is not None else check_positive(self.sfreq, "sfreq"))
+
+    def _check_y(self, y, n_windows):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"y must hold real numbers, got dtype {y.dtype}.")
+        if y.ndim not in (1, 2):
+            raise ValueError(
+                f"y must be 1-D (n_windows,) or 2-D (n_windows, n_targets), got shape {y.shape}."
+            )
+        if y.shape[0] != n_windows:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {n_windows} windows.")
+        y2 = check_finite(y.reshape(n_windows, -1).astype(np.float64), "y")
+        constant = np.flatnonzero(np.ptp(y2, axis=0) == 0)
+        if constant.size:
+            raise ValueError(
+                f"y column(s) {constant.tolist()} are constant; a correlation loss "
+                "cannot be trained on them."
+            )
+        return y, y2
+
+    def _reset_data_attributes(self, X, y):
+        X = self._check_X(X)
+        y, y2 = self._check_y(y, len(X))
+        self.sfreq_ = self._infer_sfreq(X)
+        _, self.n_chans_, self.n_times_ = X.shape
+        self.n_outputs_ = y2.shape[1]
+        self.y_ndim_ = y.ndim
+        self.ch_names_ = list(X.ch_names) if getattr(X, "ch_names", None) else None
+        sample = np.linspace(0, len(X) - 1, min(len(X), _N_SCALE_WINDOWS)).astype(int)
+        std = np.asarray(X[sample], dtype=np.float64).std(axis=(0, 2))
+        positive = std[std > 0]
+        self.input_scale_ = float(np.median(positive)) if positive.size else 1.0
+        self.y_mean_, self.y_std_ = y2.mean(axis=0), y2.std(axis=0)
+
+    def _check_predict_X(self, X):
+        X = self._check_X(X)
+        if X.shape[1:] != (self.n_chans_, self.n_times_):
+            raise ValueError(
+                f"X has windows of shape {X.shape[1:]} (channels, samples) but the model "
+                f"was fitted on {(self.n_chans_, self.n_times_)}."
+            )
+        ch_names = getattr(X, "ch_names", None)
+        if ch_names and self.ch_names_ is not None and list(ch_names) != self.ch_names_:
+            diff = sorted(set(ch_names) ^ set(self.ch_names_))
+            raise ValueError(
+                "X has other channels than the training data "
+                f"({'differing: ' + str(diff) if diff else 'same channels, other order'})."
+            )
+        x_sfreq = getattr(X, "sfreq", None)
+        if x_sfreq is not None and not np.isclose(x_sfreq, self.sfreq_):
+            raise ValueError(
+                f"X is sampled at {x_sfreq} Hz but the model was fitted at {self.sfreq_} Hz."
+            )
+        return X
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, torch.utils.data.Dataset):
+            return X
+        if y is not None:
+            y = (np.asarray(y, dtype=np.float64).reshape(len(X), -1) - self.y_mean_) / np.where(
+                self.y_std_ > 0, self.y_std_, 1.0)
+        return _WindowDataset(X, y, self.input_scale_)
+
+    # -- module --------------------------------------------------------------
+    def initialize(self):
+        if self.random_state is not None:
+            torch.manual_seed(self.random_state)
+        return super().initialize()
+
+    def initialize_module(self):
+        """Build ``module`` with the shapes seen in ``fit`` (user values win)."""
+        kwargs = self.get_params_for("module")
+        if hasattr(self, "n_chans_"):
+            accepted = inspect.signature(self.module).parameters
+            inferred = {"n_chans": self.n_chans_, "n_times": self.n_times_,
+                        "n_outputs": self.n_outputs_, "sfreq": self.sfreq_}
+            for name, value in inferred.items():
+                if name in accepted:
+                    kwargs.setdefault(name, value)
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def train_step_single(self, batch, **fit_params):
+        """One training step; the batch's BOLD goes to the network's BOLD encoder."""
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        if "bold" in inspect.signature(self.module_.forward).parameters:
+            fit_params = {**fit_params, "bold": to_tensor(yi, device=self.device)}
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    # -- public API ------------------------------------------------------------
+    def fit(self, X, y, **fit_params):
+        """Initialise the network for the shapes of ``X``/``y`` and train it.
+
+        Parameters
+        ----------
+        X : EEGWindows or ndarray of shape (n_windows, n_channels, n_times)
+        y : ndarray of shape (n_windows,) or (n_windows, n_targets)
+        **fit_params
+            Passed to ``train_split`` (e.g. ``groups`` for plain arrays) and to
+            the module's ``forward``.
+
+        Returns
+        -------
+        self
+        """
+        if not self.warm_start or not self.initialized_:
+            self._reset_data_attributes(X, y)
+        return super().fit(X, y, **fit_params)
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train further (initialising on first call), then recalibrate the outputs."""
+        if not self.initialized_:
+            self._reset_data_attributes(X, y)
+        X = self._check_predict_X(X)
+        _, y2 = self._check_y(y, len(X))
+        super().partial_fit(X, y2, **fit_params)
+        self._calibrate(X, y2)
+        return self
+
+    def _calibrate(self, X, y2):
+        raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
+        raw_c = raw - raw.mean(axis=0)
+        var = (raw_c ** 2).sum(axis=0)
+        cov = (raw_c * (y2 - y2.mean(axis=0))).sum(axis=0)
+        self.output_coef_ = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
+        self.output_intercept_ = y2.mean(axis=0) - self.output_coef_ * raw.mean(axis=0)
+
+    def predict(self, X):
+        """Predict the BOLD of each window.
+
+        Parameters
+        ----------
+        X : EEGWindows or ndarray of shape (n_windows, n_channels, n_times)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_windows,) or (n_windows, n_outputs_)
+            Same ndim as the ``y`` given to ``fit``.
+        """
+        self.check_is_fitted()
+        X = self._check_predict_X(X)
+        raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
+        y_pred = raw * self.output_coef_ + self.output_intercept_
+        return y_pred.ravel() if self.y_ndim_ == 1 else y_pred

@@ -1,0 +1,97 @@
+"""Time-aware validation split for training: a final block per subject, with a gap."""
+
+import numpy as np
+from torch.utils.data import Subset
+
+from .._validation import check_positive
+from ..model_selection._split import HEMODYNAMIC_MEMORY
+
+__all__ = ["TimeBlockedValidSplit"]
+
+
+class TimeBlockedValidSplit:
+    """Hold out the last part of every subject's recording for validation.
+
+    skorch's default ``ValidSplit`` draws validation windows at random;
+    overlapping EEG windows and slow BOLD make such a split leak (the
+    validation windows have near-twins in training), so early stopping
+    would watch an optimistic score. Here, within each subject, the final
+    ``valid_size`` fraction of windows in time is the validation block, and
+    training windows stop early enough that their EEG does not overlap a
+    validation window and ``gap`` more seconds separate them (BOLD memory).
+
+    Times, window length and subjects come from ``X.times``, ``X.n_times /
+    X.sfreq`` and ``X.groups`` when ``X`` is an :class:`~skeeg2bold.EEGWindows`.
+    For a plain array, windows are taken in row order and ``n_gap`` rows
+    are skipped before each validation block; subjects come from a
+    ``groups`` fit parameter, else all rows are one subject.
+
+    Parameters
+    ----------
+    valid_size : float, default=0.15
+        Fraction of each subject's windows held out (at least one window).
+    gap : float, default=16.0
+        Seconds between the end of the last training window and the start of
+        the first validation window's EEG (BOLD memory; EEGWindows input).
+    n_gap : int, default=8
+        Rows skipped before each validation block (plain-array input).
+
+    Examples
+    --------
+    >>> from skeeg2bold.nn import EEG2BoldRegressor, TimeBlockedValidSplit
+    >>> reg = EEG2BoldRegressor(train_split=TimeBlockedValidSplit(valid_size=0.2))
+    """
+
+    def __init__(self, valid_size=0.15, *, gap=HEMODYNAMIC_MEMORY, n_gap=8):
+        self.valid_size = valid_size
+        self.gap = gap
+        self.n_gap = n_gap
+
+    def get_params(self, deep=True):
+        return {"valid_size": self.valid_size, "gap": self.gap, "n_gap": self.n_gap}
+
+    def __repr__(self):
+        return (f"TimeBlockedValidSplit(valid_size={self.valid_size!r}, gap={self.gap!r}, "
+                f"n_gap={self.n_gap!r})")
+
+    def split_indices(self, X, groups=None):
+        """Return ``(train, valid)`` row indices for windows ``X``."""
+        valid_size = check_positive(self.valid_size, "valid_size")
+        if valid_size >= 1:
+            raise ValueError(f"valid_size must be in (0, 1), got {self.valid_size!r}.")
+        n = len(X)
+        times = getattr(X, "times", None)
+        if times is not None:
+            order_key = np.asarray(times, dtype=float)
+            margin = X.n_times / X.sfreq + check_positive(self.gap, "gap", allow_zero=True)
+        else:
+            order_key = np.arange(n, dtype=float)
+            if int(self.n_gap) != self.n_gap or self.n_gap < 0:
+                raise ValueError(f"n_gap must be a non-negative integer, got {self.n_gap!r}.")
+            margin = self.n_gap + 0.5
+        if groups is None:
+            groups = getattr(X, "groups", None)
+        groups = np.zeros(n, dtype=int) if groups is None else np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups has shape {groups.shape} but X has {n} windows.")
+        train, valid = [], []
+        for subject in np.unique(groups):
+            own = np.flatnonzero(groups == subject)
+            own = own[np.argsort(order_key[own], kind="stable")]
+            n_valid = max(int(np.ceil(valid_size * own.size)), 1)
+            held = own[-n_valid:]
+            first_valid = order_key[held].min()
+            train.append(own[order_key[own] <= first_valid - margin])
+            valid.append(held)
+        train, valid = np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+        if train.size == 0:
+            raise ValueError(
+                f"No training window is left after holding out {valid_size:g} of each "
+                f"subject's {n} windows with the gap; give more data, a smaller "
+                "valid_size or gap, or train_split=None."
+            )
+        return train, valid
+
+    def __call__(self, dataset, y=None, groups=None):
+        train, valid = self.split_indices(dataset.X, groups)
+        return Subset(dataset, train), Subset(dataset, valid)
