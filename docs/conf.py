@@ -1,0 +1,194 @@
+"""Sphinx configuration of the skeeg2bold documentation.
+
+The build needs no network: intersphinx is opt-in (``SKEEG2BOLD_INTERSPHINX=1``)
+and the gallery runs on the embedded simulator. Two pieces are generated at
+build time so they cannot drift from the code and the README:
+
+* ``generated/api_sections.inc`` — one autosummary table per public module,
+  listing exactly the names in its ``__all__``;
+* ``generated/readme_commands.inc`` and ``generated/readme_quickstart.inc`` —
+  the README's set-up commands and quick start, verbatim.
+
+The examples run in quick mode (``SKEEG2BOLD_QUICK=1``, small data, few epochs)
+unless the environment sets ``SKEEG2BOLD_QUICK=0``.
+"""
+
+import importlib
+import inspect
+import os
+import pkgutil
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+# Read by every example, and inherited by the processes sphinx-gallery runs them in.
+os.environ.setdefault("SKEEG2BOLD_QUICK", "1")
+os.environ.setdefault("MPLBACKEND", "agg")
+
+import skeeg2bold  # noqa: E402
+
+project = "skeeg2bold"
+author = "the skeeg2bold developers"
+copyright = f"{date.today().year}, {author}"
+release = skeeg2bold.__version__
+version = re.sub(r"(\.dev\d*|rc\d*)$", "", release)
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+if os.environ.get("SKEEG2BOLD_INTERSPHINX") == "1":
+    # Off by default: fetching inventories needs the network.
+    extensions.append("sphinx.ext.intersphinx")
+    intersphinx_mapping = {
+        "python": ("https://docs.python.org/3", None),
+        "numpy": ("https://numpy.org/doc/stable/", None),
+        "sklearn": ("https://scikit-learn.org/stable/", None),
+        "mne": ("https://mne.tools/stable/", None),
+        "skorch": ("https://skorch.readthedocs.io/en/stable/", None),
+        "nilearn": ("https://nilearn.github.io/stable/", None),
+    }
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "generated/*.inc"]
+default_role = "py:obj"
+
+autosummary_generate = True
+autodoc_default_options = {"inherited-members": False}
+autodoc_typehints = "none"
+# numpydoc writes the member tables; autosummary's own would duplicate them.
+numpydoc_show_class_members = False
+numpydoc_attributes_as_param_list = False
+numpydoc_xref_param_type = False
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"skeeg2bold {release}"
+html_static_path = ["_static"]
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 6,
+}
+html_sidebars = {"getting_started": [], "api": []}
+
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "plot_gallery": os.environ.get("SKEEG2BOLD_PLOT_GALLERY", "True"),
+    "within_subsection_order": "FileNameSortKey",
+    "remove_config_comments": True,
+    "reset_modules": ("matplotlib", "seaborn"),
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "download_all_examples": False,
+    "show_memory": False,
+    # "Examples using X" mini-galleries on the API pages.
+    "doc_module": ("skeeg2bold",),
+    "backreferences_dir": "generated",
+    # A failing example is a failed build, not a silent hole in the gallery.
+    "only_warn_on_example_error": False,
+}
+
+
+# -- generated include files -------------------------------------------------
+
+def _public_modules():
+    """``skeeg2bold`` and every public subpackage or module that has ``__all__``."""
+    modules = [skeeg2bold]
+    for info in sorted(pkgutil.iter_modules(skeeg2bold.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"skeeg2bold.{info.name}")
+        if getattr(module, "__all__", None):
+            modules.append(module)
+    return modules
+
+
+def _kind(obj):
+    if inspect.isclass(obj):
+        return "Classes"
+    if callable(obj):
+        return "Functions"
+    return "Constants"
+
+
+def _api_sections():
+    """reST for one autosummary table per public module, from ``__all__``.
+
+    An object exported by a subpackage and re-exported at the top level is
+    documented once, under the subpackage, with a note of the shorter name.
+    """
+    modules = _public_modules()
+    owner = {}
+    for module in modules[1:]:
+        for name in module.__all__:
+            owner.setdefault(id(getattr(module, name)), f"{module.__name__}.{name}")
+    lines = []
+    for module in modules:
+        names = list(module.__all__)
+        if module is skeeg2bold:
+            also = [n for n in names if id(getattr(module, n)) in owner]
+            names = [n for n in names if id(getattr(module, n)) not in owner]
+        title = f"``{module.__name__}``"
+        summary = (inspect.getdoc(module) or "").strip().splitlines()
+        lines += [title, "-" * len(title), "", f".. automodule:: {module.__name__}",
+                  "   :no-members:", "   :no-inherited-members:", ""]
+        if summary:
+            lines += [summary[0], ""]
+        if module is skeeg2bold and also:
+            shortcuts = ", ".join(f":obj:`{n} <{owner[id(getattr(module, n))]}>`" for n in also)
+            lines += [f"Also importable from ``skeeg2bold`` directly: {shortcuts}.", ""]
+        by_kind = {}
+        for name in names:
+            by_kind.setdefault(_kind(getattr(module, name)), []).append(name)
+        lines += [f".. currentmodule:: {module.__name__}", ""]
+        for kind in ("Classes", "Functions", "Constants"):
+            if kind not in by_kind:
+                continue
+            lines += [f".. rubric:: {kind}", "", ".. autosummary::", "   :toctree: generated/",
+                      "   :nosignatures:"]
+            template = {"Classes": "class.rst", "Functions": "function.rst"}.get(kind)
+            if template:
+                lines.append(f"   :template: {template}")
+            lines.append("")
+            lines += [f"   {name}" for name in sorted(by_kind[kind], key=str.lower)]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _readme_blocks(language):
+    """The README's fenced ``language`` blocks as reST code blocks, in README order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(rf"```{language}\n(.*?)```", readme, flags=re.S)
+    if not blocks:
+        raise RuntimeError(
+            f"README.md has no ```{language} block; getting_started.rst includes them."
+        )
+    out = []
+    for block in blocks:
+        out += [f".. code-block:: {language}", ""]
+        out += [f"   {line}" if line else "" for line in block.rstrip("\n").splitlines()]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _write_if_changed(path, text):
+    # Rewriting an unchanged file would make Sphinx re-read every page.
+    path.parent.mkdir(exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+_write_if_changed(HERE / "generated" / "api_sections.inc", _api_sections())
+_write_if_changed(HERE / "generated" / "readme_commands.inc", _readme_blocks("bash"))
+_write_if_changed(HERE / "generated" / "readme_quickstart.inc", _readme_blocks("python"))
