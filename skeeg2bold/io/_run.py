@@ -1,0 +1,140 @@
+"""From one run's EEG and BOLD files to a Recording: the steps every reader shares."""
+
+import re
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+
+from .._recording import Recording, volume_onsets_from_markers
+from ._bold_roi import BOLDRoiTargets, _load_4d
+
+__all__ = ["VolumeMarkerWarning", "marker_times", "recording_from_run"]
+
+# Channel types of the non-EEG channels of the CWL recordings, by name.
+_CHANNEL_TYPES = (
+    (re.compile(r"^(h|v)?eog", re.IGNORECASE), "eog"),
+    (re.compile(r"^(ecg|ekg)", re.IGNORECASE), "ecg"),
+    (re.compile(r"^cw\d+$", re.IGNORECASE), "misc"),
+)
+
+
+class VolumeMarkerWarning(UserWarning):
+    """The number of volume markers differs from the number of BOLD volumes."""
+
+
+def recording_from_run(
+    raw,
+    bold_img,
+    *,
+    subject,
+    confounds,
+    bold_targets,
+    volume_marker,
+    montage,
+    return_raw,
+    run_name,
+):
+    """Align a run's EEG (with volume markers) and its 4-D BOLD image.
+
+    Sets the non-EEG channel types and the montage on ``raw`` (in place),
+    takes one onset per volume from the markers (warning when their numbers
+    differ) and the ROI signals with ``bold_targets`` (a copy; the measured
+    TR is set when its ``t_r`` is None).
+    """
+    raw.set_channel_types(_non_eeg_types(raw), verbose="error")
+    _set_montage(raw, montage)
+    markers = marker_times(raw, volume_marker)
+
+    img = _load_4d(bold_img)
+    n_volumes = img.shape[3]
+    onsets, n_missing = volume_onsets_from_markers(markers, n_volumes)
+    if n_missing:
+        action = (
+            f"the last {n_missing} onsets were extrapolated with the measured TR"
+            if n_missing > 0
+            else f"the last {-n_missing} markers were ignored"
+        )
+        warnings.warn(
+            f"{run_name}: {markers.size} {volume_marker!r} markers for {n_volumes} "
+            f"volumes in the BOLD image; {action}.",
+            VolumeMarkerWarning,
+            stacklevel=3,
+        )
+
+    if bold_targets is None:
+        targets = BOLDRoiTargets()
+    elif isinstance(bold_targets, BOLDRoiTargets):
+        targets = clone(bold_targets)
+    else:
+        raise TypeError(
+            f"bold_targets must be a BOLDRoiTargets, got {type(bold_targets).__name__}."
+        )
+    if targets.t_r is None and markers.size > 1:
+        targets.set_params(t_r=float(np.median(np.diff(markers))))
+    bold = targets.fit_transform(img, confounds=confounds)
+
+    recording = Recording(
+        raw, bold, onsets, roi_names=targets.roi_names_, subject=subject, picks="eeg"
+    )
+    return (recording, raw) if return_raw else recording
+
+
+def marker_times(raw, description):
+    """Onsets (s, from the first sample) of the annotations named ``description``.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+    description : str or sequence of str
+        Annotation description(s) that mark volumes.
+
+    Returns
+    -------
+    times : ndarray of shape (n_markers,)
+    """
+    wanted = (description,) if isinstance(description, str) else tuple(description)
+    annotations = raw.annotations
+    keep = np.isin(annotations.description, wanted)
+    if not keep.any():
+        found = sorted(set(annotations.description))
+        raise ValueError(
+            f"No volume markers {list(wanted)} among the annotations of the EEG "
+            f"(found {found[:20]}); set the marker name that your scanner trigger uses."
+        )
+    # Annotation onsets count from the measurement start, the first sample
+    # from raw.first_time: their difference is the time in the EEG clock.
+    times = np.sort(annotations.onset[keep]) - raw.first_time
+    # Duplicated markers (e.g. a trigger written on two event channels) are
+    # one volume.
+    return np.unique(np.round(times, 6))
+
+
+def _non_eeg_types(raw):
+    """Types of the channels that are called EEG but are EOG, ECG or CW loops."""
+    types = {}
+    eeg = [n for n, kind in zip(raw.ch_names, raw.get_channel_types()) if kind == "eeg"]
+    for name in eeg:
+        for pattern, kind in _CHANNEL_TYPES:
+            if pattern.match(name):
+                types[name] = kind
+                break
+    return types
+
+
+def _set_montage(raw, montage):
+    if montage is None:
+        return
+    if isinstance(montage, str) and montage == "auto":
+        if raw.get_montage() is not None:
+            return
+        montage = _standard_montage_name()
+    raw.set_montage(montage, on_missing="warn", match_case=False)
+
+
+def _standard_montage_name():
+    import mne
+
+    # MNE 1.13 renamed "standard_1020" (same positions) to "colin27_1020".
+    builtin = mne.channels.get_builtin_montages()
+    return "colin27_1020" if "colin27_1020" in builtin else "standard_1020"
