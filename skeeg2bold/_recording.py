@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._validation import check_finite, check_names, check_positive
+from ._validation import check_finite, check_names, check_positive, check_real_array
 
 __all__ = ["Recording", "volume_onsets_from_markers"]
 
@@ -88,33 +88,32 @@ class Recording:
             if ch_names is None:
                 raise ValueError("ch_names is required when eeg is an array.")
         self.sfreq = check_positive(sfreq, "sfreq")
-        eeg = np.asarray(eeg)
-        if eeg.dtype.kind not in "biuf":
-            raise TypeError(f"eeg must hold real numbers, got dtype {eeg.dtype}.")
+        eeg = check_real_array(eeg, "eeg", dtype=None)
         if eeg.ndim != 2 or 0 in eeg.shape:
             raise ValueError(
                 f"eeg must be 2-D (n_channels, n_times) and non-empty, got shape {eeg.shape}."
             )
         if eeg.dtype.kind != "f":
             eeg = eeg.astype(np.float64)
+        elif eeg.dtype.itemsize < 4:
+            # float16 has 3 significant digits and no scipy filter support.
+            eeg = eeg.astype(np.float32)
         self.eeg = check_finite(eeg, "eeg")
         self.ch_names = check_names(ch_names, eeg.shape[0], "ch_names")
 
-        bold = np.asarray(bold)
+        bold = check_real_array(bold, "bold", dtype=np.float64)
         if bold.ndim == 1:
             bold = bold[:, np.newaxis]
         if bold.ndim != 2 or 0 in bold.shape:
             raise ValueError(
                 f"bold must be 2-D (n_volumes, n_rois) and non-empty, got shape {bold.shape}."
             )
-        if bold.dtype.kind not in "biuf":
-            raise TypeError(f"bold must hold real numbers, got dtype {bold.dtype}.")
-        self.bold = check_finite(bold.astype(np.float64, copy=False), "bold")
+        self.bold = check_finite(bold, "bold")
         if roi_names is None:
             roi_names = [f"roi{k}" for k in range(bold.shape[1])]
         self.roi_names = check_names(roi_names, bold.shape[1], "roi_names")
 
-        volume_times = np.asarray(volume_times, dtype=float)
+        volume_times = check_real_array(volume_times, "volume_times")
         if volume_times.ndim != 1:
             raise ValueError(
                 f"volume_times must be 1-D, got shape {volume_times.shape}."
@@ -211,7 +210,7 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None):
     n_missing : int
         Volumes without a marker (negative if there were extra markers).
     """
-    markers = np.asarray(marker_times, dtype=float)
+    markers = check_real_array(marker_times, "marker_times")
     if markers.ndim != 1 or markers.size == 0:
         raise ValueError(f"marker_times must be a non-empty 1-D array, got shape {markers.shape}.")
     check_finite(markers, "marker_times")

@@ -15,6 +15,7 @@ __all__ = [
     "check_finite",
     "check_names",
     "check_eeg_windows_array",
+    "check_real_array",
     "validate_type",
 ]
 
@@ -67,11 +68,34 @@ def check_finite(array, name):
     return array
 
 
+def check_real_array(value, name, *, dtype=float):
+    """Return ``value`` as an ndarray of ``dtype`` (kept as is if None).
+
+    Raises ``TypeError`` naming ``name`` when ``value`` is not numeric, where
+    ``np.asarray(["a"], dtype=float)`` would fail with "could not convert
+    string to float", which does not say which argument was wrong.
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested sequences
+        raise ValueError(f"{name} could not be converted to an array: {err}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {array.dtype} ({value!r:.80})."
+        )
+    return array if dtype is None else array.astype(dtype, copy=False)
+
+
 def check_names(names, n_expected, name):
     """Return ``names`` as a list of unique strings of length ``n_expected``."""
     if isinstance(names, str):
         raise TypeError(f"{name} must be a sequence of strings, got a single string {names!r}.")
-    names = [str(n) for n in names]
+    try:
+        names = [str(n) for n in names]
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a sequence of strings, got {type(names).__name__} ({names!r:.80})."
+        ) from None
     if len(names) != n_expected:
         raise ValueError(
             f"{name} has {len(names)} entries but the data have {n_expected}."

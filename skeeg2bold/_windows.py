@@ -110,6 +110,11 @@ class EEGWindows:
             view = self._buffers[r][:, s : s + self.n_times]
             return view[rest] if rest else view
         idx = np.arange(len(self))[key]
+        if idx.ndim != 1:
+            raise IndexError(
+                "EEGWindows selects windows with an integer, a slice or a 1-D "
+                f"integer/boolean array; {key!r:.80} selects shape {idx.shape}."
+            )
         sub = EEGWindows(
             self._buffers,
             self.recording_index[idx],
@@ -211,6 +216,11 @@ def make_windows(
     """
     if isinstance(recordings, Recording):
         recordings = [recordings]
+    if isinstance(recordings, (str, bytes)) or not hasattr(recordings, "__iter__"):
+        raise TypeError(
+            "recordings must be a Recording or a list of Recording, got "
+            f"{type(recordings).__name__}."
+        )
     recordings = list(recordings)
     if not recordings:
         raise ValueError("recordings is empty; give at least one Recording.")
@@ -222,7 +232,12 @@ def make_windows(
         raise ValueError(f"shift must be a finite number of seconds, got {shift!r}.")
     sfreq = check_positive(sfreq, "sfreq", allow_none=True)
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"dtype must be None, 'float32' or 'float64', got {dtype!r}."
+            ) from None
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype}.")
 
@@ -251,6 +266,12 @@ def make_windows(
     n_times = int(round(window * out_sfreq))
     if n_times < 2:
         raise ValueError(f"window={window} s is shorter than two samples at {out_sfreq} Hz.")
+    if step is not None and step * out_sfreq < 1:
+        # Window ends fall on EEG samples: a finer grid only repeats windows.
+        raise ValueError(
+            f"step={step} s is shorter than one EEG sample at {out_sfreq} Hz "
+            f"({1 / out_sfreq:g} s)."
+        )
 
     buffers, rec_index, starts, times, bold_times, groups, ys = [], [], [], [], [], [], []
     n_before = n_after = 0
@@ -264,11 +285,14 @@ def make_windows(
                 f"({eeg.shape[1] / out_sfreq:.2f} s)."
             )
         t_bold, y = _bold_samples(rec, step)
-        stop = np.round((t_bold - shift) * out_sfreq).astype(np.intp)
-        start = stop - n_times
-        early = start < 0
+        # Compare in float before casting: a huge shift or onset would
+        # overflow the integer sample index and wrap around.
+        stop = np.round((t_bold - shift) * out_sfreq)
+        early = stop - n_times < 0
         late = stop > eeg.shape[1]
         keep = ~(early | late)
+        stop = stop.astype(np.intp)
+        start = stop - n_times
         n_before += int(early.sum())
         n_after += int(late.sum())
         buffers.append(eeg)

@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 from sklearn.metrics import make_scorer
 
+from .._validation import check_names, check_real_array
+
 __all__ = [
     "ConstantTargetWarning",
     "correlation_table",
@@ -19,11 +21,16 @@ class ConstantTargetWarning(UserWarning):
 
 
 def _as_2d_pair(y_true, y_pred):
-    y_true = np.asarray(y_true, dtype=float)
-    y_pred = np.asarray(y_pred, dtype=float)
+    y_true = check_real_array(y_true, "y_true")
+    y_pred = check_real_array(y_pred, "y_pred")
     if y_true.ndim not in (1, 2) or y_pred.ndim not in (1, 2):
         raise ValueError(
             "y_true and y_pred must be 1-D (n_samples,) or 2-D (n_samples, n_targets); "
+            f"got shapes {y_true.shape} and {y_pred.shape}."
+        )
+    if y_true.shape[0] != y_pred.shape[0] or y_true.shape[0] < 2:
+        raise ValueError(
+            "Pearson r needs at least 2 samples, as many in y_true as in y_pred; "
             f"got shapes {y_true.shape} and {y_pred.shape}."
         )
     y_true = y_true.reshape(y_true.shape[0], -1)
@@ -32,10 +39,8 @@ def _as_2d_pair(y_true, y_pred):
         raise ValueError(
             f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}."
         )
-    if y_true.shape[0] < 2:
-        raise ValueError(
-            f"Pearson r needs at least 2 samples, got {y_true.shape[0]}."
-        )
+    if y_true.shape[1] == 0:
+        raise ValueError(f"y_true and y_pred have no target column: shape {y_true.shape}.")
     for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or infinite values.")
@@ -67,17 +72,13 @@ def pearson_r(y_true, y_pred, *, constant="nan"):
     if constant not in ("nan", "zero"):
         raise ValueError(f"constant must be 'nan' or 'zero', got {constant!r}.")
     y_true, y_pred = _as_2d_pair(y_true, y_pred)
-    # Centre first: the textbook sum-of-products formula loses precision on
-    # BOLD in scanner units with a large offset.
-    yt = y_true - y_true.mean(axis=0)
-    yp = y_pred - y_pred.mean(axis=0)
-    norm_t = np.sqrt(np.einsum("ij,ij->j", yt, yt))
-    norm_p = np.sqrt(np.einsum("ij,ij->j", yp, yp))
-    scale = np.maximum(np.abs(y_true).max(axis=0), np.abs(y_pred).max(axis=0))
-    tiny = np.sqrt(y_true.shape[0]) * np.finfo(float).eps * 16 * np.maximum(scale, 1e-300)
-    degenerate = (norm_t <= tiny) | (norm_p <= tiny)
+    yt, const_t = _centred_unit(y_true)
+    yp, const_p = _centred_unit(y_pred)
+    degenerate = const_t | const_p
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.einsum("ij,ij->j", yt, yp) / (norm_t * norm_p)
+        r = np.einsum("ij,ij->j", yt, yp) / np.sqrt(
+            np.einsum("ij,ij->j", yt, yt) * np.einsum("ij,ij->j", yp, yp)
+        )
     if degenerate.any():
         cols = np.flatnonzero(degenerate).tolist()
         warnings.warn(
@@ -88,6 +89,24 @@ def pearson_r(y_true, y_pred, *, constant="nan"):
         )
         r[degenerate] = np.nan if constant == "nan" else 0.0
     return np.clip(r, -1.0, 1.0)
+
+
+def _centred_unit(y):
+    """Centre each column and scale it to max |value| 1; flag constant columns.
+
+    Centring first keeps precision on BOLD in scanner units with a large
+    offset; scaling before and after keeps the sums of squares finite and
+    above underflow for values near the float64 limits (1e300 or 1e-300).
+    """
+    scale = np.abs(y).max(axis=0)
+    scale[scale == 0] = 1.0
+    y = y / scale
+    y = y - y.mean(axis=0)
+    spread = np.abs(y).max(axis=0)
+    # Rounding leaves ~n*eps of spread in a constant column of any magnitude.
+    constant = spread <= 16 * np.finfo(float).eps * np.sqrt(y.shape[0])
+    spread[constant] = 1.0
+    return y / spread, constant
 
 
 def mean_r(y_true, y_pred):
@@ -129,11 +148,7 @@ def correlation_table(y_true, y_pred, *, target_names=None, groups=None, model=N
     n_targets = y_true.shape[1]
     if target_names is None:
         target_names = [f"target{k}" for k in range(n_targets)]
-    target_names = list(target_names)
-    if len(target_names) != n_targets:
-        raise ValueError(
-            f"target_names has {len(target_names)} entries for {n_targets} targets."
-        )
+    target_names = check_names(target_names, n_targets, "target_names")
     if groups is None:
         parts = [(None, np.arange(y_true.shape[0]))]
     else:
@@ -145,6 +160,10 @@ def correlation_table(y_true, y_pred, *, target_names=None, groups=None, model=N
         parts = [(g, np.flatnonzero(groups == g)) for g in np.unique(groups)]
     rows = []
     for group, idx in parts:
+        if idx.size < 2:
+            raise ValueError(
+                f"group {group!r} has {idx.size} sample; Pearson r needs at least 2 per group."
+            )
         r = pearson_r(y_true[idx], y_pred[idx])
         for name, value in zip(target_names, r):
             row = {"target": name, "r": float(value), "n_samples": int(idx.size)}

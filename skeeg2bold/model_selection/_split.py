@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 
-from .._validation import check_positive
+from .._validation import check_positive, check_real_array
 
 __all__ = ["PaperProtocolSplit", "TimeBlockedSplit"]
 
@@ -36,9 +36,9 @@ class _TimeAwareSplitter(BaseCrossValidator):
     def _resolve(self, X, groups):
         n = _num_windows(X)
         if getattr(X, "times", None) is not None:
-            times = np.asarray(X.times, dtype=float)
+            times = check_real_array(X.times, "X.times")
         elif self.times is not None:
-            times = np.asarray(self.times, dtype=float)
+            times = check_real_array(self.times, "times")
         else:
             raise ValueError(
                 f"{type(self).__name__} needs each window's end time: pass X from "
@@ -59,6 +59,9 @@ class _TimeAwareSplitter(BaseCrossValidator):
         groups = np.asarray(groups)
         if groups.shape != (n,):
             raise ValueError(f"groups has shape {groups.shape} but X has {n} windows.")
+        if groups.dtype.kind == "f" and not np.all(np.isfinite(groups)):
+            # NaN != NaN: a NaN subject would match none of its own windows.
+            raise ValueError("groups contains NaN or infinite values.")
         return times, groups
 
 
@@ -212,6 +215,10 @@ class PaperProtocolSplit(_TimeAwareSplitter):
         window = check_positive(self.window, "window")
         gap = check_positive(self.gap, "gap", allow_zero=True)
         times, groups = self._resolve(X, groups)
+        if isinstance(self.subjects, str):
+            raise TypeError(
+                f"subjects must be a list of subjects, got a single string {self.subjects!r}."
+            )
         subjects = np.unique(groups) if self.subjects is None else list(self.subjects)
         if len(np.unique(groups)) < 2:
             raise ValueError("PaperProtocolSplit needs windows of at least two subjects.")
@@ -249,4 +256,12 @@ def _num_windows(X):
     if X is None:
         raise ValueError("X is required to split: the splitters need the number of windows.")
     shape = getattr(X, "shape", None)
-    return int(shape[0]) if shape is not None else len(X)
+    if shape is not None and len(shape) > 0:
+        n = int(shape[0])
+    elif hasattr(X, "__len__") and shape is None:
+        n = len(X)
+    else:
+        raise TypeError(f"X must be array-like with one row per window, got {type(X).__name__}.")
+    if n == 0:
+        raise ValueError("X has no windows to split.")
+    return n
