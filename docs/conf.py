@@ -1,13 +1,13 @@
 """Sphinx configuration of the skeeg2bold documentation.
 
 The build needs no network: intersphinx is opt-in (``SKEEG2BOLD_INTERSPHINX=1``)
-and the gallery runs on the embedded simulator. Two pieces are generated at
-build time so they cannot drift from the code and the README:
+and the gallery runs on the embedded simulator. What would otherwise drift
+from the code and the README is generated at build time into ``generated/``:
 
-* ``generated/api_sections.inc`` — one autosummary table per public module,
-  listing exactly the names in its ``__all__``;
-* ``generated/readme_commands.inc`` and ``generated/readme_quickstart.inc`` —
-  the README's set-up commands and quick start, verbatim.
+* ``api_sections.inc`` — one autosummary table per public module, listing
+  exactly the names in its ``__all__``, and one page per name;
+* ``readme_commands.inc`` and ``readme_quickstart.inc`` — the README's set-up
+  commands and quick start, verbatim.
 
 The examples run in quick mode (``SKEEG2BOLD_QUICK=1``, small data, few epochs)
 unless the environment sets ``SKEEG2BOLD_QUICK=0``.
@@ -18,12 +18,14 @@ import inspect
 import os
 import pkgutil
 import re
+import reprlib
 import sys
 from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+GENERATED = HERE / "generated"
 sys.path.insert(0, str(ROOT))
 
 # Read by every example, and inherited by the processes sphinx-gallery runs them in.
@@ -58,11 +60,12 @@ if os.environ.get("SKEEG2BOLD_INTERSPHINX") == "1":
         "nilearn": ("https://nilearn.github.io/stable/", None),
     }
 
-templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "generated/*.inc"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 default_role = "py:obj"
 
-autosummary_generate = True
+# The per-name pages are written below from ``__all__``; autosummary only
+# draws the tables.
+autosummary_generate = False
 autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"
 # numpydoc writes the member tables; autosummary's own would duplicate them.
@@ -72,7 +75,7 @@ numpydoc_xref_param_type = False
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skeeg2bold {release}"
-html_static_path = ["_static"]
+html_static_path = ["_static"] if (HERE / "_static").is_dir() else []
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -100,7 +103,25 @@ sphinx_gallery_conf = {
 }
 
 
-# -- generated include files -------------------------------------------------
+def _skip_member(app, what, name, obj, skip, options):
+    # scikit-learn generates ``set_*_request`` methods per estimator; their
+    # docstrings point into scikit-learn's own docs and say nothing package-specific.
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)
+
+
+# -- generated files ---------------------------------------------------------
+
+_PAGE = {
+    "class": ".. autoclass:: {name}\n   :members:\n   :show-inheritance:\n",
+    "function": ".. autofunction:: {name}\n",
+}
+
 
 def _public_modules():
     """``skeeg2bold`` and every public subpackage or module that has ``__all__``."""
@@ -116,14 +137,54 @@ def _public_modules():
 
 def _kind(obj):
     if inspect.isclass(obj):
-        return "Classes"
+        return "class"
     if callable(obj):
-        return "Functions"
-    return "Constants"
+        return "function"
+    return "data"
 
 
-def _api_sections():
-    """reST for one autosummary table per public module, from ``__all__``.
+def _constant_doc(module, name):
+    """The ``#:`` comment above a constant where it is defined, else ``""``.
+
+    A re-exported tuple or dict has no docstring of its own (autodoc would show
+    the builtin type's), so the comment is looked up in the private modules.
+    """
+    from sphinx.pycode import ModuleAnalyzer
+
+    value = getattr(module, name)
+    prefix = module.__name__ + "."
+    for modname, mod in sorted(sys.modules.items()):
+        if mod is None or not (modname == module.__name__ or modname.startswith(prefix)):
+            continue
+        if getattr(mod, name, None) is not value:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except Exception:  # no source (compiled or generated module)
+            continue
+        if ("", name) in docs:
+            return " ".join(line.strip() for line in docs["", name]).strip()
+    return ""
+
+
+def _api_page(module, name, kind):
+    full = f"{module.__name__}.{name}"
+    lines = [full, "=" * len(full), "", f".. currentmodule:: {module.__name__}", ""]
+    if kind == "data":
+        value = reprlib.Repr()  # keyword arguments need Python 3.12
+        value.maxstring = value.maxother = 80
+        value.maxtuple = value.maxlist = 30
+        lines += [f".. py:data:: {name}",
+                  f"   :value: {value.repr(getattr(module, name))}", "",
+                  f"   {_constant_doc(module, name)}", ""]
+    else:
+        lines += [_PAGE[kind].format(name=name),
+                  f".. minigallery:: {full}", f"   :add-heading: Examples using ``{name}``", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _api_reference():
+    """reST tables (one per public module, from ``__all__``) and one page per name.
 
     An object exported by a subpackage and re-exported at the top level is
     documented once, under the subpackage, with a note of the shorter name.
@@ -133,37 +194,46 @@ def _api_sections():
     for module in modules[1:]:
         for name in module.__all__:
             owner.setdefault(id(getattr(module, name)), f"{module.__name__}.{name}")
-    lines = []
+    lines, pages = [], {}
     for module in modules:
         names = list(module.__all__)
+        also = []
         if module is skeeg2bold:
             also = [n for n in names if id(getattr(module, n)) in owner]
             names = [n for n in names if id(getattr(module, n)) not in owner]
         title = f"``{module.__name__}``"
         summary = (inspect.getdoc(module) or "").strip().splitlines()
-        lines += [title, "-" * len(title), "", f".. automodule:: {module.__name__}",
-                  "   :no-members:", "   :no-inherited-members:", ""]
+        lines += [title, "-" * len(title), "", f".. module:: {module.__name__}", ""]
         if summary:
             lines += [summary[0], ""]
-        if module is skeeg2bold and also:
+        if also:
             shortcuts = ", ".join(f":obj:`{n} <{owner[id(getattr(module, n))]}>`" for n in also)
             lines += [f"Also importable from ``skeeg2bold`` directly: {shortcuts}.", ""]
         by_kind = {}
         for name in names:
-            by_kind.setdefault(_kind(getattr(module, name)), []).append(name)
-        lines += [f".. currentmodule:: {module.__name__}", ""]
-        for kind in ("Classes", "Functions", "Constants"):
+            kind = _kind(getattr(module, name))
+            by_kind.setdefault(kind, []).append(name)
+            pages[f"{module.__name__}.{name}.rst"] = _api_page(module, name, kind)
+        for kind, heading in (("class", "Classes"), ("function", "Functions")):
             if kind not in by_kind:
                 continue
-            lines += [f".. rubric:: {kind}", "", ".. autosummary::", "   :toctree: generated/",
-                      "   :nosignatures:"]
-            template = {"Classes": "class.rst", "Functions": "function.rst"}.get(kind)
-            if template:
-                lines.append(f"   :template: {template}")
-            lines.append("")
+            lines += [f".. rubric:: {heading}", "", ".. autosummary::",
+                      "   :toctree: generated/", "   :nosignatures:", ""]
             lines += [f"   {name}" for name in sorted(by_kind[kind], key=str.lower)]
             lines.append("")
-    return "\n".join(lines) + "\n"
+        if "data" in by_kind:
+            # autosummary would show the builtin type's docstring for a tuple
+            # or dict: a hand-made table with the constants' own comments.
+            constants = sorted(by_kind["data"], key=str.lower)
+            lines += [".. rubric:: Constants", "", ".. list-table::", "   :widths: 35 65", ""]
+            for name in constants:
+                summary = _constant_doc(module, name).split(". ")[0].rstrip(".")
+                lines += [f"   * - :data:`{name} <{module.__name__}.{name}>`",
+                          f"     - {summary}"]
+            lines += ["", ".. toctree::", "   :hidden:", ""]
+            lines += [f"   generated/{module.__name__}.{name}" for name in constants]
+            lines.append("")
+    return "\n".join(lines) + "\n", pages
 
 
 def _readme_blocks(language):
@@ -184,11 +254,22 @@ def _readme_blocks(language):
 
 def _write_if_changed(path, text):
     # Rewriting an unchanged file would make Sphinx re-read every page.
-    path.parent.mkdir(exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
 
 
-_write_if_changed(HERE / "generated" / "api_sections.inc", _api_sections())
-_write_if_changed(HERE / "generated" / "readme_commands.inc", _readme_blocks("bash"))
-_write_if_changed(HERE / "generated" / "readme_quickstart.inc", _readme_blocks("python"))
+def _write_generated():
+    GENERATED.mkdir(exist_ok=True)
+    tables, pages = _api_reference()
+    # A page left over from a name that is no longer public would be an orphan.
+    for stale in GENERATED.glob("skeeg2bold.*.rst"):
+        if stale.name not in pages:
+            stale.unlink()
+    for filename, text in pages.items():
+        _write_if_changed(GENERATED / filename, text)
+    _write_if_changed(GENERATED / "api_sections.inc", tables)
+    _write_if_changed(GENERATED / "readme_commands.inc", _readme_blocks("bash"))
+    _write_if_changed(GENERATED / "readme_quickstart.inc", _readme_blocks("python"))
+
+
+_write_generated()
