@@ -7,6 +7,7 @@ from ._decoder import Decoder
 from ._eeg2bold import EEG2BoldNet
 from ._encoder import Encoder
 from ._feature_extractor import InterpretableFeatureExtractor
+from ._interpretation import branch_patterns, plot_branch_patterns
 from ._loss import CorrelationCLIPLoss, clip_loss, negative_pearson
 from ._post_decoder import PostDecoder
 from ._regressor import EEG2BoldRegressor
@@ -24,6 +25,8 @@ __all__ = [
     "MHAConvBlock",
     "PostDecoder",
     "TimeBlockedValidSplit",
+    "branch_patterns",
     "clip_loss",
     "negative_pearson",
+    "plot_branch_patterns",
 ]

@@ -1,0 +1,193 @@
+"""What each feature-extractor branch listens to: spatial and spectral patterns.
+
+Weights of a spatial filter are not where the source is: a filter also
+cancels noise, so its weights mix the source's topography with the inverse
+noise covariance. Haufe et al. (2014) recover the *pattern* as the data
+covariance times the filter; Petrosyan et al. (2021) extend this to the
+branches of a compact network: the spatial pattern uses the covariance of the
+data after the branch's temporal filter, and the temporal pattern is the
+filter's frequency response weighted by the spectrum of the spatially
+filtered signal.
+"""
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = ["branch_patterns", "plot_branch_patterns"]
+
+#: Windows used for the cross-spectra; enough for smooth spectra at little cost.
+_N_SPECTRUM_WINDOWS = 256
+
+
+def _feature_extractor(model):
+    module = getattr(model, "module_", model)
+    extractor = getattr(module, "feature_extractor", None)
+    if extractor is None:
+        raise TypeError(
+            "model must be a fitted EEG2BoldRegressor or a network with a "
+            f"feature_extractor (EEG2BoldNet, CompactNet); got {type(model).__name__}."
+        )
+    return extractor
+
+
+def _cross_spectra(X, n_windows):
+    """Hann-tapered cross-spectral matrices ``(n_freqs, n_chans, n_chans)``."""
+    idx = np.linspace(0, len(X) - 1, min(len(X), n_windows)).astype(int)
+    data = np.asarray(X[idx], dtype=np.float64)
+    data = data - data.mean(axis=2, keepdims=True)
+    spectra = np.fft.rfft(data * np.hanning(data.shape[2]), axis=2)
+    return np.einsum("ncf,ndf->fcd", spectra, spectra.conj()) / len(idx)
+
+
+def branch_patterns(model, X, *, sfreq=None, info=None):
+    """Spatial and temporal patterns of every feature-extractor branch.
+
+    Parameters
+    ----------
+    model : EEG2BoldRegressor or torch.nn.Module
+        A fitted regressor, or a network with a ``feature_extractor``
+        (:class:`EEG2BoldNet`, :class:`CompactNet`).
+    X : EEGWindows or ndarray of shape (n_windows, n_chans, n_times)
+        EEG the patterns are computed on (typically the training windows);
+        up to 256 evenly spaced windows are used.
+    sfreq : float, default=None
+        Sampling rate; from ``X.sfreq`` or the model when omitted.
+    info : mne.Info, default=None
+        Kept in the result for :func:`plot_branch_patterns` (montage).
+
+    Returns
+    -------
+    patterns : sklearn.utils.Bunch
+        ``spatial_patterns`` : ndarray of shape (n_branches, n_chans)
+            Covariance of the temporally filtered input times the spatial
+            filter: where each branch's source projects on the scalp.
+        ``spatial_filters`` : ndarray of shape (n_branches, n_chans)
+            The raw weights, for comparison.
+        ``freqs`` : ndarray of shape (n_freqs,)
+        ``frequency_responses`` : ndarray of shape (n_branches, n_freqs)
+            Magnitude response of each temporal filter.
+        ``input_spectra`` : ndarray of shape (n_branches, n_freqs)
+            Power spectrum of each spatially filtered input.
+        ``temporal_patterns`` : ndarray of shape (n_branches, n_freqs)
+            ``frequency_responses * input_spectra``, each scaled to a maximum
+            of 1: the band each branch extracts from the data.
+        ``ch_names``, ``info``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold.nn import CompactNet, branch_patterns
+    >>> net = CompactNet(n_chans=4, n_times=100, n_outputs=1, sfreq=50.0, n_branches=2)
+    >>> X = np.random.default_rng(0).standard_normal((20, 4, 100))
+    >>> branch_patterns(net, X).spatial_patterns.shape
+    (2, 4)
+    """
+    extractor = _feature_extractor(model)
+    if sfreq is None:
+        sfreq = getattr(X, "sfreq", None) or extractor.sfreq
+    weights = extractor.spatial.weight.detach().cpu().double().numpy()[:, :, 0]
+    taps = extractor.temporal.weight.detach().cpu().double().numpy()[:, 0, :]
+    X_shape = np.shape(X)
+    if len(X_shape) != 3 or X_shape[1] != weights.shape[1]:
+        raise ValueError(
+            f"X must have shape (n_windows, {weights.shape[1]}, n_times) for this "
+            f"model, got {X_shape}."
+        )
+    if X_shape[2] < taps.shape[1]:
+        raise ValueError(
+            f"windows of {X_shape[2]} samples are shorter than the temporal filters "
+            f"({taps.shape[1]} taps)."
+        )
+    csd = _cross_spectra(X, _N_SPECTRUM_WINDOWS)
+    freqs = np.fft.rfftfreq(X_shape[2], 1.0 / sfreq)
+    response = np.abs(np.fft.rfft(taps, n=X_shape[2], axis=1))
+    # Covariance after temporal filtering = sum over frequencies of |H|^2 * CSD
+    # (Parseval), so one cross-spectrum serves every branch.
+    filtered_cov = np.einsum("kf,fcd->kcd", response ** 2, csd.real)
+    spatial_patterns = np.einsum("kcd,kd->kc", filtered_cov, weights)
+    input_spectra = np.einsum("kc,fcd,kd->kf", weights, csd.real, weights)
+    temporal = response * input_spectra
+    temporal /= np.maximum(temporal.max(axis=1, keepdims=True), np.finfo(float).tiny)
+    ch_names = getattr(X, "ch_names", None) or getattr(model, "ch_names_", None)
+    return Bunch(
+        spatial_patterns=spatial_patterns,
+        spatial_filters=weights,
+        freqs=freqs,
+        frequency_responses=response,
+        input_spectra=input_spectra,
+        temporal_patterns=temporal,
+        ch_names=None if ch_names is None else list(ch_names),
+        info=info,
+    )
+
+
+def _plot_info(patterns, info):
+    import mne
+
+    info = info if info is not None else patterns.get("info")
+    if info is None:
+        if patterns.get("ch_names") is None:
+            raise ValueError(
+                "plot_branch_patterns needs sensor positions: pass info= (an mne.Info "
+                "with a montage) or compute the patterns on EEGWindows with channel names."
+            )
+        info = mne.create_info(patterns["ch_names"], 100.0, ch_types="eeg")
+        info.set_montage("colin27_1020", on_missing="raise")
+    n_chans = patterns["spatial_patterns"].shape[1]
+    if len(info["ch_names"]) != n_chans:
+        raise ValueError(f"info has {len(info['ch_names'])} channels, the patterns {n_chans}.")
+    return info
+
+
+def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, show=True):
+    """Topomap of each branch's spatial pattern beside its temporal pattern.
+
+    Parameters
+    ----------
+    patterns : Bunch
+        Output of :func:`branch_patterns`.
+    info : mne.Info, default=None
+        Channel positions. Defaults to ``patterns.info``, else a standard
+        10-20 montage for ``patterns.ch_names``.
+    branches : list of int, default=None
+        Branches to draw (all by default).
+    fmax : float, default=None
+        Highest frequency shown (Nyquist by default).
+    show : bool, default=True
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One row per branch: topomap (left), temporal pattern and filter
+        response (right).
+    """
+    import matplotlib.pyplot as plt
+    import mne
+
+    info = _plot_info(patterns, info)
+    n_branches = patterns["spatial_patterns"].shape[0]
+    branches = list(range(n_branches)) if branches is None else list(branches)
+    bad = [b for b in branches if not 0 <= b < n_branches]
+    if bad:
+        raise ValueError(f"branches {bad} do not exist; the model has {n_branches}.")
+    freqs = patterns["freqs"]
+    keep = freqs <= (fmax if fmax is not None else freqs[-1])
+    fig, axes = plt.subplots(len(branches), 2, figsize=(6, 1.8 * len(branches)),
+                             gridspec_kw=dict(width_ratios=[1, 2.5]), squeeze=False)
+    for row, b in zip(axes, branches):
+        pattern = patterns["spatial_patterns"][b]
+        vmax = np.abs(pattern).max()
+        mne.viz.plot_topomap(pattern, info, axes=row[0], show=False, cmap="RdBu_r",
+                             vlim=(-vmax, vmax), contours=0)
+        row[0].set_title(f"branch {b}", fontsize=9)
+        response = patterns["frequency_responses"][b]
+        row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
+        row[1].plot(freqs[keep], response[keep] / max(response.max(), np.finfo(float).tiny),
+                    "--", color="0.5", label="filter")
+        row[1].set_yticks([])
+    axes[-1, 1].set_xlabel("Frequency (Hz)")
+    axes[0, 1].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    if show:
+        plt.show()
+    return fig

@@ -1,0 +1,130 @@
+"""Shapes and building blocks of the networks in skeeg2bold.nn."""
+
+import numpy as np
+import pytest
+import torch
+
+from skeeg2bold.nn import (
+    CompactNet,
+    Decoder,
+    EEG2BoldNet,
+    Encoder,
+    InterpretableFeatureExtractor,
+    MHAConvBlock,
+    PostDecoder,
+)
+
+SMALL = dict(n_chans=8, n_times=100, n_outputs=3, sfreq=50.0, n_branches=4)
+SMALL_DEEP = dict(SMALL, embed_dim=8, n_heads=2, n_blocks=1, kernel_size=3)
+
+
+@pytest.mark.parametrize(
+    "module, in_shape, out_shape",
+    [
+        (InterpretableFeatureExtractor(8, 50.0, n_branches=4), (2, 8, 100), (2, 4, 100)),
+        (Encoder(4, 100, embed_dim=8, stride=10, n_blocks=2, n_heads=2), (2, 4, 100),
+         (2, 8, 10)),
+        (MHAConvBlock(8, 2, 3), (2, 8, 100), (2, 8, 100)),
+        (PostDecoder(8, hidden=5), (2, 8, 100), (2, 8, 100)),
+    ],
+)
+def test_submodule_shapes(module, in_shape, out_shape):
+    assert module.eval()(torch.randn(*in_shape)).shape == out_shape
+
+
+def test_decoder_resamples_to_output_length():
+    dec = Decoder(embed_dim=8, n_outputs=3, n_out_times=7, n_blocks=1, n_heads=2).eval()
+    assert dec(torch.randn(2, 8, 20)).shape == (2, 3, 7)
+
+
+@pytest.mark.parametrize("net_cls, kwargs", [(EEG2BoldNet, SMALL_DEEP), (CompactNet, SMALL)])
+def test_network_output_shapes(net_cls, kwargs):
+    net = net_cls(**kwargs).eval()
+    assert net(torch.randn(5, 8, 100)).shape == (5, 3)
+    # Routed fit parameters (e.g. groups) must not break forward.
+    assert net(torch.randn(5, 8, 100), groups=np.zeros(5)).shape == (5, 3)
+
+
+def test_paper_defaults_fit_the_paper_data():
+    net = EEG2BoldNet().eval()
+    assert (net.n_chans, net.n_times, net.n_outputs) == (30, 1000, 15)
+    assert net.feature_extractor.n_branches == 15
+    assert net(torch.randn(2, 30, 1000)).shape == (2, 15)
+
+
+def test_bold_encoder_runs_in_training_only():
+    net = EEG2BoldNet(**SMALL_DEEP)
+    x, bold = torch.randn(6, 8, 100), torch.randn(6, 3)
+    pred, eeg_emb, bold_emb = net.train()(x, bold=bold)
+    assert pred.shape == (6, 3)
+    assert eeg_emb.shape == bold_emb.shape == (6, 8)
+    # Evaluation mode ignores bold entirely.
+    assert net.eval()(x, bold=bold).shape == (6, 3)
+    assert EEG2BoldNet(**SMALL_DEEP, bold_encoder=False).bold_encoder is None
+
+
+@pytest.mark.parametrize("readout", ["last", "mean"])
+def test_readout(readout):
+    torch.manual_seed(0)
+    net = EEG2BoldNet(**SMALL_DEEP, readout=readout).eval()
+    x = torch.randn(3, 8, 100)
+    decoded = net.post_decoder(net.decoder(net.eeg_encoder(net.feature_extractor(x))))
+    expected = decoded[..., -1] if readout == "last" else decoded.mean(-1)
+    torch.testing.assert_close(net(x), expected)
+
+
+def test_feature_extractor_is_a_smoothed_envelope():
+    fe = InterpretableFeatureExtractor(2, 100.0, n_branches=1, filter_length=0.05,
+                                       smoothing=0.3)
+    with torch.no_grad():
+        fe.spatial.weight.zero_()
+        fe.spatial.weight[0, 1, 0] = 1.0  # listen to channel 1 only
+        fe.temporal.weight.zero_()
+        fe.temporal.weight[0, 0, fe.temporal.weight.shape[-1] // 2] = 1.0  # identity
+    t = torch.arange(400) / 100.0
+    amp = 1.0 + (t > 2.0).float()
+    x = torch.stack([torch.randn(400), amp * torch.sin(2 * np.pi * 10 * t)])[None]
+    with torch.no_grad():
+        env = fe(x)[0, 0]
+    # Mean |sin| is 2/pi: the smoothed envelope follows the amplitude step.
+    assert env[50:150].mean() == pytest.approx(2 / np.pi, rel=0.05)
+    assert env[250:350].mean() == pytest.approx(4 / np.pi, rel=0.05)
+    assert fe.smoothing.sum().item() == pytest.approx(1.0)
+
+
+def test_smoothing_fixed_or_learnable():
+    fixed = InterpretableFeatureExtractor(4, 50.0, n_branches=3)
+    learn = InterpretableFeatureExtractor(4, 50.0, n_branches=3, learn_smoothing=True)
+    assert "smoothing" in dict(fixed.named_buffers())
+    assert "smoothing" not in dict(fixed.named_parameters())
+    assert "smoothing" in dict(learn.named_parameters())
+    torch.testing.assert_close(fixed.smoothing, learn.smoothing.detach())
+
+
+def test_sizes_are_constructor_arguments():
+    net = EEG2BoldNet(**dict(SMALL_DEEP, n_blocks=3), n_decoder_blocks=2, post_hidden=7,
+                      token_period=0.1, output_period=0.5)
+    assert len(net.eeg_encoder.blocks) == 3 and len(net.decoder.blocks) == 2
+    assert net.eeg_encoder.n_tokens == 100 // 5
+    assert net.decoder.n_out_times == 4
+    assert net.post_decoder.expand.out_channels == 7
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(embed_dim=6, n_heads=4), "divisible"),
+        (dict(readout="first"), "readout"),
+        (dict(token_period=10.0), "stride"),
+        (dict(n_chans=0), "n_chans"),
+        (dict(sfreq=-1.0), "sfreq"),
+    ],
+)
+def test_bad_sizes_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        EEG2BoldNet(**{**SMALL_DEEP, **kwargs})
+
+
+def test_compact_net_rejects_too_many_lags():
+    with pytest.raises(ValueError, match="n_lags"):
+        CompactNet(**SMALL, n_lags=101)

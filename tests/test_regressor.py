@@ -1,0 +1,234 @@
+"""EEG2BoldRegressor with real skorch and scikit-learn machinery, on a toy problem."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.signal import butter, sosfiltfilt
+from sklearn.base import clone
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skeeg2bold import DroppedWindowsWarning, Recording, make_windows
+from skeeg2bold.metrics import mean_r_scorer, pearson_r
+from skeeg2bold.nn import (
+    CompactNet,
+    EEG2BoldNet,
+    EEG2BoldRegressor,
+    TimeBlockedValidSplit,
+)
+
+SFREQ = 50.0
+CH_NAMES = ["Fz", "Cz", "Pz", "C3", "C4", "O1", "O2", "F3"]
+TINY_DEEP = dict(module__n_branches=4, module__embed_dim=8, module__n_heads=2,
+                 module__n_blocks=1, module__kernel_size=3, module__post_hidden=8)
+
+
+def toy_recordings(n_subjects=2, duration=120.0, seed=0):
+    """EEG whose 10 Hz source amplitude drives two BOLD-like targets."""
+    rng = np.random.default_rng(seed)
+    n = int(duration * SFREQ)
+    t = np.arange(n) / SFREQ
+    pattern = np.linspace(1.0, -0.5, len(CH_NAMES))
+    sos = butter(2, 0.1, fs=SFREQ, output="sos")
+    recordings = []
+    for s in range(n_subjects):
+        amp = np.exp(sosfiltfilt(sos, rng.standard_normal(n)) * 8)
+        source = amp * np.sin(2 * np.pi * 10 * t + rng.uniform(0, 6))
+        eeg = np.outer(pattern, source) + 0.5 * rng.standard_normal((len(CH_NAMES), n))
+        volume_times = np.arange(2.0, duration, 1.0)
+        drive = np.interp(volume_times, t, amp)
+        bold = np.column_stack([drive, -drive + 0.3 * drive.std() * rng.standard_normal(
+            drive.size)])
+        recordings.append(Recording(eeg * 1e-5, bold, volume_times, sfreq=SFREQ,
+                                    ch_names=CH_NAMES, subject=f"sub-{s}",
+                                    montage="colin27_1020"))
+    return recordings
+
+
+@pytest.fixture(scope="module")
+def data():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedWindowsWarning)
+        return make_windows(toy_recordings(), window=2.0)
+
+
+def test_learns_the_toy_problem(data):
+    train = data.bold_times < 90
+    test = data.bold_times > 100
+    reg = EEG2BoldRegressor(CompactNet, max_epochs=15, lr=1e-2, random_state=0,
+                            module__n_branches=4, module__n_lags=4)
+    reg.fit(data.X[train], data.y[train])
+    y_pred = reg.predict(data.X[test])
+    assert y_pred.shape == (test.sum(), 2)
+    assert np.all(pearson_r(data.y[test], y_pred) > 0.6)
+    # Outputs are calibrated to the units of y, not left at the network's scale.
+    assert np.allclose(reg.predict(data.X[train]).mean(0), data.y[train].mean(0), atol=1e-6)
+    assert reg.score(data.X[test], data.y[test]) > 0
+
+
+def test_fitted_attributes_and_untouched_params(data):
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0, **TINY_DEEP)
+    params = reg.get_params(deep=False)
+    reg.fit(data.X, data.y)
+    assert (reg.n_chans_, reg.n_times_, reg.n_outputs_) == (8, 100, 2)
+    assert reg.sfreq_ == SFREQ and reg.ch_names_ == CH_NAMES
+    assert reg.module_.n_chans == 8 and reg.module_.n_times == 100
+    assert "module__n_chans" not in reg.get_params()
+    after = reg.get_params(deep=False)
+    assert set(after) == set(params)
+    assert all(after[k] is params[k] or after[k] == params[k] for k in params)
+
+
+def test_plain_array_and_1d_target(data):
+    X = np.asarray(data.X)
+    reg = EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=2, random_state=0,
+                            module__n_branches=3)
+    y_pred = reg.fit(X, data.y[:, 0], groups=data.groups).predict(X)
+    assert y_pred.shape == (len(X),)
+    with pytest.raises(ValueError, match="sfreq"):
+        EEG2BoldRegressor(CompactNet, max_epochs=1).fit(X, data.y)
+    with pytest.raises(ValueError, match="sfreq=25.0 disagrees"):
+        EEG2BoldRegressor(CompactNet, max_epochs=1, sfreq=25.0).fit(data.X, data.y)
+
+
+def test_same_random_state_same_numbers(data):
+    fits = [EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, random_state=3, **TINY_DEEP)
+            .fit(data.X, data.y) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].predict(data.X), fits[1].predict(data.X))
+    np.testing.assert_array_equal(fits[0].history[:, "train_loss"],
+                                  fits[1].history[:, "train_loss"])
+    other = EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, random_state=4, **TINY_DEEP)
+    assert not np.array_equal(other.fit(data.X, data.y).predict(data.X),
+                              fits[0].predict(data.X))
+
+
+def test_predictions_ignore_the_bold_encoder(data):
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, random_state=0, **TINY_DEEP)
+    before = reg.fit(data.X, data.y).predict(data.X)
+    with torch.no_grad():
+        for p in reg.module_.bold_encoder.parameters():
+            p.copy_(torch.randn_like(p) * 10)
+    np.testing.assert_array_equal(reg.predict(data.X), before)
+
+
+def test_bold_reaches_the_bold_encoder_in_training(data):
+    seen = []
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0, train_split=None,
+                            **TINY_DEEP)
+    reg.initialize_module = _spy(reg.initialize_module, seen)
+    reg.fit(data.X, data.y)
+    assert seen and seen[0] == (reg.batch_size, 2)
+
+
+def _spy(initialize_module, seen):
+    def wrapped():
+        net = initialize_module()
+        encoder = net.module_.bold_encoder
+        original = encoder.forward
+
+        def forward(x):
+            seen.append(tuple(x.shape[:2]))
+            return original(x)
+
+        encoder.forward = forward
+        return net
+    return wrapped
+
+
+def test_clone_pickle_set_params(data):
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0, **TINY_DEEP)
+    cloned = clone(reg)
+    assert cloned.get_params()["module__embed_dim"] == 8
+    assert not hasattr(cloned, "module_")
+    reg.fit(data.X, data.y)
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(restored.predict(data.X), reg.predict(data.X))
+    reg.set_params(module__n_blocks=2)
+    assert len(reg.module_.eeg_encoder.blocks) == 2
+    assert reg.module_.n_chans == 8  # inferred shapes survive re-initialisation
+
+
+def test_mismatched_inputs_raise(data):
+    reg = EEG2BoldRegressor(CompactNet, max_epochs=1, random_state=0,
+                            module__n_branches=3).fit(data.X, data.y)
+    renamed = make_windows([
+        Recording(r.eeg, r.bold, r.volume_times, sfreq=SFREQ,
+                  ch_names=[c + "x" for c in CH_NAMES], subject=r.subject)
+        for r in toy_recordings(1, 30.0)], window=2.0)
+    with pytest.raises(ValueError, match="other channels"):
+        reg.predict(renamed.X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedWindowsWarning)
+        resampled = make_windows(toy_recordings(1, 30.0), window=4.0, sfreq=25.0)
+    with pytest.raises(ValueError, match="25.0 Hz"):
+        reg.predict(resampled.X)
+    with pytest.raises(ValueError, match="shape"):
+        reg.predict(np.zeros((3, 7, 100)))
+    with pytest.raises(ValueError, match="NaN"):
+        reg.fit(np.full((10, 8, 100), np.nan), np.ones((10, 2)))
+    with pytest.raises(ValueError, match="constant"):
+        reg.fit(data.X, np.ones(len(data.X)))
+    with pytest.raises(ValueError, match="rows"):
+        reg.fit(data.X, data.y[:-1])
+
+
+def test_time_blocked_validation_split(data):
+    split = TimeBlockedValidSplit(valid_size=0.2, gap=5.0)
+    train, valid = split.split_indices(data.X)
+    assert np.intersect1d(train, valid).size == 0
+    for subject in np.unique(data.groups):
+        own_train = train[data.groups[train] == subject]
+        own_valid = valid[data.groups[valid] == subject]
+        # The validation block is the subject's final stretch...
+        assert data.times[own_valid].min() > data.times[own_train].max()
+        assert own_valid.size == np.ceil(0.2 * (data.groups == subject).sum())
+        # ...and no training window's EEG comes within window + gap of it.
+        assert data.times[own_valid].min() - data.times[own_train].max() >= 2.0 + 5.0
+    # Plain arrays: row order, n_gap rows skipped, groups from the fit parameter.
+    train, valid = TimeBlockedValidSplit(valid_size=0.25, n_gap=3).split_indices(
+        np.zeros((40, 1, 1)), groups=np.repeat([0, 1], 20))
+    np.testing.assert_array_equal(valid, np.r_[15:20, 35:40])
+    np.testing.assert_array_equal(train, np.r_[0:12, 20:32])
+
+
+def test_early_stopping_restores_the_best_epoch(data):
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=6, lr=3e-3, patience=2, batch_size=512,
+                            random_state=0, **TINY_DEEP).fit(data.X, data.y)
+    assert "early_stopping" in dict(reg.callbacks_)
+    _, valid = reg.train_split.split_indices(data.X)
+    outputs = (reg.predict(data.X[valid]) - reg.output_intercept_) / reg.output_coef_
+    restored_loss = -np.mean(pearson_r(data.y[valid], outputs))
+    assert restored_loss == pytest.approx(min(reg.history[:, "valid_loss"]), abs=1e-4)
+
+
+def test_grid_search_over_architectures_and_pipelines(data):
+    deep = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0)
+    log_power = make_pipeline(
+        FunctionTransformer(lambda X: np.log(np.var(np.asarray(X), axis=2))), Ridge())
+    pipe = Pipeline([("model", deep)])
+    grid = [
+        {"model": [deep], "model__module": [EEG2BoldNet],
+         **{"model__" + k: [v] for k, v in TINY_DEEP.items()},
+         "model__module__n_blocks": [1, 2]},
+        {"model": [deep], "model__module": [CompactNet], "model__module__n_branches": [2]},
+        {"model": [log_power], "model__ridge__alpha": [1.0]},
+    ]
+    search = GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=2), scoring=mean_r_scorer,
+                          error_score="raise")
+    search.fit(data.X, data.y, groups=data.groups)
+    assert len(search.cv_results_["params"]) == 4
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.predict(data.X).shape == data.y.shape
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda(data):
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0, device="cuda",
+                            **TINY_DEEP).fit(data.X, data.y)
+    assert next(reg.module_.parameters()).is_cuda
+    assert reg.predict(data.X).shape == data.y.shape
