@@ -250,7 +250,9 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
             regressors.append(load_confounds(confounds, n_volumes))
         regressors.extend(self._confound_signal(img, s) for s in self._signals)
         cleaned = clean(
-            signals,
+            # float64: the masker's float32 means lose digits that
+            # confound regression and z-scoring need.
+            signals.astype(np.float64),
             confounds=np.column_stack(regressors) if regressors else None,
             detrend=self.detrend,
             standardize=self.standardize,

@@ -42,6 +42,14 @@ def recording_from_run(
     differ) and the ROI signals with ``bold_targets`` (a copy; the measured
     TR is set when its ``t_r`` is None).
     """
+    if bold_targets is None:
+        targets = BOLDRoiTargets()
+    elif isinstance(bold_targets, BOLDRoiTargets):
+        targets = clone(bold_targets)
+    else:
+        raise TypeError(
+            f"bold_targets must be a BOLDRoiTargets, got {type(bold_targets).__name__}."
+        )
     raw.set_channel_types(_non_eeg_types(raw), verbose="error")
     _set_montage(raw, montage)
     markers = marker_times(raw, volume_marker)
@@ -62,14 +70,6 @@ def recording_from_run(
             stacklevel=3,
         )
 
-    if bold_targets is None:
-        targets = BOLDRoiTargets()
-    elif isinstance(bold_targets, BOLDRoiTargets):
-        targets = clone(bold_targets)
-    else:
-        raise TypeError(
-            f"bold_targets must be a BOLDRoiTargets, got {type(bold_targets).__name__}."
-        )
     if targets.t_r is None and markers.size > 1:
         targets.set_params(t_r=float(np.median(np.diff(markers))))
     bold = targets.fit_transform(img, confounds=confounds)

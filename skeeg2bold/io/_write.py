@@ -108,6 +108,7 @@ def write_cwl(
             shape, affine = mni_grid()
     grid = _atlas_in_grid(atlas, shape, affine)
 
+    motion = [_motion_array(rp, rec) for rec, rp in zip(recordings, motion)]
     written = []
     for rec, rp in zip(recordings, motion):
         paths = cwl_paths(root, rec.subject, pump)
@@ -115,17 +116,20 @@ def write_cwl(
             if path.exists() and not overwrite:
                 raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True.")
             path.parent.mkdir(parents=True, exist_ok=True)
-        _write_eeg(rec, paths.eeg, noise, n_missing_markers, rng)
         _write_bold(rec, paths.bold, grid, atlas["labels"], baseline, noise, rng)
-        rp = np.zeros((rec.n_volumes, 6)) if rp is None else np.asarray(rp, dtype=float)
-        if rp.shape != (rec.n_volumes, 6):
-            raise ValueError(
-                f"motion for {rec.subject!r} must have shape ({rec.n_volumes}, 6), "
-                f"got {rp.shape}."
-            )
+        _write_eeg(rec, paths.eeg, noise, n_missing_markers, rng)
         np.savetxt(paths.motion, rp, fmt="%15.7e")
         written.append(paths)
     return written
+
+
+def _motion_array(rp, rec):
+    rp = np.zeros((rec.n_volumes, 6)) if rp is None else np.asarray(rp, dtype=float)
+    if rp.shape != (rec.n_volumes, 6):
+        raise ValueError(
+            f"motion for {rec.subject!r} must have shape ({rec.n_volumes}, 6), got {rp.shape}."
+        )
+    return rp
 
 
 def _as_recordings(recordings):
