@@ -184,6 +184,7 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, show=
         row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
         row[1].plot(freqs[keep], response[keep] / max(response.max(), np.finfo(float).tiny),
                     "--", color="0.5", label="filter")
+        row[1].set_xlim(freqs[keep][0], freqs[keep][-1])
         row[1].set_yticks([])
     axes[-1, 1].set_xlabel("Frequency (Hz)")
     axes[0, 1].legend(fontsize=8, frameon=False)
