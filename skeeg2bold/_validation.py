@@ -8,6 +8,7 @@ a numpy or torch traceback from deep inside a computation.
 import numbers
 
 import numpy as np
+from scipy.sparse import issparse
 
 __all__ = [
     "check_option",
@@ -112,6 +113,11 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
     Accepts an :class:`~skeeg2bold.EEGWindows` (materialised here) or any
     array-like. Returns a C-contiguous float ndarray.
     """
+    if issparse(X):
+        raise TypeError(
+            f"{name} is a sparse {type(X).__name__}; sparse input is not supported, "
+            "give dense windows (n_windows, n_channels, n_times)."
+        )
     if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
         try:
             X = np.asarray(X)
