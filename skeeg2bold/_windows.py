@@ -291,14 +291,13 @@ def make_windows(
         early = stop - n_times < 0
         late = stop > eeg.shape[1]
         keep = ~(early | late)
-        stop = stop.astype(np.intp)
-        start = stop - n_times
+        stop = stop[keep].astype(np.intp)
         n_before += int(early.sum())
         n_after += int(late.sum())
         buffers.append(eeg)
         rec_index.append(np.full(keep.sum(), r))
-        starts.append(start[keep])
-        times.append(stop[keep] / out_sfreq)
+        starts.append(stop - n_times)
+        times.append(stop / out_sfreq)
         bold_times.append(t_bold[keep])
         groups.append(np.full(keep.sum(), rec.subject, dtype=object))
         ys.append(y[keep])
@@ -357,13 +356,13 @@ def _bold_samples(rec, step):
 
 
 def _resample(eeg, sfreq, new_sfreq):
+    """Polyphase resampling with scipy's anti-aliasing FIR (what mne's
+    ``method="polyphase"`` calls), used directly because it keeps float32."""
     if np.isclose(sfreq, new_sfreq):
         return eeg
     from fractions import Fraction
 
-    import mne
+    from scipy.signal import resample_poly
 
     ratio = Fraction(new_sfreq / sfreq).limit_denominator(1000)
-    return mne.filter.resample(
-        eeg, up=ratio.numerator, down=ratio.denominator, method="polyphase", verbose=False
-    )
+    return resample_poly(eeg, ratio.numerator, ratio.denominator, axis=1)
