@@ -1,0 +1,249 @@
+"""The ``skeeg2bold`` command: the paper's experiment end to end.
+
+``skeeg2bold run`` simulates (or reads) the data, cuts 10 s EEG windows,
+splits the 14 ROIs into differential signals plus their common mode, fits
+the deep model, the ridge and HRF baselines and the chance-level surrogate
+under the paper's protocol (or subject-wise CV), prints a per-ROI table and
+writes a report folder (CSV, JSON, figures).
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+__all__ = ["main"]
+
+#: Settings of the two presets. ``quick`` finishes in minutes on 2 CPU cores;
+#: ``full`` is the paper's setting (every subject in turn as the target).
+PRESETS = {
+    "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
+                  epochs=25, models=("deep", "ridge", "hrf")),
+    "full": dict(sim_sfreq=1000.0, sfreq=100.0, targets=None, repeats=3, chance_repeats=5,
+                 epochs=60, models=("deep", "compact", "ridge", "hrf")),
+}
+MODEL_NAMES = ("deep", "compact", "ridge", "hrf")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="skeeg2bold",
+        description="EEG-based fMRI digital twin: predict subcortical BOLD from EEG.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run", help="run the paper's experiment and write a report",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+    src = run.add_argument_group("data")
+    src.add_argument("--data", choices=("simulated", "cwl", "bids"), default="simulated",
+                     help="data source (default: the embedded simulator)")
+    src.add_argument("--root", type=Path, help="dataset folder for --data cwl/bids")
+    src.add_argument("--subjects", nargs="+", help="subjects to load (cwl: trio1 ... verio8)")
+    src.add_argument("--task", default="rest", help="BIDS task (default: rest)")
+    src.add_argument("--pump", choices=("on", "off"), default="off",
+                     help="CWL helium-pump condition (default: off)")
+    src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+    exp = run.add_argument_group("experiment")
+    exp.add_argument("--quick", action="store_true",
+                     help="quick preset: a few minutes on 2 CPU cores")
+    exp.add_argument("--protocol", choices=("paper", "subject-cv"), default="paper",
+                     help="paper: other subjects + start of the target; subject-cv: "
+                          "leave-one-subject-out (default: paper)")
+    exp.add_argument("--models", nargs="+", choices=MODEL_NAMES,
+                     help="models to fit (default: preset)")
+    exp.add_argument("--targets", type=int,
+                     help="number of target subjects / folds (default: preset)")
+    exp.add_argument("--repeats", type=int, help="seeds per fold (default: preset)")
+    exp.add_argument("--chance-repeats", type=int, help="chance surrogates (0: none)")
+    exp.add_argument("--epochs", type=int, help="max training epochs of the deep models")
+    exp.add_argument("--sfreq", type=float, help="EEG rate for the models, Hz (default: 100)")
+    exp.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    exp.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    out = run.add_argument_group("output")
+    out.add_argument("--out", type=Path, default=Path("skeeg2bold-report"),
+                     help="report folder (default: ./skeeg2bold-report)")
+    out.add_argument("--no-figures", action="store_true", help="skip the figures")
+    out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "run":
+        parser.print_help()
+        return 0 if args.command is None and argv is not None else 2
+    try:
+        return _run(args, parser)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"skeeg2bold run: error: {err}\n")
+
+
+def _run(args, parser):
+    preset = dict(PRESETS["quick" if args.quick else "full"])
+    for key in ("repeats", "chance_repeats", "epochs", "sfreq", "targets"):
+        value = getattr(args, key)
+        if value is not None:
+            if value < (0 if key == "chance_repeats" else 1):
+                parser.error(f"--{key.replace('_', '-')} must be positive, got {value}")
+            preset[key] = value
+    if args.models:
+        preset["models"] = tuple(dict.fromkeys(args.models))
+    if args.data != "simulated" and args.root is None:
+        parser.error(f"--data {args.data} needs --root PATH")
+    if args.root is not None and not args.root.is_dir():
+        parser.error(f"--root {args.root} is not a folder")
+    progress = not args.no_progress
+    t_start = time.perf_counter()
+
+    _say(f"skeeg2bold run — {'quick' if args.quick else 'full'} preset, {args.data} data, "
+         f"{args.protocol} protocol")
+    recordings, ceiling_fn = _load(args, preset, progress)
+
+    from . import make_windows
+    from .targets import CommonModeSplitter
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = make_windows(recordings, window=10.0, sfreq=preset["sfreq"], dtype="float32")
+    for w in caught:
+        _say(f"  note: {w.message}")
+    splitter = CommonModeSplitter().fit(data.y)
+    data.y = splitter.transform(data.y)
+    data.target_names = list(splitter.get_feature_names_out(data.roi_names))
+    _say(f"  {len(data.X)} windows of 10 s at {data.sfreq:g} Hz from {len(recordings)} "
+         f"subjects; {len(data.target_names)} targets (14 differential ROIs + common mode)")
+
+    cv = _protocol(args, preset, data)
+    models = _models(preset, data, args)
+    ceiling = ceiling_fn(splitter) if ceiling_fn is not None else None
+    chance_models = [m for m in ("deep", "compact", "ridge") if m in models][:1]
+    if preset["chance_repeats"] == 0:
+        chance_models = []
+
+    from .experiment import run_experiment
+
+    result = run_experiment(
+        models, data, cv=cv, chance_models=chance_models, n_repeats=preset["repeats"],
+        chance_repeats=max(preset["chance_repeats"], 1), ceiling=ceiling,
+        random_state=args.seed, progress=progress,
+    )
+    result.info.update(preset=preset, data=args.data, protocol=args.protocol,
+                       seconds=round(time.perf_counter() - t_start, 1))
+    folder = result.save(args.out)
+    print()
+    print("Pearson r on the test parts (mean ± sd over folds and repeats); ROI targets are "
+          "differential (ROI minus the common mode):")
+    print(result.format_table())
+    if not args.no_figures:
+        _figures(result, data, folder)
+    _say(f"\nreport written to {folder}/ in {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+def _load(args, preset, progress):
+    if args.data == "simulated":
+        from .datasets import ceiling_for, simulate_eeg_fmri
+
+        _say(f"  simulating {args.n_subjects} subjects x 285 s at {preset['sim_sfreq']:g} Hz ...")
+        sim = simulate_eeg_fmri(n_subjects=args.n_subjects, sfreq=preset["sim_sfreq"],
+                                random_state=args.seed)
+        return sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform)
+    if args.data == "cwl":
+        from .io import read_cwl
+
+        subjects = args.subjects or ["trio1", "trio2", "trio3", "trio4",
+                                     "verio5", "verio6", "verio7", "verio8"]
+        recordings = []
+        for subject in _progress(subjects, "reading CWL", progress):
+            recordings.append(read_cwl(args.root, subject, pump=args.pump))
+        return recordings, None
+    from .io import read_bids
+
+    if not args.subjects:
+        raise ValueError("--data bids needs --subjects (the BIDS subject labels)")
+    return [read_bids(args.root, s, args.task) for s in
+            _progress(args.subjects, "reading BIDS", progress)], None
+
+
+def _protocol(args, preset, data):
+    import numpy as np
+
+    from .model_selection import PaperProtocolSplit
+
+    subjects = list(np.unique(data.groups))
+    n = len(subjects) if preset["targets"] is None else min(preset["targets"], len(subjects))
+    if len(subjects) < 2:
+        raise ValueError("the experiment needs at least two subjects")
+    if args.protocol == "paper":
+        return PaperProtocolSplit(subjects=subjects[-n:])
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    class _LastSubjects(LeaveOneGroupOut):
+        """Leave-one-subject-out over the last ``n`` subjects only."""
+
+        def split(self, X, y=None, groups=None):
+            for train, test in super().split(X, y, groups):
+                if str(np.asarray(groups)[test[0]]) in subjects[-n:]:
+                    yield train, test
+
+    return _LastSubjects()
+
+
+def _models(preset, data, args):
+    from .baselines import make_hrf_baseline, make_ridge_baseline
+
+    models = {}
+    for name in preset["models"]:
+        if name in ("deep", "compact"):
+            from .nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
+
+            module = EEG2BoldNet if name == "deep" else CompactNet
+            models[name] = EEG2BoldRegressor(module, max_epochs=preset["epochs"],
+                                             device=args.device, random_state=args.seed)
+        elif name == "ridge":
+            models[name] = make_ridge_baseline(sfreq=data.sfreq)
+        else:
+            models[name] = make_hrf_baseline(sfreq=data.sfreq)
+    return models
+
+
+def _figures(result, data, folder):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .experiment import plot_prediction_traces, plot_roi_correlations
+
+    fig = plot_roi_correlations(result)
+    fig.savefig(folder / "fig3_roi_correlations.png", dpi=130)
+    plt.close(fig)
+    fig = plot_prediction_traces(result)
+    fig.savefig(folder / "bold_traces.png", dpi=130)
+    plt.close(fig)
+    deep = next((m for n, m in result.fitted.items() if n in ("deep", "compact")), None)
+    if deep is not None:
+        from .nn import branch_patterns, plot_branch_patterns
+
+        patterns = branch_patterns(deep, data.X, info=data.info)
+        fig = plot_branch_patterns(patterns, data.info, show=False)
+        fig.savefig(folder / "fig4_branch_patterns.png", dpi=110)
+        plt.close(fig)
+    _say(f"  figures: {', '.join(sorted(p.name for p in Path(folder).glob('*.png')))}")
+
+
+def _progress(items, desc, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, disable=not enabled)
+
+
+def _say(text):
+    print(text, flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skeeg2bold.cli import main
+
+
+def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
+    out = tmp_path / "report"
+    code = main(["run", "--quick", "--n-subjects", "3", "--targets", "2",
+                 "--models", "ridge", "hrf", "--chance-repeats", "2",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Left Thalamus" in printed and "common_mode" in printed and "ceiling" in printed
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores.model) == {"ridge", "hrf"}
+    assert scores.groupby("model").size().tolist() == [2 * 15, 2 * 15]  # 2 folds x 15 targets
+    assert scores.r.between(-1, 1).all()
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert set(summary) >= {"Left Thalamus", "common_mode", "mean over targets"}
+    assert "chance 95%" in summary["Left Thalamus"]
+    assert 0 < summary["mean over targets"]["ceiling"] <= 1
+    chance = pd.read_csv(out / "chance.csv")
+    assert set(chance.model) == {"ridge"} and len(chance) == 2 * 15
+    for name in ("fig3_roi_correlations.png", "bold_traces.png"):
+        assert (out / name).stat().st_size > 10_000
+
+
+def test_run_deep_model_and_branch_figure(tmp_path):
+    out = tmp_path / "deep"
+    code = main(["run", "--quick", "--n-subjects", "2", "--targets", "1", "--models", "compact",
+                 "--epochs", "2", "--chance-repeats", "0", "--no-progress", "--out", str(out)])
+    assert code == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores.model) == {"compact"} and np.isfinite(scores.r).all()
+    assert (out / "fig4_branch_patterns.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--data", "cwl"], "--data cwl needs --root"),
+        (["run", "--data", "cwl", "--root", "/nonexistent/cwl"], "is not a folder"),
+        (["run", "--epochs", "0"], "--epochs must be positive"),
+        (["run", "--models", "transformer"], "invalid choice"),
+    ],
+)
+def test_bad_options_exit_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_cwl_files_name_the_expected_path(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--data", "cwl", "--root", str(tmp_path), "--subjects", "trio1",
+              "--no-progress"])
+    assert exc.value.code == 2
+    assert "trio1" in capsys.readouterr().err
+
+
+def test_module_entry_point_help():
+    proc = subprocess.run([sys.executable, "-m", "skeeg2bold", "run", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "--quick" in proc.stdout and "--protocol" in proc.stdout
