@@ -1,0 +1,684 @@
+"""Simultaneous EEG-fMRI simulator with a known noise ceiling.
+
+The generative model is written out in ``docs/simulator.rst``; the comments
+here say why each piece is built the way it is.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.signal import oaconvolve, resample_poly
+from sklearn.utils import Bunch, check_random_state
+
+from .._recording import Recording
+from .._validation import check_positive, validate_type
+from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
+
+__all__ = ["simulate_eeg_fmri", "ceiling_for", "ROI_NAMES", "FEATURE_NAMES"]
+
+#: The 14 subcortical ROIs, spelled as in the Harvard-Oxford atlas.
+ROI_NAMES = tuple(
+    f"{side} {name}"
+    for side in ("Left", "Right")
+    for name in ("Thalamus", "Caudate", "Putamen", "Pallidum", "Hippocampus", "Amygdala",
+                 "Accumbens")
+)
+
+_SOURCE_NAMES = tuple(s[0] for s in SOURCES)
+_BAND_EDGES = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "beta": (13.0, 30.0),
+               "gamma": (30.0, 45.0)}
+_BROADENING = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # low bands down, high bands up
+
+
+def _power(source, band, weight):
+    return [(source, band, weight)]
+
+
+def _broadening(source, weight):
+    return [(source, band, weight * c) for band, c in zip(BAND_NAMES, _BROADENING)]
+
+
+# EEG-visible latent processes: each modulates the log-amplitude of some
+# (source, band) oscillations, so an EEG method can in principle recover it.
+# "Broadening" is the Kilner et al. (2005) mechanism: power moving from low
+# to high frequencies at one source, invisible to a single-band power feature.
+# "Drowsiness" is the EEG vigilance shift (slow rhythms up, alpha down over
+# the whole cortex) that every ROI follows: the EEG-visible part of the
+# common mode.
+_FEATURES = (
+    ("posterior alpha power", _power("occipital-L", "alpha", 0.7)
+     + _power("occipital-R", "alpha", 0.7) + _power("parietal-M", "alpha", 0.6)),
+    ("frontal-midline theta power", _power("frontal-M", "theta", 0.8)),
+    ("left Rolandic beta power", _power("sensorimotor-L", "beta", 0.7)
+     + _power("sensorimotor-L", "alpha", 0.4)),
+    ("right Rolandic beta power", _power("sensorimotor-R", "beta", 0.7)
+     + _power("sensorimotor-R", "alpha", 0.4)),
+    ("left Rolandic spectral broadening", _broadening("sensorimotor-L", 0.6)),
+    ("right Rolandic spectral broadening", _broadening("sensorimotor-R", 0.6)),
+    ("prefrontal spectral broadening", _broadening("prefrontal-L", 0.6)
+     + _broadening("prefrontal-R", 0.6)),
+    ("temporal alpha power", _power("temporal-L", "alpha", 0.6)
+     + _power("temporal-R", "alpha", 0.6)),
+    ("left thalamic alpha power", _power("thalamus-L", "alpha", 0.7)
+     + _power("thalamus-L", "theta", 0.4)),
+    ("right thalamic alpha power", _power("thalamus-R", "alpha", 0.7)
+     + _power("thalamus-R", "theta", 0.4)),
+    ("mesiotemporal theta power", _power("mesiotemporal-L", "theta", 0.7)
+     + _power("mesiotemporal-R", "theta", 0.7)),
+    ("drowsiness", [term for source, _, deep, _ in SOURCES if not deep
+                    for term in _power(source, "delta", 0.3) + _power(source, "theta", 0.3)
+                    + _power(source, "alpha", -0.3)]),
+)  # fmt: skip
+FEATURE_NAMES = tuple(f[0] for f in _FEATURES)
+
+# Group coupling of each ROI to the features, per hemisphere, keyed by the
+# ROI name without its side; "ipsi ..." resolves to the same-side feature.
+# Motivated by known correlates: thalamic BOLD rises with alpha power
+# (Goldman et al. 2002), the motor loop (putamen, pallidum) follows Rolandic
+# beta and broadening, the associative/limbic loops (caudate, accumbens)
+# prefrontal activity, the hippocampus and amygdala mesiotemporal theta.
+_COUPLING = {
+    "Thalamus": {"drowsiness": 0.35, "posterior alpha power": 0.6, "ipsi thalamic alpha power": 0.5,
+                 "ipsi Rolandic spectral broadening": 0.3},
+    "Caudate": {"drowsiness": 0.35, "prefrontal spectral broadening": 0.5, "posterior alpha power": -0.3,
+                "frontal-midline theta power": 0.3},
+    "Putamen": {"drowsiness": 0.35, "ipsi Rolandic spectral broadening": 0.5, "ipsi Rolandic beta power": -0.4,
+                "posterior alpha power": -0.3},
+    "Pallidum": {"drowsiness": 0.35, "ipsi Rolandic beta power": -0.5, "ipsi Rolandic spectral broadening": 0.3,
+                 "ipsi thalamic alpha power": 0.2},
+    "Hippocampus": {"drowsiness": 0.35, "mesiotemporal theta power": 0.6, "frontal-midline theta power": 0.3,
+                    "posterior alpha power": -0.2},
+    "Amygdala": {"drowsiness": 0.35, "mesiotemporal theta power": 0.4, "temporal alpha power": -0.3,
+                 "prefrontal spectral broadening": 0.3},
+    "Accumbens": {"drowsiness": 0.35, "prefrontal spectral broadening": 0.5, "frontal-midline theta power": 0.3,
+                  "posterior alpha power": -0.2},
+}  # fmt: skip
+
+# How much of each ROI's drive is invisible to EEG, relative to
+# ``invisible_fraction``: the thalamus, tightly linked to cortical rhythms,
+# is the most visible; the amygdala and accumbens the least.
+_INVISIBLE_OFFSET = {"Thalamus": -0.15, "Caudate": 0.0, "Putamen": -0.05, "Pallidum": 0.05,
+                     "Hippocampus": 0.05, "Amygdala": 0.12, "Accumbens": 0.1}
+
+# Rates of the internal time grids. The slow processes and the haemodynamics
+# live on a 10 Hz grid (far above their < 0.1 Hz content); the rhythms are
+# synthesised at about 200 Hz (above twice the 45 Hz gamma edge) and
+# upsampled once, on the 30 channels, to the EEG rate.
+_LATENT_SFREQ = 10.0
+_RHYTHM_SFREQ = 200.0
+# The BOLD at t = 0 depends on 30 s of earlier neural activity (HRF length).
+_BURN_IN = 40.0
+# Width of the log-amplitude fluctuations of every oscillation.
+_ENVELOPE_SD = 0.5
+# Noise of the BOLD: its parts (as variance fractions) and overall scale.
+_BOLD_NOISE_PARTS = {"global": 0.3, "physiological": 0.25, "thermal": 0.25, "drift": 0.2}
+_BOLD_SD_PERCENT = 0.8
+# Amplitude (nAm per dipole) of the aperiodic background; its power falls as
+# 1/f**_BACKGROUND_EXPONENT (the EEG aperiodic exponent is typically 1-2).
+_BACKGROUND_NAM = 35.0
+_BACKGROUND_EXPONENT = 1.6
+_SENSOR_NOISE = 0.15e-6  # V / sqrt(Hz), white
+
+
+def simulate_eeg_fmri(
+    n_subjects=8,
+    duration=285.0,
+    sfreq=1000.0,
+    *,
+    tr=1.95,
+    snr=1.0,
+    invisible_fraction=0.4,
+    subject_variability=0.5,
+    eeg_noise=1.0,
+    artifacts=True,
+    dtype=np.float32,
+    random_state=None,
+):
+    """Simulate resting-state EEG-fMRI runs shaped like the CWL data set.
+
+    Each subject gets 30-channel EEG (the CWL cap, mne spherical head model)
+    produced by cortical and deep rhythmic sources whose amplitude envelopes
+    follow slow latent processes, plus a 1/f background, sensor noise, eye
+    blinks and a residual ballistocardiogram; and the BOLD of the 14
+    Harvard-Oxford subcortical ROIs, generated from a neural drive that mixes
+    some of those latent processes (including spectral broadening) with a
+    part no EEG source reflects, convolved with a subject- and ROI-specific
+    haemodynamic response, plus global, physiological, thermal and drift
+    noise, sampled at jittered volume onsets. The full model, with equations
+    and defaults, is in the documentation (``docs/simulator.rst``).
+
+    Parameters
+    ----------
+    n_subjects : int, default=8
+        Number of subjects, one run each (the CWL data: 8).
+    duration : float, default=285.0
+        Length of each EEG run in seconds. The CWL runs are about 146 volumes
+        at TR 1.95 s (~285 s); the paper's protocol (train 68.7 s, validate
+        60 s, test 150 s, with 10 s windows) needs at least ~280 s.
+    sfreq : float, default=1000.0
+        EEG sampling rate in Hz (the CWL data: 1000 Hz). At least 100 Hz, so
+        that the gamma band (30-45 Hz) is below Nyquist.
+    tr : float, default=1.95
+        Repetition time in seconds (the measured CWL TR).
+    snr : float, default=1.0
+        Variance of the neural BOLD over the variance of the non-neural BOLD
+        noise (global, physiological, thermal, drift).
+    invisible_fraction : float, default=0.4
+        Average fraction of the neural drive's variance that no EEG source
+        reflects (ROIs differ around it, from -0.15 for the thalamus to
+        +0.12 for the amygdala). In [0, 0.85].
+    subject_variability : float, default=0.5
+        Scale of each subject's deviation from the group coupling weights
+        (relative to their RMS); 0 gives every subject the same coupling.
+    eeg_noise : float, default=1.0
+        Multiplies the aperiodic background and the sensor noise.
+    artifacts : bool, default=True
+        Add eye blinks and a residual ballistocardiogram to the EEG.
+    dtype : numpy dtype, default=numpy.float32
+        Floating type of the EEG (float32 halves the memory; the EEG values
+        are volts, float32 holds them to ~7 significant digits).
+    random_state : int, numpy.random.RandomState or None, default=None
+        Seed. Subject ``k`` depends only on the seed, ``k`` and the other
+        arguments, not on ``n_subjects``.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        recordings : list of Recording
+            One per subject (``"sub-01"``, ...): EEG in volts, BOLD in
+            percent signal change, volume onsets in the EEG clock.
+        truth : list of Bunch
+            Ground truth of each recording (see Notes).
+        noise_ceiling : ndarray of shape (n_rois,)
+            Pearson r between each ROI's BOLD and its oracle prediction, over
+            all recordings (each demeaned): the best r any EEG-based
+            predictor can reach, see :func:`ceiling_for`.
+        noise_ceiling_differential : ndarray of shape (n_rois,)
+            The same for each ROI minus the mean of the 14 (the paper's
+            differential targets).
+        noise_ceiling_common_mode : float
+            The same for the mean of the 14 ROIs (the common mode).
+        design_ceiling : ndarray of shape (n_rois,)
+            Expected ceiling of each ROI from the variance budget,
+            ``sqrt((1 - invisible_r) * snr / (1 + snr))``.
+        roi_names, ch_names, source_names, band_names, feature_names : list of str
+        params : dict
+            The arguments used (``random_state`` as given).
+
+    Notes
+    -----
+    Each ``truth[k]`` holds, on the 10 Hz latent grid ``latent_times``
+    (seconds, starting 40 s before the EEG so that the BOLD at the first
+    volume has its full haemodynamic history):
+
+    - ``latents``, shape ``(n_latent_times, n_features)``: the EEG-visible
+      latent processes (``feature_names``);
+    - ``envelopes``, shape ``(n_latent_times, n_sources, n_bands)``:
+      amplitude (nAm) of every source's band oscillation;
+    - ``drive`` and ``drive_visible``, shape ``(n_latent_times, n_rois)``:
+      the neural drive of each ROI and its EEG-visible part;
+
+    and at the volumes: ``bold_clean`` (noise-free BOLD, the neural part),
+    ``oracle`` (the haemodynamic response to the visible drive, which is
+    ``E[BOLD | every latent process the EEG reflects]``), both of shape
+    ``(n_volumes, n_rois)``; plus ``hrf_peak`` (s, per ROI), ``coupling``
+    (the subject's ROI x feature weights), ``invisible`` (per ROI),
+    ``gain`` (the leadfield, V/(A m), channels x sources), ``iaf`` (alpha
+    peak, Hz) and ``heart_rate`` (beats/min).
+
+    Examples
+    --------
+    >>> from skeeg2bold.datasets import simulate_eeg_fmri
+    >>> sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0,
+    ...                         random_state=0)
+    >>> rec = sim.recordings[0]
+    >>> rec.eeg.shape, rec.bold.shape[1], rec.sfreq
+    ((30, 6000), 14, 100.0)
+    >>> sim.roi_names[0], rec.ch_names[-1]
+    ('Left Thalamus', 'POz')
+    """
+    params = dict(n_subjects=n_subjects, duration=duration, sfreq=sfreq, tr=tr, snr=snr,
+                  invisible_fraction=invisible_fraction,
+                  subject_variability=subject_variability, eeg_noise=eeg_noise,
+                  artifacts=artifacts, dtype=np.dtype(dtype).name, random_state=random_state)
+    validate_type(n_subjects, numbers.Integral, "n_subjects", "int")
+    if n_subjects < 1:
+        raise ValueError(f"n_subjects must be >= 1, got {n_subjects}.")
+    sfreq = check_positive(sfreq, "sfreq")
+    if sfreq < 100.0:
+        raise ValueError(f"sfreq must be >= 100 Hz so that gamma (30-45 Hz) fits, got {sfreq}.")
+    tr = check_positive(tr, "tr")
+    duration = check_positive(duration, "duration")
+    if duration < 10 * tr:
+        raise ValueError(f"duration must be at least 10 TRs ({10 * tr:g} s), got {duration}.")
+    snr = check_positive(snr, "snr")
+    invisible_fraction = check_positive(invisible_fraction, "invisible_fraction",
+                                        allow_zero=True)
+    if invisible_fraction > 0.85:
+        raise ValueError(
+            f"invisible_fraction must be in [0, 0.85], got {invisible_fraction}."
+        )
+    subject_variability = check_positive(subject_variability, "subject_variability",
+                                         allow_zero=True)
+    eeg_noise = check_positive(eeg_noise, "eeg_noise", allow_zero=True)
+    validate_type(artifacts, (bool, np.bool_), "artifacts", "bool")
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating type, got {dtype}.")
+
+    # One seed for the group, then one per subject, drawn in a fixed order so
+    # that subject k is the same whatever n_subjects.
+    seeds = check_random_state(random_state).randint(0, 2**31 - 1, size=64 + n_subjects)
+    group = _group_model(np.random.default_rng(seeds[0]), invisible_fraction)
+    recordings, truth = [], []
+    for k in range(n_subjects):
+        rec, gt = _simulate_subject(
+            np.random.default_rng(seeds[64 + k]), f"sub-{k + 1:02d}", group,
+            duration=duration, sfreq=sfreq, tr=tr, snr=snr,
+            subject_variability=subject_variability, eeg_noise=eeg_noise,
+            artifacts=artifacts, dtype=dtype,
+        )
+        recordings.append(rec)
+        truth.append(gt)
+
+    sim = Bunch(
+        recordings=recordings,
+        truth=truth,
+        roi_names=list(ROI_NAMES),
+        ch_names=list(CWL_CH_NAMES),
+        source_names=list(_SOURCE_NAMES),
+        band_names=list(BAND_NAMES),
+        feature_names=list(FEATURE_NAMES),
+        design_ceiling=np.sqrt((1.0 - group["invisible"]) * snr / (1.0 + snr)),
+        params=params,
+    )
+    n_rois = len(ROI_NAMES)
+    sim.noise_ceiling = ceiling_for(sim)
+    sim.noise_ceiling_differential = ceiling_for(sim, np.eye(n_rois) - 1.0 / n_rois)
+    sim.noise_ceiling_common_mode = float(ceiling_for(sim, np.full((n_rois, 1), 1.0 / n_rois))[0])
+    return sim
+
+
+def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=None):
+    """Noise ceiling of any linear transform of the ROI BOLD.
+
+    For a target ``y = T(BOLD)`` the best Pearson r that any function of the
+    EEG can reach is ``corr(y, E[y | EEG])``; the simulator knows
+    ``E[BOLD | latents the EEG reflects]`` (its ``oracle``), and for a linear
+    ``T`` the expectation commutes with ``T``. This is an upper bound: it
+    assumes the predictor recovers those latent processes perfectly, from
+    the whole past of the EEG.
+
+    Parameters
+    ----------
+    simulation : Bunch
+        The output of :func:`simulate_eeg_fmri`.
+    transform : ndarray of shape (n_rois, n_targets) or callable, default=None
+        Matrix applied as ``BOLD @ transform``, or a linear (or affine)
+        function mapping ``(n_volumes, n_rois)`` to ``(n_volumes,
+        n_targets)``, e.g. a fitted target transformer's ``transform``.
+        None: the ROIs themselves.
+    subjects : list of str, default=None
+        Recordings to pool (all if None).
+    tmin, tmax : float, default=None
+        Keep the volumes with onset in ``[tmin, tmax)`` seconds (e.g. the
+        test part of a protocol).
+
+    Returns
+    -------
+    ceiling : ndarray of shape (n_targets,)
+        Pearson r between the target and its oracle, over the pooled
+        volumes (each recording's part demeaned first, so that offsets
+        between recordings do not count as explained variance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold.datasets import simulate_eeg_fmri, ceiling_for
+    >>> sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0,
+    ...                         random_state=0)
+    >>> common_mode = np.full((14, 1), 1 / 14)
+    >>> ceiling_for(sim, common_mode).shape
+    (1,)
+    """
+    from ..metrics import pearson_r
+
+    if subjects is not None:
+        known = [rec.subject for rec in simulation.recordings]
+        missing = [s for s in subjects if s not in known]
+        if missing:
+            raise ValueError(f"subjects {missing} are not in the simulation; it has {known}.")
+    if transform is None:
+        apply = _identity
+    elif callable(transform):
+        apply = transform
+    else:
+        matrix = np.asarray(transform, dtype=float)
+        n_rois = len(simulation.roi_names)
+        if matrix.ndim != 2 or matrix.shape[0] != n_rois:
+            raise ValueError(
+                f"transform must be a matrix of shape (n_rois={n_rois}, n_targets), got "
+                f"shape {matrix.shape}."
+            )
+        apply = matrix.__rmatmul__
+    bold, oracle = [], []
+    for rec, gt in zip(simulation.recordings, simulation.truth):
+        if subjects is not None and rec.subject not in subjects:
+            continue
+        keep = np.ones(rec.n_volumes, dtype=bool)
+        if tmin is not None:
+            keep &= rec.volume_times >= tmin
+        if tmax is not None:
+            keep &= rec.volume_times < tmax
+        if keep.sum() < 3:
+            continue
+        for out, values in ((bold, rec.bold), (oracle, gt.oracle)):
+            y = np.asarray(apply(values[keep]), dtype=float)
+            y = y[:, None] if y.ndim == 1 else y
+            out.append(y - y.mean(axis=0))
+    if not bold:
+        raise ValueError(
+            f"no recording has 3 or more volumes in [tmin={tmin}, tmax={tmax}) for "
+            f"subjects={subjects}."
+        )
+    return pearson_r(np.vstack(bold), np.vstack(oracle))
+
+
+def _identity(values):
+    return values
+
+
+# -- group and subject models ----------------------------------------------
+
+
+def _group_model(rng, invisible_fraction):
+    """What subjects share: coupling weights, HRF peaks, invisible fractions."""
+    n_feat = len(FEATURE_NAMES)
+    coupling = np.zeros((len(ROI_NAMES), n_feat))
+    invisible = np.zeros(len(ROI_NAMES))
+    for r, roi in enumerate(ROI_NAMES):
+        side, structure = roi.split(" ", 1)
+        ipsi = "left" if side == "Left" else "right"
+        for name, weight in _COUPLING[structure].items():
+            if name.startswith("ipsi "):
+                name = f"{ipsi} {name[5:]}"
+            coupling[r, FEATURE_NAMES.index(name)] = weight
+        invisible[r] = invisible_fraction + _INVISIBLE_OFFSET[structure]
+    # A random part on top of the designed one, so that the structure a
+    # method must learn is not the table above.
+    coupling += 0.1 * rng.standard_normal(coupling.shape)
+    return {
+        "coupling": coupling,
+        "invisible": np.clip(invisible, 0.0, 0.95),
+        "hrf_peak": rng.uniform(4.5, 6.0, size=len(ROI_NAMES)),
+        "global_gain": rng.uniform(0.8, 1.2, size=len(ROI_NAMES)),
+    }
+
+
+def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_variability,
+                      eeg_noise, artifacts, dtype):
+    n_rois, n_feat = len(ROI_NAMES), len(FEATURE_NAMES)
+    head = subject_head(rng)
+    iaf = float(np.clip(rng.normal(10.0, 0.8), 8.5, 12.0))
+    coupling = group["coupling"] + subject_variability * np.sqrt(
+        np.mean(group["coupling"] ** 2)
+    ) * rng.standard_normal(group["coupling"].shape)
+    hrf_peak = np.clip(group["hrf_peak"] + 0.4 * rng.standard_normal(n_rois), 4.0, 7.0)
+
+    # Slow processes on the latent grid, from -_BURN_IN to the end.
+    n_lat = int(np.ceil((duration + _BURN_IN) * _LATENT_SFREQ)) + 1
+    latent_times = np.arange(n_lat) / _LATENT_SFREQ - _BURN_IN
+    latents = _slow_processes(rng, n_feat, n_lat)
+    loading = _loading_matrix()  # (n_src, n_bands, n_feat)
+    # The rest of each log-envelope is a nuisance unrelated to the BOLD, with
+    # the 1/f spectrum of band-power fluctuations up to ~0.5 Hz: at the slow
+    # time scales of the BOLD the EEG-visible latents dominate.
+    nuisance = np.sqrt(np.clip(1.0 - (loading**2).sum(axis=-1), 0.1, None))
+    n_env = len(SOURCES) * len(BAND_NAMES)
+    log_env = _ENVELOPE_SD * (
+        np.einsum("kbj,tj->tkb", loading, latents)
+        + nuisance * _slow_processes(rng, n_env, n_lat, cutoff=0.5).reshape(
+            n_lat, len(SOURCES), len(BAND_NAMES))
+    )
+    amplitude = np.array([s[3] for s in SOURCES], dtype=float)
+    amplitude *= np.exp(0.2 * rng.standard_normal(amplitude.shape))
+    envelopes = amplitude * np.exp(log_env)
+
+    # Neural drive: visible part from the latents, invisible part shared
+    # across ROIs for half its variance (a network the EEG does not see).
+    visible = _standardize(latents @ coupling.T)
+    shared = _slow_processes(rng, 1, n_lat)
+    invisible_part = _standardize(
+        np.sqrt(0.5) * shared + np.sqrt(0.5) * _slow_processes(rng, n_rois, n_lat)
+    )
+    rho = group["invisible"]
+    drive_visible = np.sqrt(1.0 - rho) * visible
+    drive = drive_visible + np.sqrt(rho) * invisible_part
+
+    volume_times = _volume_onsets(rng, duration, tr)
+    hrfs = np.column_stack([_hrf(p) for p in hrf_peak])
+    neural = _sample(_convolve_hrf(drive, hrfs), latent_times, volume_times)
+    oracle = _sample(_convolve_hrf(drive_visible, hrfs), latent_times, volume_times)
+    scale = neural.std(axis=0)
+    noise = _bold_noise(rng, group, latent_times, volume_times)
+    signal_sd = np.sqrt(snr / (1.0 + snr)) * _BOLD_SD_PERCENT
+    noise_sd = np.sqrt(1.0 / (1.0 + snr)) * _BOLD_SD_PERCENT
+    bold_clean = signal_sd * neural / scale
+    oracle = signal_sd * oracle / scale
+    bold = bold_clean + noise_sd * noise
+
+    eeg, heart_rate = _eeg(rng, head, envelopes, latent_times, iaf, duration=duration,
+                           sfreq=sfreq, eeg_noise=eeg_noise, artifacts=artifacts, dtype=dtype)
+    rec = Recording(eeg, bold, volume_times, sfreq=sfreq, ch_names=list(CWL_CH_NAMES),
+                    roi_names=list(ROI_NAMES), subject=subject, montage=MONTAGE)
+    truth = Bunch(
+        subject=subject,
+        latent_times=latent_times,
+        latents=latents,
+        envelopes=envelopes,
+        drive=drive,
+        drive_visible=drive_visible,
+        bold_clean=bold_clean,
+        oracle=oracle,
+        hrf_peak=hrf_peak,
+        coupling=coupling,
+        invisible=rho.copy(),
+        gain=head["gain"],
+        iaf=iaf,
+        heart_rate=heart_rate,
+    )
+    return rec, truth
+
+
+def _loading_matrix():
+    loading = np.zeros((len(SOURCES), len(BAND_NAMES), len(FEATURE_NAMES)))
+    for j, (_, terms) in enumerate(_FEATURES):
+        for source, band, weight in terms:
+            loading[_SOURCE_NAMES.index(source), BAND_NAMES.index(band), j] = weight
+    return loading
+
+
+# -- signals -----------------------------------------------------------------
+
+
+def _colored_noise(rng, n_series, n_times, sfreq, psd):
+    """Gaussian series with power spectral density shape ``psd(f)``, unit variance.
+
+    Synthesised in the frequency domain (one inverse FFT per series): exact
+    spectra at the cost of a filter, without filter transients.
+    """
+    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
+    amp = np.sqrt(psd(freqs))
+    amp[0] = 0.0
+    coef = rng.standard_normal((n_series, freqs.size)) + 1j * rng.standard_normal(
+        (n_series, freqs.size))
+    series = np.fft.irfft(coef * amp, n=n_times, axis=-1)
+    return _standardize(series.T).T
+
+
+def _slow_processes(rng, n_series, n_times, cutoff=0.05):
+    """1/f-like processes, as columns of shape (n_times, n_series).
+
+    Power ~ 1/(f + 0.005) up to a roll-off at ``cutoff`` Hz. The default
+    0.05 Hz keeps the BOLD-relevant fluctuations far below 0.1 Hz, where
+    resting-state BOLD concentrates its power.
+    """
+    def psd(f):
+        return 1.0 / (f + 0.005) / (1.0 + (f / cutoff) ** 4)
+
+    return _colored_noise(rng, n_series, n_times, _LATENT_SFREQ, psd).T
+
+
+def _standardize(x):
+    x = x - x.mean(axis=0)
+    return x / x.std(axis=0)
+
+
+def _hrf(peak):
+    """SPM canonical HRF (nilearn) shifted so that it peaks at ``peak`` seconds."""
+    from nilearn.glm.first_level import spm_hrf
+
+    # The canonical response peaks at 5 s; nilearn's onset moves it.
+    return spm_hrf(1.0 / _LATENT_SFREQ, oversampling=1, time_length=32.0, onset=peak - 5.0)
+
+
+def _convolve_hrf(drive, hrfs):
+    """Causal convolution of each column of ``drive`` with its HRF."""
+    return oaconvolve(drive, hrfs, axes=0, mode="full")[: drive.shape[0]]
+
+
+def _sample(x, times, at):
+    """Linear interpolation of the columns of ``x`` (on ``times``) at ``at``."""
+    return np.column_stack([np.interp(at, times, col) for col in x.T])
+
+
+def _volume_onsets(rng, duration, tr):
+    """Onsets with a constant TR and marker jitter, the first one at 0.5-2 s."""
+    first = rng.uniform(0.5, 2.0)
+    n = int(np.floor((duration - first) / tr))
+    return first + tr * np.arange(n) + 0.002 * rng.standard_normal(n)
+
+
+def _bold_noise(rng, group, latent_times, volume_times):
+    """Unit-variance non-neural BOLD noise of each ROI at the volumes."""
+    n_rois = len(ROI_NAMES)
+    n_lat = latent_times.size
+    glob = _slow_processes(rng, 1, n_lat) * group["global_gain"]
+    # Respiration (~0.3 Hz) and cardiac (~1.1 Hz) pulsations with slowly
+    # varying amplitude, aliased by the sampling at the volumes, shared by
+    # all ROIs with ROI-specific gains. Their timing is independent of the
+    # ballistocardiogram in the EEG, so they are not EEG-predictable here.
+    t = latent_times
+    resp_f, card_f = rng.uniform(0.22, 0.35), rng.uniform(0.9, 1.3)
+    slow = 1.0 + 0.3 * _slow_processes(rng, 2, n_lat)
+    phys_shared = (slow[:, 0] * np.sin(2 * np.pi * resp_f * t + rng.uniform(0, 2 * np.pi))
+                   + slow[:, 1] * np.sin(2 * np.pi * card_f * t + rng.uniform(0, 2 * np.pi)))
+    phys = phys_shared[:, None] * rng.uniform(0.5, 1.5, n_rois) + 0.5 * _slow_processes(
+        rng, n_rois, n_lat)
+    # Scanner drift: a few cosines with periods longer than 100 s.
+    span = t[-1] - t[0]
+    k = np.arange(1, 4)
+    basis = np.cos(np.pi * np.outer(t - t[0], k) / span) / k
+    drift = basis @ rng.standard_normal((k.size, n_rois))
+    parts = {
+        "global": _sample(glob, t, volume_times),
+        "physiological": _sample(phys, t, volume_times),
+        "thermal": rng.standard_normal((volume_times.size, n_rois)),
+        "drift": _sample(drift, t, volume_times),
+    }
+    noise = sum(np.sqrt(w) * _standardize(parts[name]) for name, w in _BOLD_NOISE_PARTS.items())
+    return _standardize(noise)
+
+
+def _band_psd(band, iaf):
+    if band == "alpha":
+        lo, hi = iaf - 2.0, iaf + 2.0
+    else:
+        lo, hi = _BAND_EDGES[band]
+    centre, width = 0.5 * (lo + hi), 0.25 * (hi - lo)
+
+    def psd(f):
+        return np.exp(-0.5 * ((f - centre) / width) ** 2)
+
+    return psd
+
+
+def _eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_noise, artifacts,
+         dtype):
+    """Scalp EEG (volts) of one subject, shape (30, n_times)."""
+    n_times = int(round(duration * sfreq))
+    # Rhythms are made at sfreq / up (about 200 Hz) and upsampled once on the
+    # channels: a 5x saving at 1000 Hz for content that stops at 45 Hz.
+    up = max(1, int(sfreq // _RHYTHM_SFREQ))
+    fs = sfreq / up
+    n_int = -(-n_times // up)
+    t_int = np.arange(n_int) / fs
+    pos = (t_int - latent_times[0]) * _LATENT_SFREQ
+    i0 = np.minimum(pos.astype(np.intp), latent_times.size - 2)
+    w = (pos - i0)[None, :]
+    n_src = len(SOURCES)
+    sources = np.zeros((n_src, n_int))
+    for b, band in enumerate(BAND_NAMES):
+        env = envelopes[:, :, b].T  # (n_src, n_latent_times)
+        env_fast = env[:, i0] * (1.0 - w) + env[:, i0 + 1] * w
+        sources += env_fast * _colored_noise(rng, n_src, n_int, fs, _band_psd(band, iaf))
+    background = _colored_noise(
+        rng, head["gain_background"].shape[1], n_int, fs,
+        lambda f: 1.0 / np.maximum(f, 0.5) ** _BACKGROUND_EXPONENT,
+    )
+    eeg = head["gain"] @ (sources * 1e-9)
+    eeg += head["gain_background"] @ (background * (eeg_noise * _BACKGROUND_NAM * 1e-9))
+    if up > 1:
+        eeg = resample_poly(eeg, up, 1, axis=1)[:, :n_times]
+    eeg = eeg.astype(dtype, copy=False)
+    if eeg_noise > 0:
+        noise = rng.standard_normal(eeg.shape, dtype=np.float32)
+        eeg += (eeg_noise * _SENSOR_NOISE * np.sqrt(sfreq / 2.0) * noise).astype(dtype)
+    heart_rate = float(rng.uniform(55.0, 80.0))
+    if artifacts:
+        _add_blinks(rng, eeg, head, sfreq)
+        _add_ballistocardiogram(rng, eeg, head, sfreq, heart_rate)
+    return eeg, heart_rate
+
+
+def _add_events(eeg, topography, onsets, amplitudes, template):
+    """Add ``template`` at ``onsets`` (samples) with a fixed scalp topography, in place."""
+    train = np.zeros(eeg.shape[1])
+    onsets = onsets[onsets < eeg.shape[1]]
+    np.add.at(train, onsets, amplitudes[: onsets.size])
+    wave = oaconvolve(train, template)[: eeg.shape[1]]
+    eeg += (topography[:, None] * wave[None, :]).astype(eeg.dtype)
+
+
+def _add_blinks(rng, eeg, head, sfreq):
+    """Eye blinks: ~15 per minute, 80-150 uV at Fp1/Fp2, falling off backwards."""
+    duration = eeg.shape[1] / sfreq
+    n = rng.poisson(0.25 * duration)
+    onsets = np.sort((rng.uniform(0, duration, n) * sfreq).astype(np.intp))
+    amplitudes = rng.uniform(80e-6, 150e-6, n)
+    t = np.arange(int(0.4 * sfreq)) / (0.4 * sfreq)
+    template = np.sin(np.pi * t) ** 2 * np.exp(-1.5 * t)
+    template /= template.max()
+    eyes = head["r0"] + head["radius"] * np.array([[-0.33, 0.92, -0.22], [0.33, 0.92, -0.22]])
+    dist = np.linalg.norm(head["ch_pos"][:, None, :] - eyes[None], axis=-1).min(axis=1)
+    topography = np.exp(-(dist - dist.min()) / 0.03)
+    _add_events(eeg, topography, onsets, amplitudes, template)
+
+
+def _add_ballistocardiogram(rng, eeg, head, sfreq, heart_rate):
+    """Residual pulse artifact after gradient/BCG correction: 5-15 uV, every heartbeat."""
+    duration = eeg.shape[1] / sfreq
+    rr = 60.0 / heart_rate
+    n = int(duration / rr) + 2
+    beats = rng.uniform(0, rr) + np.cumsum(rr * (1.0 + 0.05 * rng.standard_normal(n)))
+    onsets = (beats * sfreq).astype(np.intp)
+    amplitudes = rng.uniform(0.9, 1.1, n)
+    t = np.arange(int(0.6 * sfreq)) / sfreq
+    template = (np.exp(-0.5 * ((t - 0.20) / 0.03) ** 2)
+                - 0.6 * np.exp(-0.5 * ((t - 0.30) / 0.05) ** 2)
+                + 0.3 * np.exp(-0.5 * ((t - 0.45) / 0.06) ** 2))
+    # A smooth, subject-specific field: the pattern of a few background
+    # dipoles, scaled to a 5-15 uV peak.
+    topography = head["gain_background"] @ rng.standard_normal(head["gain_background"].shape[1])
+    topography *= rng.uniform(5e-6, 15e-6) / np.abs(topography).max()
+    _add_events(eeg, topography, onsets, amplitudes, template)
