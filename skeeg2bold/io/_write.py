@@ -96,25 +96,26 @@ def write_cwl(
         raise ValueError(f"n_missing_markers must be >= 0, got {n_missing_markers}.")
     validate_type(overwrite, bool, "overwrite")
     rng = check_random_state(random_state)
-    if motion is None or (not isinstance(motion, list)):
+    if not isinstance(motion, list):
         motion = [motion] * len(recordings)
     if len(motion) != len(recordings):
         raise ValueError(
             f"motion has {len(motion)} entries for {len(recordings)} recordings."
         )
+    motion = [_motion_array(rp, rec) for rec, rp in zip(recordings, motion)]
+    all_paths = [cwl_paths(root, rec.subject, pump) for rec in recordings]
+    for path in (p for paths in all_paths for p in paths.values()):
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True.")
     if atlas is None:
         atlas = fetch_subcortical_atlas()
         if shape is None and affine is None:
             shape, affine = mni_grid()
     grid = _atlas_in_grid(atlas, shape, affine)
 
-    motion = [_motion_array(rp, rec) for rec, rp in zip(recordings, motion)]
     written = []
-    for rec, rp in zip(recordings, motion):
-        paths = cwl_paths(root, rec.subject, pump)
+    for rec, rp, paths in zip(recordings, motion, all_paths):
         for path in paths.values():
-            if path.exists() and not overwrite:
-                raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True.")
             path.parent.mkdir(parents=True, exist_ok=True)
         _write_bold(rec, paths.bold, grid, atlas["labels"], baseline, noise, rng)
         _write_eeg(rec, paths.eeg, noise, n_missing_markers, rng)
@@ -170,10 +171,11 @@ def _atlas_in_grid(atlas, shape, affine):
 def _write_eeg(rec, path, noise, n_missing_markers, rng):
     import mne
 
-    names = list(rec.ch_names) + [name for name, _ in _EXTRA_CHANNELS]
-    types = ["eeg"] * rec.n_channels + [kind for _, kind in _EXTRA_CHANNELS]
+    extra_channels = [(n, kind) for n, kind in _EXTRA_CHANNELS if n not in rec.ch_names]
+    names = list(rec.ch_names) + [name for name, _ in extra_channels]
+    types = ["eeg"] * rec.n_channels + [kind for _, kind in extra_channels]
     info = mne.create_info(names, rec.sfreq, types)
-    extra = noise * 1e-6 * rng.standard_normal((len(_EXTRA_CHANNELS), rec.eeg.shape[1]))
+    extra = noise * 1e-6 * rng.standard_normal((len(extra_channels), rec.eeg.shape[1]))
     raw = mne.io.RawArray(np.vstack([rec.eeg, extra]), info, verbose="error")
     montage = rec.info.get_montage()
     if montage is not None:
