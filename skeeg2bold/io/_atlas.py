@@ -187,9 +187,16 @@ def fetch_subcortical_atlas(
         from nilearn.datasets import fetch_atlas_harvard_oxford
         from nilearn.image import load_img
 
-        fetched = fetch_atlas_harvard_oxford(
-            "sub-maxprob-thr25-1mm", data_dir=data_dir, verbose=0
-        )
+        try:
+            fetched = fetch_atlas_harvard_oxford(
+                "sub-maxprob-thr25-1mm", data_dir=data_dir, verbose=0
+            )
+        except OSError as err:  # no network (URLError is an OSError)
+            raise OSError(
+                "Downloading the Harvard-Oxford atlas with nilearn failed; install "
+                "the offline copy (pip install 'skeeg2bold[atlas]') or pass your "
+                f"own atlas. nilearn said: {err}"
+            ) from err
         labels_img = _load_3d(load_img(fetched.maps), "maps")
         table = _label_table(fetched.labels)
     atlas = restrict_atlas(labels_img, table, rois)
