@@ -44,7 +44,8 @@ def plot_roi_correlations(result, *, ax=None, show=False):
                 error_kw=dict(lw=0.8, capsize=2))
     if result.chance is not None and len(result.chance):
         per_target = result.chance.groupby("target")["r"].quantile(0.95).reindex(targets)
-        ax.scatter(per_target, pos, marker="|", s=120, color="0.45", zorder=3)
+        ax.scatter(per_target, pos, marker="|", s=120, color="0.45", zorder=3,
+                   label="chance per target (95th pct.)")
         line = float(result.chance["r"].quantile(0.95))
         ax.axvline(line, color="0.3", ls="--", lw=1.2,
                    label=f"chance (95th pct., {', '.join(result.chance['model'].unique())})")
