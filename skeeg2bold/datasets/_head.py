@@ -33,32 +33,37 @@ CWL_CH_NAMES = (
 #: Standard montage of the simulated recordings (``Recording.montage``).
 MONTAGE = "easycap-M1"
 
+#: The frequency bands of every rhythmic source (1-4, 4-8, 8-13, 13-30, 30-45 Hz).
 BAND_NAMES = ("delta", "theta", "alpha", "beta", "gamma")
 
-# Rhythmic sources: name, location as a vector from the sphere centre in units
-# of the head radius (x right, y anterior, z up), whether it is deep, and the
-# amplitude (nAm) of each band in BAND_NAMES. Cortical sources sit 2 cm below
-# the scalp (0.78 of a 9 cm head), deep ones near the centre: the spherical
-# forward model alone then gives deep sources their weak scalp footprint.
-# Amplitudes follow the textbook resting-state picture: posterior alpha,
-# Rolandic mu/beta, frontal-midline theta, thalamic alpha/theta and
-# mesiotemporal theta; deep moments are smaller (closed-field geometry of
-# nuclei cancels much of their dipole moment).
+# Rhythmic sources: name; location as a vector from the sphere centre in
+# units of the head radius (x right, y anterior, z up); whether it is deep;
+# its spectral density (nAm/sqrt(Hz) at 10 Hz) of a 1/f**1.5 spectrum split
+# into the five bands; and its spectral peaks as (band, centre Hz or "iaf",
+# width Hz, height over the 1/f floor at 10 Hz). Cortical sources sit 2 cm
+# below the scalp (0.78 of a 9 cm head), deep ones near the centre: the
+# spherical forward model alone then gives deep sources their weak scalp
+# footprint, and their smaller densities stand for the closed-field geometry
+# of nuclei, which cancels much of their dipole moment. The peaks follow the
+# textbook resting-state picture: posterior alpha, Rolandic mu and beta,
+# frontal-midline theta, thalamic alpha and mesiotemporal theta.
 SOURCES = (
-    ("occipital-L", (-0.30, -0.72, 0.15), False, (25, 20, 150, 20, 6)),
-    ("occipital-R", (0.30, -0.72, 0.15), False, (25, 20, 150, 20, 6)),
-    ("parietal-M", (0.00, -0.50, 0.58), False, (20, 20, 90, 20, 6)),
-    ("sensorimotor-L", (-0.47, -0.04, 0.62), False, (20, 20, 60, 50, 10)),
-    ("sensorimotor-R", (0.47, -0.04, 0.62), False, (20, 20, 60, 50, 10)),
-    ("frontal-M", (0.00, 0.43, 0.65), False, (30, 55, 20, 25, 8)),
-    ("prefrontal-L", (-0.27, 0.70, 0.20), False, (40, 25, 15, 25, 10)),
-    ("prefrontal-R", (0.27, 0.70, 0.20), False, (40, 25, 15, 25, 10)),
-    ("temporal-L", (-0.76, -0.12, -0.04), False, (25, 30, 40, 25, 10)),
-    ("temporal-R", (0.76, -0.12, -0.04), False, (25, 30, 40, 25, 10)),
-    ("thalamus-L", (-0.12, -0.15, 0.00), True, (40, 35, 50, 15, 5)),
-    ("thalamus-R", (0.12, -0.15, 0.00), True, (40, 35, 50, 15, 5)),
-    ("mesiotemporal-L", (-0.28, -0.10, -0.30), True, (40, 60, 15, 15, 5)),
-    ("mesiotemporal-R", (0.28, -0.10, -0.30), True, (40, 60, 15, 15, 5)),
+    ("occipital-L", (-0.30, -0.72, 0.15), False, 12.0, (("alpha", "iaf", 1.0, 16.0),)),
+    ("occipital-R", (0.30, -0.72, 0.15), False, 12.0, (("alpha", "iaf", 1.0, 16.0),)),
+    ("parietal-M", (0.00, -0.50, 0.58), False, 12.0, (("alpha", "iaf", 1.2, 8.0),)),
+    ("sensorimotor-L", (-0.47, -0.04, 0.62), False, 12.0,
+     (("alpha", "iaf", 1.0, 3.0), ("beta", 20.0, 3.0, 1.0))),
+    ("sensorimotor-R", (0.47, -0.04, 0.62), False, 12.0,
+     (("alpha", "iaf", 1.0, 3.0), ("beta", 20.0, 3.0, 1.0))),
+    ("frontal-M", (0.00, 0.43, 0.65), False, 12.0, (("theta", 6.0, 1.0, 2.0),)),
+    ("prefrontal-L", (-0.27, 0.70, 0.20), False, 12.0, ()),
+    ("prefrontal-R", (0.27, 0.70, 0.20), False, 12.0, ()),
+    ("temporal-L", (-0.76, -0.12, -0.04), False, 12.0, (("alpha", "iaf", 1.5, 2.0),)),
+    ("temporal-R", (0.76, -0.12, -0.04), False, 12.0, (("alpha", "iaf", 1.5, 2.0),)),
+    ("thalamus-L", (-0.12, -0.15, 0.00), True, 5.0, (("alpha", "iaf", 1.0, 6.0),)),
+    ("thalamus-R", (0.12, -0.15, 0.00), True, 5.0, (("alpha", "iaf", 1.0, 6.0),)),
+    ("mesiotemporal-L", (-0.28, -0.10, -0.30), True, 5.0, (("theta", 6.0, 1.0, 6.0),)),
+    ("mesiotemporal-R", (0.28, -0.10, -0.30), True, 5.0, (("theta", 6.0, 1.0, 6.0),)),
 )  # fmt: skip
 
 #: Cortical dipoles carrying the aperiodic (1/f) background.

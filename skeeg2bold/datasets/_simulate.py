@@ -25,8 +25,10 @@ ROI_NAMES = tuple(
 )
 
 _SOURCE_NAMES = tuple(s[0] for s in SOURCES)
-_BAND_EDGES = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "beta": (13.0, 30.0),
-               "gamma": (30.0, 45.0)}
+# Edges (Hz) of delta, theta, alpha, beta, gamma: the bands tile 1-45 Hz.
+_BAND_EDGES = np.array([1.0, 4.0, 8.0, 13.0, 30.0, 45.0])
+# Aperiodic exponent of every rhythmic source's spectrum (before its peaks).
+_SOURCE_EXPONENT = 1.5
 _BROADENING = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # low bands down, high bands up
 
 
@@ -65,10 +67,11 @@ _FEATURES = (
      + _power("thalamus-R", "theta", 0.4)),
     ("mesiotemporal theta power", _power("mesiotemporal-L", "theta", 0.7)
      + _power("mesiotemporal-R", "theta", 0.7)),
-    ("drowsiness", [term for source, _, deep, _ in SOURCES if not deep
+    ("drowsiness", [term for source, _, deep, *_ in SOURCES if not deep
                     for term in _power(source, "delta", 0.3) + _power(source, "theta", 0.3)
                     + _power(source, "alpha", -0.3)]),
 )  # fmt: skip
+#: The EEG-visible latent processes, columns of ``truth[k].latents``.
 FEATURE_NAMES = tuple(f[0] for f in _FEATURES)
 
 # Group coupling of each ROI to the features, per hemisphere, keyed by the
@@ -440,8 +443,9 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
         + nuisance * _slow_processes(rng, n_env, n_lat, cutoff=0.5).reshape(
             n_lat, len(SOURCES), len(BAND_NAMES))
     )
-    amplitude = np.array([s[3] for s in SOURCES], dtype=float)
-    amplitude *= np.exp(0.2 * rng.standard_normal(amplitude.shape))
+    # Mean amplitude (nAm) of every band component, with individual variation.
+    amplitude = _band_amplitudes(iaf) * np.exp(0.2 * rng.standard_normal(
+        (len(SOURCES), len(BAND_NAMES))))
     envelopes = amplitude * np.exp(log_env)
 
     # Neural drive: visible part from the latents, invisible part shared
@@ -505,14 +509,20 @@ def _colored_noise(rng, n_series, n_times, sfreq, psd):
     """Gaussian series with power spectral density shape ``psd(f)``, unit variance.
 
     Synthesised in the frequency domain (one inverse FFT per series): exact
-    spectra at the cost of a filter, without filter transients.
+    spectra without filter transients, and random numbers drawn only where
+    the spectrum is not negligible (a band covers a few % of the axis).
+    ``psd(freqs)`` may return one spectrum or one per series.
     """
     freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
-    amp = np.sqrt(psd(freqs))
-    amp[0] = 0.0
-    coef = rng.standard_normal((n_series, freqs.size)) + 1j * rng.standard_normal(
-        (n_series, freqs.size))
-    series = np.fft.irfft(coef * amp, n=n_times, axis=-1)
+    amp = np.broadcast_to(np.sqrt(psd(freqs)), (n_series, freqs.size))
+    support = np.flatnonzero(amp.max(axis=0) > 1e-4 * amp.max())
+    support = support[support > 0]  # no DC
+    coef = np.zeros((n_series, freqs.size), dtype=complex)
+    coef[:, support] = amp[:, support] * (
+        rng.standard_normal((n_series, support.size))
+        + 1j * rng.standard_normal((n_series, support.size))
+    )
+    series = np.fft.irfft(coef, n=n_times, axis=-1)
     return _standardize(series.T).T
 
 
@@ -590,17 +600,41 @@ def _bold_noise(rng, group, latent_times, volume_times):
     return _standardize(noise)
 
 
-def _band_psd(band, iaf):
-    if band == "alpha":
-        lo, hi = iaf - 2.0, iaf + 2.0
-    else:
-        lo, hi = _BAND_EDGES[band]
-    centre, width = 0.5 * (lo + hi), 0.25 * (hi - lo)
+def _band_tiles(freqs):
+    """Weights of shape (n_bands, n_freqs) that split the axis into the bands.
 
-    def psd(f):
-        return np.exp(-0.5 * ((f - centre) / width) ** 2)
+    Linear cross-fades (2 Hz wide, 1 Hz at the 1 Hz edge) make them sum to
+    one inside 1-45 Hz: equal band amplitudes give a smooth 1/f spectrum with
+    no holes at the band edges. Gamma fades out slowly above 45 Hz (20 Hz
+    wide), as EEG power does.
+    """
+    half = np.array([0.5, 1.0, 1.0, 1.0, 1.0, 10.0])[:, None]
+    step = np.clip(0.5 + (freqs[None, :] - _BAND_EDGES[:, None]) / (2 * half), 0.0, 1.0)
+    return step[:-1] - step[1:]
 
+
+def _source_spectra(freqs, iaf):
+    """Power spectral density (nAm^2/Hz) of every source's band components.
+
+    Returns an array of shape (n_sources, n_bands, n_freqs): the source's
+    1/f**1.5 floor split into the bands, plus its Gaussian spectral peaks.
+    """
+    floor = (np.maximum(freqs, 0.5) / 10.0) ** -_SOURCE_EXPONENT
+    tiles = _band_tiles(freqs) * floor
+    psd = np.empty((len(SOURCES), len(BAND_NAMES), freqs.size))
+    for k, (_, _, _, density, peaks) in enumerate(SOURCES):
+        psd[k] = tiles
+        for band, centre, width, height in peaks:
+            centre = iaf if centre == "iaf" else centre
+            psd[k, BAND_NAMES.index(band)] += height * np.exp(-0.5 * ((freqs - centre) / width) ** 2)
+        psd[k] *= density**2
     return psd
+
+
+def _band_amplitudes(iaf):
+    """RMS amplitude (nAm) of every source's band components, (n_sources, n_bands)."""
+    freqs = np.arange(0.0, 60.0, 0.02)
+    return np.sqrt(_source_spectra(freqs, iaf).sum(axis=-1) * 0.02)
 
 
 def _eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_noise, artifacts,
@@ -618,22 +652,28 @@ def _eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_noise,
     w = (pos - i0)[None, :]
     n_src = len(SOURCES)
     sources = np.zeros((n_src, n_int))
-    for b, band in enumerate(BAND_NAMES):
+    spectra = _source_spectra(np.fft.rfftfreq(n_int, 1.0 / fs), iaf)
+    for b in range(len(BAND_NAMES)):
         env = envelopes[:, :, b].T  # (n_src, n_latent_times)
         env_fast = env[:, i0] * (1.0 - w) + env[:, i0 + 1] * w
-        sources += env_fast * _colored_noise(rng, n_src, n_int, fs, _band_psd(band, iaf))
+        sources += env_fast * _colored_noise(rng, n_src, n_int, fs, lambda f: spectra[:, b])
     background = _colored_noise(
         rng, head["gain_background"].shape[1], n_int, fs,
         lambda f: 1.0 / np.maximum(f, 0.5) ** _BACKGROUND_EXPONENT,
     )
     eeg = head["gain"] @ (sources * 1e-9)
     eeg += head["gain_background"] @ (background * (eeg_noise * _BACKGROUND_NAM * 1e-9))
-    if up > 1:
-        eeg = resample_poly(eeg, up, 1, axis=1)[:, :n_times]
+    # From here on arrays have the output's size: work in its dtype, in place.
     eeg = eeg.astype(dtype, copy=False)
+    if up > 1:
+        # resample_poly returns a strided view; rows must be contiguous for
+        # the zero-copy windows built on them.
+        eeg = np.ascontiguousarray(resample_poly(eeg, up, 1, axis=1)[:, :n_times])
     if eeg_noise > 0:
         noise = rng.standard_normal(eeg.shape, dtype=np.float32)
-        eeg += (eeg_noise * _SENSOR_NOISE * np.sqrt(sfreq / 2.0) * noise).astype(dtype)
+        noise *= eeg_noise * _SENSOR_NOISE * np.sqrt(sfreq / 2.0)
+        eeg += noise
+        del noise
     heart_rate = float(rng.uniform(55.0, 80.0))
     if artifacts:
         _add_blinks(rng, eeg, head, sfreq)
@@ -646,8 +686,9 @@ def _add_events(eeg, topography, onsets, amplitudes, template):
     train = np.zeros(eeg.shape[1])
     onsets = onsets[onsets < eeg.shape[1]]
     np.add.at(train, onsets, amplitudes[: onsets.size])
-    wave = oaconvolve(train, template)[: eeg.shape[1]]
-    eeg += (topography[:, None] * wave[None, :]).astype(eeg.dtype)
+    wave = oaconvolve(train, template)[: eeg.shape[1]].astype(eeg.dtype)
+    for channel, weight in zip(eeg, topography):  # no (n_channels, n_times) temporary
+        channel += weight * wave
 
 
 def _add_blinks(rng, eeg, head, sfreq):
