@@ -1,0 +1,159 @@
+"""Thread budgets for parallel fits: concurrent fits must not oversubscribe cores.
+
+Each fit of a torch model (and each BLAS call of a ridge) starts as many
+threads as the machine has cores. Two such fits side by side on two cores
+run four busy threads that evict each other's caches and wait at every
+OpenMP barrier, so the parallel search ends up slower than a serial one.
+
+What already pins threads, and what does not:
+
+- joblib's default ``loky`` backend starts worker processes with
+  ``OMP_NUM_THREADS`` (and the MKL/OpenBLAS equivalents) set to
+  ``cpu_count() // n_jobs``; torch reads that variable when a worker imports
+  it, so ``GridSearchCV(n_jobs=k)`` is already pinned and needs nothing here.
+- joblib's ``threading`` backend and a Dask cluster with
+  ``processes=False`` run fits as threads of one process. Environment
+  variables are read once per process, so only a process-wide
+  ``torch.set_num_threads`` (read by each new torch thread) and threadpoolctl
+  limits help: :func:`limit_threads`.
+- Dask worker processes get ``OMP_NUM_THREADS=1`` from their nanny, which
+  leaves cores idle when a worker has fewer threads than cores;
+  :func:`pin_dask_threads` gives every worker its share instead.
+
+Fits of torch models must run in separate processes to be reproducible:
+torch's random generator (weight initialisation, batch order, dropout) is
+process-wide, so two fits running as threads of one process draw from it in
+turn and neither gets the numbers its ``random_state`` promises. Threads are
+fine for the classical baselines.
+"""
+
+import contextlib
+import numbers
+from collections import Counter
+
+from joblib import cpu_count
+from threadpoolctl import threadpool_limits
+
+__all__ = ["limit_threads", "pin_dask_threads", "thread_budget"]
+
+
+def thread_budget(n_workers, n_cpus=None):
+    """Threads each of ``n_workers`` concurrent fits may use.
+
+    Parameters
+    ----------
+    n_workers : int
+        Fits running at the same time (``n_jobs``; ``-1`` means one per CPU).
+    n_cpus : int, default=None
+        CPUs available; joblib's ``cpu_count()`` (cgroup- and
+        affinity-aware) if None.
+
+    Returns
+    -------
+    n_threads : int
+        ``max(1, n_cpus // n_workers)``.
+
+    Examples
+    --------
+    >>> from skeeg2bold.utils import thread_budget
+    >>> thread_budget(2, n_cpus=16)
+    8
+    """
+    n_cpus = cpu_count() if n_cpus is None else n_cpus
+    for name, value in (("n_workers", n_workers), ("n_cpus", n_cpus)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if n_workers == -1:
+        n_workers = n_cpus
+    if n_workers < 1 or n_cpus < 1:
+        raise ValueError(
+            f"n_workers and n_cpus must be >= 1 (n_workers=-1: one per CPU), got "
+            f"n_workers={n_workers}, n_cpus={n_cpus}."
+        )
+    return max(1, n_cpus // n_workers)
+
+
+@contextlib.contextmanager
+def limit_threads(n_threads):
+    """Pin torch's intra-op threads and the BLAS/OpenMP pools inside a block.
+
+    Use it around a search that runs fits as threads (joblib's ``threading``
+    backend, a Dask cluster with ``processes=False``); process-based backends
+    are pinned by joblib already (see the module notes). Torch's setting is
+    process-wide: threads started inside the block (joblib's worker threads)
+    take it over when they first run a torch operation. The previous settings
+    are restored on exit.
+
+    Parameters
+    ----------
+    n_threads : int
+        Threads per fit, e.g. ``thread_budget(n_jobs)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skeeg2bold.utils import limit_threads
+    >>> with limit_threads(1):
+    ...     torch.get_num_threads()
+    1
+    """
+    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be an integer, got {n_threads!r}.")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}.")
+    import torch
+
+    previous = torch.get_num_threads()
+    with threadpool_limits(limits=int(n_threads)):
+        torch.set_num_threads(int(n_threads))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+
+
+def pin_dask_threads(client, n_threads=None):
+    """Pin torch and BLAS threads on every worker of a Dask cluster.
+
+    Registers a worker plugin, so workers that join later are pinned too.
+    With ``n_threads=None`` a worker's share is its host's CPUs divided by
+    the Dask threads of all workers on that host, so the concurrent tasks of
+    all workers fill the cores without oversubscribing them.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    n_threads : int, default=None
+        Threads per task, the same on every worker; per host as above if None.
+
+    Returns
+    -------
+    n_threads : dict
+        Worker address -> torch threads per task, as set on each worker now.
+
+    Examples
+    --------
+    >>> import joblib
+    >>> from dask.distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+    >>> pin_dask_threads(client)  # doctest: +SKIP
+    >>> with joblib.parallel_config(backend="dask"):  # doctest: +SKIP
+    ...     search.fit(X, y)
+    """
+    from ._dask import PinThreads
+
+    if n_threads is None:
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        threads_on_host = Counter()
+        for info in workers.values():
+            threads_on_host[info["host"]] += info["nthreads"]
+        cpus = client.run(cpu_count)
+        per_host = {}
+        for address, info in workers.items():
+            budget = thread_budget(threads_on_host[info["host"]], n_cpus=cpus[address])
+            per_host[info["host"]] = min(budget, per_host.get(info["host"], budget))
+        plugin = PinThreads(per_host=per_host)
+    else:
+        plugin = PinThreads(n_threads=thread_budget(1, n_cpus=n_threads))
+    client.register_plugin(plugin, name=PinThreads.name)
+    return client.run(PinThreads.current)
