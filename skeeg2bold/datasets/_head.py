@@ -48,9 +48,9 @@ BAND_NAMES = ("delta", "theta", "alpha", "beta", "gamma")
 # textbook resting-state picture: posterior alpha, Rolandic mu and beta,
 # frontal-midline theta, thalamic alpha and mesiotemporal theta.
 SOURCES = (
-    ("occipital-L", (-0.30, -0.72, 0.15), False, 12.0, (("alpha", "iaf", 1.0, 16.0),)),
-    ("occipital-R", (0.30, -0.72, 0.15), False, 12.0, (("alpha", "iaf", 1.0, 16.0),)),
-    ("parietal-M", (0.00, -0.50, 0.58), False, 12.0, (("alpha", "iaf", 1.2, 8.0),)),
+    ("occipital-L", (-0.30, -0.72, 0.15), False, 12.0, (("alpha", "iaf", 1.0, 24.0),)),
+    ("occipital-R", (0.30, -0.72, 0.15), False, 12.0, (("alpha", "iaf", 1.0, 24.0),)),
+    ("parietal-M", (0.00, -0.50, 0.58), False, 12.0, (("alpha", "iaf", 1.2, 12.0),)),
     ("sensorimotor-L", (-0.47, -0.04, 0.62), False, 12.0,
      (("alpha", "iaf", 1.0, 3.0), ("beta", 20.0, 3.0, 1.0))),
     ("sensorimotor-R", (0.47, -0.04, 0.62), False, 12.0,

@@ -240,10 +240,6 @@ def simulate_eeg_fmri(
     >>> sim.roi_names[0], rec.ch_names[-1]
     ('Left Thalamus', 'POz')
     """
-    params = dict(n_subjects=n_subjects, duration=duration, sfreq=sfreq, tr=tr, snr=snr,
-                  invisible_fraction=invisible_fraction,
-                  subject_variability=subject_variability, eeg_noise=eeg_noise,
-                  artifacts=artifacts, dtype=np.dtype(dtype).name, random_state=random_state)
     validate_type(n_subjects, numbers.Integral, "n_subjects", "int")
     if n_subjects < 1:
         raise ValueError(f"n_subjects must be >= 1, got {n_subjects}.")
@@ -268,15 +264,19 @@ def simulate_eeg_fmri(
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {dtype}.")
+    params = dict(n_subjects=n_subjects, duration=duration, sfreq=sfreq, tr=tr, snr=snr,
+                  invisible_fraction=invisible_fraction,
+                  subject_variability=subject_variability, eeg_noise=eeg_noise,
+                  artifacts=artifacts, dtype=dtype.name, random_state=random_state)
 
-    # One seed for the group, then one per subject, drawn in a fixed order so
-    # that subject k is the same whatever n_subjects.
-    seeds = check_random_state(random_state).randint(0, 2**31 - 1, size=64 + n_subjects)
-    group = _group_model(np.random.default_rng(seeds[0]), invisible_fraction)
+    # Independent streams keyed by (0,) for the group and (1, k) for subject
+    # k, so that subject k is the same whatever n_subjects.
+    entropy = int(check_random_state(random_state).randint(0, 2**31 - 1))
+    group = _group_model(_stream(entropy, 0), invisible_fraction)
     recordings, truth = [], []
     for k in range(n_subjects):
         rec, gt = _simulate_subject(
-            np.random.default_rng(seeds[64 + k]), f"sub-{k + 1:02d}", group,
+            _stream(entropy, 1, k), f"sub-{k + 1:02d}", group,
             duration=duration, sfreq=sfreq, tr=tr, snr=snr,
             subject_variability=subject_variability, eeg_noise=eeg_noise,
             artifacts=artifacts, dtype=dtype,
@@ -389,6 +389,10 @@ def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=No
 
 def _identity(values):
     return values
+
+
+def _stream(entropy, *key):
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key))
 
 
 # -- group and subject models ----------------------------------------------
