@@ -15,7 +15,8 @@ from skeeg2bold.datasets import (
     ceiling_for,
     simulate_eeg_fmri,
 )
-from skeeg2bold.datasets._simulate import _convolve_hrf, _hrf, _sample
+from skeeg2bold.datasets._bold import convolve_hrf, hrf
+from skeeg2bold.datasets._signals import sample
 from skeeg2bold.metrics import pearson_r
 from skeeg2bold.model_selection import PaperProtocolSplit
 
@@ -260,7 +261,7 @@ def _hrf_features(sim, get, lags=(5.0,)):
         feats = get(gt)
         feats = feats - feats.mean(axis=0)
         cols = [
-            _sample(_convolve_hrf(feats, np.repeat(_hrf(lag)[:, None], feats.shape[1], 1)),
+            sample(convolve_hrf(feats, np.repeat(hrf(lag)[:, None], feats.shape[1], 1)),
                     gt.latent_times, rec.volume_times)
             for lag in lags
         ]

@@ -1,18 +1,23 @@
 """Simultaneous EEG-fMRI simulator with a known noise ceiling.
 
-The generative model is written out in ``docs/simulator.rst``; the comments
-here say why each piece is built the way it is.
+This module holds the public functions and the neurovascular model (latent
+processes, coupling, drives, ceiling); the head and forward model are in
+``_head``, the EEG synthesis in ``_eeg``, the haemodynamics and BOLD noise in
+``_bold``. The generative model is written out in ``docs/simulator.rst``;
+the comments say why each piece is built the way it is.
 """
 
 import numbers
 
 import numpy as np
-from scipy.signal import oaconvolve, resample_poly
 from sklearn.utils import Bunch, check_random_state
 
 from .._recording import Recording
 from .._validation import check_positive, validate_type
+from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
+from ._eeg import band_amplitudes, scalp_eeg
 from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
+from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
 __all__ = ["simulate_eeg_fmri", "ceiling_for", "ROI_NAMES", "FEATURE_NAMES"]
 
@@ -25,10 +30,6 @@ ROI_NAMES = tuple(
 )
 
 _SOURCE_NAMES = tuple(s[0] for s in SOURCES)
-# Edges (Hz) of delta, theta, alpha, beta, gamma: the bands tile 1-45 Hz.
-_BAND_EDGES = np.array([1.0, 4.0, 8.0, 13.0, 30.0, 45.0])
-# Aperiodic exponent of every rhythmic source's spectrum (before its peaks).
-_SOURCE_EXPONENT = 1.5
 _BROADENING = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # low bands down, high bands up
 
 
@@ -103,24 +104,10 @@ _COUPLING = {
 _INVISIBLE_OFFSET = {"Thalamus": -0.15, "Caudate": 0.0, "Putamen": -0.05, "Pallidum": 0.05,
                      "Hippocampus": 0.05, "Amygdala": 0.12, "Accumbens": 0.1}
 
-# Rates of the internal time grids. The slow processes and the haemodynamics
-# live on a 10 Hz grid (far above their < 0.1 Hz content); the rhythms are
-# synthesised at about 200 Hz (above twice the 45 Hz gamma edge) and
-# upsampled once, on the 30 channels, to the EEG rate.
-_LATENT_SFREQ = 10.0
-_RHYTHM_SFREQ = 200.0
 # The BOLD at t = 0 depends on 30 s of earlier neural activity (HRF length).
 _BURN_IN = 40.0
 # Width of the log-amplitude fluctuations of every oscillation.
 _ENVELOPE_SD = 0.5
-# Noise of the BOLD: its parts (as variance fractions) and overall scale.
-_BOLD_NOISE_PARTS = {"global": 0.3, "physiological": 0.25, "thermal": 0.25, "drift": 0.2}
-_BOLD_SD_PERCENT = 0.8
-# Amplitude (nAm per dipole) of the aperiodic background; its power falls as
-# 1/f**_BACKGROUND_EXPONENT (the EEG aperiodic exponent is typically 1-2).
-_BACKGROUND_NAM = 35.0
-_BACKGROUND_EXPONENT = 1.6
-_SENSOR_NOISE = 0.15e-6  # V / sqrt(Hz), white
 
 
 def simulate_eeg_fmri(
@@ -433,9 +420,9 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     hrf_peak = np.clip(group["hrf_peak"] + 0.4 * rng.standard_normal(n_rois), 4.0, 7.0)
 
     # Slow processes on the latent grid, from -_BURN_IN to the end.
-    n_lat = int(np.ceil((duration + _BURN_IN) * _LATENT_SFREQ)) + 1
-    latent_times = np.arange(n_lat) / _LATENT_SFREQ - _BURN_IN
-    latents = _slow_processes(rng, n_feat, n_lat)
+    n_lat = int(np.ceil((duration + _BURN_IN) * LATENT_SFREQ)) + 1
+    latent_times = np.arange(n_lat) / LATENT_SFREQ - _BURN_IN
+    latents = slow_processes(rng, n_feat, n_lat)
     loading = _loading_matrix()  # (n_src, n_bands, n_feat)
     # The rest of each log-envelope is a nuisance unrelated to the BOLD, with
     # the 1/f spectrum of band-power fluctuations up to ~0.5 Hz: at the slow
@@ -444,38 +431,38 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     n_env = len(SOURCES) * len(BAND_NAMES)
     log_env = _ENVELOPE_SD * (
         np.einsum("kbj,tj->tkb", loading, latents)
-        + nuisance * _slow_processes(rng, n_env, n_lat, cutoff=0.5).reshape(
+        + nuisance * slow_processes(rng, n_env, n_lat, cutoff=0.5).reshape(
             n_lat, len(SOURCES), len(BAND_NAMES))
     )
     # Mean amplitude (nAm) of every band component, with individual variation.
-    amplitude = _band_amplitudes(iaf) * np.exp(0.2 * rng.standard_normal(
+    amplitude = band_amplitudes(iaf) * np.exp(0.2 * rng.standard_normal(
         (len(SOURCES), len(BAND_NAMES))))
     envelopes = amplitude * np.exp(log_env)
 
     # Neural drive: visible part from the latents, invisible part shared
     # across ROIs for half its variance (a network the EEG does not see).
-    visible = _standardize(latents @ coupling.T)
-    shared = _slow_processes(rng, 1, n_lat)
-    invisible_part = _standardize(
-        np.sqrt(0.5) * shared + np.sqrt(0.5) * _slow_processes(rng, n_rois, n_lat)
+    visible = standardize(latents @ coupling.T)
+    shared = slow_processes(rng, 1, n_lat)
+    invisible_part = standardize(
+        np.sqrt(0.5) * shared + np.sqrt(0.5) * slow_processes(rng, n_rois, n_lat)
     )
     rho = group["invisible"]
     drive_visible = np.sqrt(1.0 - rho) * visible
     drive = drive_visible + np.sqrt(rho) * invisible_part
 
-    volume_times = _volume_onsets(rng, duration, tr)
-    hrfs = np.column_stack([_hrf(p) for p in hrf_peak])
-    neural = _sample(_convolve_hrf(drive, hrfs), latent_times, volume_times)
-    oracle = _sample(_convolve_hrf(drive_visible, hrfs), latent_times, volume_times)
+    volume_times = volume_onsets(rng, duration, tr)
+    hrfs = np.column_stack([hrf(p) for p in hrf_peak])
+    neural = sample(convolve_hrf(drive, hrfs), latent_times, volume_times)
+    oracle = sample(convolve_hrf(drive_visible, hrfs), latent_times, volume_times)
     scale = neural.std(axis=0)
-    noise = _bold_noise(rng, group, latent_times, volume_times)
-    signal_sd = np.sqrt(snr / (1.0 + snr)) * _BOLD_SD_PERCENT
-    noise_sd = np.sqrt(1.0 / (1.0 + snr)) * _BOLD_SD_PERCENT
+    noise = bold_noise(rng, group["global_gain"], latent_times, volume_times)
+    signal_sd = np.sqrt(snr / (1.0 + snr)) * BOLD_SD_PERCENT
+    noise_sd = np.sqrt(1.0 / (1.0 + snr)) * BOLD_SD_PERCENT
     bold_clean = signal_sd * neural / scale
     oracle = signal_sd * oracle / scale
     bold = bold_clean + noise_sd * noise
 
-    eeg, heart_rate = _eeg(rng, head, envelopes, latent_times, iaf, duration=duration,
+    eeg, heart_rate = scalp_eeg(rng, head, envelopes, latent_times, iaf, duration=duration,
                            sfreq=sfreq, eeg_noise=eeg_noise, artifacts=artifacts, dtype=dtype)
     rec = Recording(eeg, bold, volume_times, sfreq=sfreq, ch_names=list(CWL_CH_NAMES),
                     roi_names=list(ROI_NAMES), subject=subject, montage=MONTAGE)
@@ -509,221 +496,3 @@ def _loading_matrix():
 # -- signals -----------------------------------------------------------------
 
 
-def _colored_noise(rng, n_series, n_times, sfreq, psd):
-    """Gaussian series with power spectral density shape ``psd(f)``, unit variance.
-
-    Synthesised in the frequency domain (one inverse FFT per series): exact
-    spectra without filter transients, and random numbers drawn only where
-    the spectrum is not negligible (a band covers a few % of the axis).
-    ``psd(freqs)`` may return one spectrum or one per series.
-    """
-    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
-    amp = np.broadcast_to(np.sqrt(psd(freqs)), (n_series, freqs.size))
-    support = np.flatnonzero(amp.max(axis=0) > 1e-4 * amp.max())
-    support = support[support > 0]  # no DC
-    coef = np.zeros((n_series, freqs.size), dtype=complex)
-    coef[:, support] = amp[:, support] * (
-        rng.standard_normal((n_series, support.size))
-        + 1j * rng.standard_normal((n_series, support.size))
-    )
-    series = np.fft.irfft(coef, n=n_times, axis=-1)
-    return _standardize(series.T).T
-
-
-def _slow_processes(rng, n_series, n_times, cutoff=0.05):
-    """1/f-like processes, as columns of shape (n_times, n_series).
-
-    Power ~ 1/(f + 0.005) up to a roll-off at ``cutoff`` Hz. The default
-    0.05 Hz keeps the BOLD-relevant fluctuations far below 0.1 Hz, where
-    resting-state BOLD concentrates its power.
-    """
-    def psd(f):
-        return 1.0 / (f + 0.005) / (1.0 + (f / cutoff) ** 4)
-
-    return _colored_noise(rng, n_series, n_times, _LATENT_SFREQ, psd).T
-
-
-def _standardize(x):
-    x = x - x.mean(axis=0)
-    return x / x.std(axis=0)
-
-
-def _hrf(peak):
-    """SPM canonical HRF (nilearn) shifted so that it peaks at ``peak`` seconds."""
-    from nilearn.glm.first_level import spm_hrf
-
-    # The canonical response peaks at 5 s; nilearn's onset moves it.
-    return spm_hrf(1.0 / _LATENT_SFREQ, oversampling=1, time_length=32.0, onset=peak - 5.0)
-
-
-def _convolve_hrf(drive, hrfs):
-    """Causal convolution of each column of ``drive`` with its HRF."""
-    return oaconvolve(drive, hrfs, axes=0, mode="full")[: drive.shape[0]]
-
-
-def _sample(x, times, at):
-    """Linear interpolation of the columns of ``x`` (on ``times``) at ``at``."""
-    return np.column_stack([np.interp(at, times, col) for col in x.T])
-
-
-def _volume_onsets(rng, duration, tr):
-    """Onsets with a constant TR and marker jitter, the first one at 0.5-2 s."""
-    first = rng.uniform(0.5, 2.0)
-    n = int(np.floor((duration - first) / tr))
-    return first + tr * np.arange(n) + 0.002 * rng.standard_normal(n)
-
-
-def _bold_noise(rng, group, latent_times, volume_times):
-    """Unit-variance non-neural BOLD noise of each ROI at the volumes."""
-    n_rois = len(ROI_NAMES)
-    n_lat = latent_times.size
-    glob = _slow_processes(rng, 1, n_lat) * group["global_gain"]
-    # Respiration (~0.3 Hz) and cardiac (~1.1 Hz) pulsations with slowly
-    # varying amplitude, aliased by the sampling at the volumes, shared by
-    # all ROIs with ROI-specific gains. Their timing is independent of the
-    # ballistocardiogram in the EEG, so they are not EEG-predictable here.
-    t = latent_times
-    resp_f, card_f = rng.uniform(0.22, 0.35), rng.uniform(0.9, 1.3)
-    slow = 1.0 + 0.3 * _slow_processes(rng, 2, n_lat)
-    phys_shared = (slow[:, 0] * np.sin(2 * np.pi * resp_f * t + rng.uniform(0, 2 * np.pi))
-                   + slow[:, 1] * np.sin(2 * np.pi * card_f * t + rng.uniform(0, 2 * np.pi)))
-    phys = phys_shared[:, None] * rng.uniform(0.5, 1.5, n_rois) + 0.5 * _slow_processes(
-        rng, n_rois, n_lat)
-    # Scanner drift: a few cosines with periods longer than 100 s.
-    span = t[-1] - t[0]
-    k = np.arange(1, 4)
-    basis = np.cos(np.pi * np.outer(t - t[0], k) / span) / k
-    drift = basis @ rng.standard_normal((k.size, n_rois))
-    parts = {
-        "global": _sample(glob, t, volume_times),
-        "physiological": _sample(phys, t, volume_times),
-        "thermal": rng.standard_normal((volume_times.size, n_rois)),
-        "drift": _sample(drift, t, volume_times),
-    }
-    noise = sum(np.sqrt(w) * _standardize(parts[name]) for name, w in _BOLD_NOISE_PARTS.items())
-    return _standardize(noise)
-
-
-def _band_tiles(freqs):
-    """Weights of shape (n_bands, n_freqs) that split the axis into the bands.
-
-    Linear cross-fades (2 Hz wide, 1 Hz at the 1 Hz edge) make them sum to
-    one inside 1-45 Hz: equal band amplitudes give a smooth 1/f spectrum with
-    no holes at the band edges. Gamma fades out slowly above 45 Hz (20 Hz
-    wide), as EEG power does.
-    """
-    half = np.array([0.5, 1.0, 1.0, 1.0, 1.0, 10.0])[:, None]
-    step = np.clip(0.5 + (freqs[None, :] - _BAND_EDGES[:, None]) / (2 * half), 0.0, 1.0)
-    return step[:-1] - step[1:]
-
-
-def _source_spectra(freqs, iaf):
-    """Power spectral density (nAm^2/Hz) of every source's band components.
-
-    Returns an array of shape (n_sources, n_bands, n_freqs): the source's
-    1/f**1.5 floor split into the bands, plus its Gaussian spectral peaks.
-    """
-    floor = (np.maximum(freqs, 0.5) / 10.0) ** -_SOURCE_EXPONENT
-    tiles = _band_tiles(freqs) * floor
-    psd = np.empty((len(SOURCES), len(BAND_NAMES), freqs.size))
-    for k, (_, _, _, density, peaks) in enumerate(SOURCES):
-        psd[k] = tiles
-        for band, centre, width, height in peaks:
-            centre = iaf if centre == "iaf" else centre
-            psd[k, BAND_NAMES.index(band)] += height * np.exp(-0.5 * ((freqs - centre) / width) ** 2)
-        psd[k] *= density**2
-    return psd
-
-
-def _band_amplitudes(iaf):
-    """RMS amplitude (nAm) of every source's band components, (n_sources, n_bands)."""
-    freqs = np.arange(0.0, 60.0, 0.02)
-    return np.sqrt(_source_spectra(freqs, iaf).sum(axis=-1) * 0.02)
-
-
-def _eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_noise, artifacts,
-         dtype):
-    """Scalp EEG (volts) of one subject, shape (30, n_times)."""
-    n_times = int(round(duration * sfreq))
-    # Rhythms are made at sfreq / up (about 200 Hz) and upsampled once on the
-    # channels: a 5x saving at 1000 Hz for content that stops at 45 Hz.
-    up = max(1, int(sfreq // _RHYTHM_SFREQ))
-    fs = sfreq / up
-    n_int = -(-n_times // up)
-    t_int = np.arange(n_int) / fs
-    pos = (t_int - latent_times[0]) * _LATENT_SFREQ
-    i0 = np.minimum(pos.astype(np.intp), latent_times.size - 2)
-    w = (pos - i0)[None, :]
-    n_src = len(SOURCES)
-    sources = np.zeros((n_src, n_int))
-    spectra = _source_spectra(np.fft.rfftfreq(n_int, 1.0 / fs), iaf)
-    for b in range(len(BAND_NAMES)):
-        env = envelopes[:, :, b].T  # (n_src, n_latent_times)
-        env_fast = env[:, i0] * (1.0 - w) + env[:, i0 + 1] * w
-        sources += env_fast * _colored_noise(rng, n_src, n_int, fs, lambda f: spectra[:, b])
-    background = _colored_noise(
-        rng, head["gain_background"].shape[1], n_int, fs,
-        lambda f: 1.0 / np.maximum(f, 0.5) ** _BACKGROUND_EXPONENT,
-    )
-    eeg = head["gain"] @ (sources * 1e-9)
-    eeg += head["gain_background"] @ (background * (eeg_noise * _BACKGROUND_NAM * 1e-9))
-    # From here on arrays have the output's size: work in its dtype, in place.
-    eeg = eeg.astype(dtype, copy=False)
-    if up > 1:
-        # resample_poly returns a strided view; rows must be contiguous for
-        # the zero-copy windows built on them.
-        eeg = np.ascontiguousarray(resample_poly(eeg, up, 1, axis=1)[:, :n_times])
-    if eeg_noise > 0:
-        noise = rng.standard_normal(eeg.shape, dtype=np.float32)
-        noise *= eeg_noise * _SENSOR_NOISE * np.sqrt(sfreq / 2.0)
-        eeg += noise
-        del noise
-    heart_rate = float(rng.uniform(55.0, 80.0))
-    if artifacts:
-        _add_blinks(rng, eeg, head, sfreq)
-        _add_ballistocardiogram(rng, eeg, head, sfreq, heart_rate)
-    return eeg, heart_rate
-
-
-def _add_events(eeg, topography, onsets, amplitudes, template):
-    """Add ``template`` at ``onsets`` (samples) with a fixed scalp topography, in place."""
-    train = np.zeros(eeg.shape[1])
-    onsets = onsets[onsets < eeg.shape[1]]
-    np.add.at(train, onsets, amplitudes[: onsets.size])
-    wave = oaconvolve(train, template)[: eeg.shape[1]].astype(eeg.dtype)
-    for channel, weight in zip(eeg, topography):  # no (n_channels, n_times) temporary
-        channel += weight * wave
-
-
-def _add_blinks(rng, eeg, head, sfreq):
-    """Eye blinks: ~15 per minute, 80-150 uV at Fp1/Fp2, falling off backwards."""
-    duration = eeg.shape[1] / sfreq
-    n = rng.poisson(0.25 * duration)
-    onsets = np.sort((rng.uniform(0, duration, n) * sfreq).astype(np.intp))
-    amplitudes = rng.uniform(80e-6, 150e-6, n)
-    t = np.arange(int(0.4 * sfreq)) / (0.4 * sfreq)
-    template = np.sin(np.pi * t) ** 2 * np.exp(-1.5 * t)
-    template /= template.max()
-    eyes = head["r0"] + head["radius"] * np.array([[-0.33, 0.92, -0.22], [0.33, 0.92, -0.22]])
-    dist = np.linalg.norm(head["ch_pos"][:, None, :] - eyes[None], axis=-1).min(axis=1)
-    topography = np.exp(-(dist - dist.min()) / 0.03)
-    _add_events(eeg, topography, onsets, amplitudes, template)
-
-
-def _add_ballistocardiogram(rng, eeg, head, sfreq, heart_rate):
-    """Residual pulse artifact after gradient/BCG correction: 5-15 uV, every heartbeat."""
-    duration = eeg.shape[1] / sfreq
-    rr = 60.0 / heart_rate
-    n = int(duration / rr) + 2
-    beats = rng.uniform(0, rr) + np.cumsum(rr * (1.0 + 0.05 * rng.standard_normal(n)))
-    onsets = (beats * sfreq).astype(np.intp)
-    amplitudes = rng.uniform(0.9, 1.1, n)
-    t = np.arange(int(0.6 * sfreq)) / sfreq
-    template = (np.exp(-0.5 * ((t - 0.20) / 0.03) ** 2)
-                - 0.6 * np.exp(-0.5 * ((t - 0.30) / 0.05) ** 2)
-                + 0.3 * np.exp(-0.5 * ((t - 0.45) / 0.06) ** 2))
-    # A smooth, subject-specific field: the pattern of a few background
-    # dipoles, scaled to a 5-15 uV peak.
-    topography = head["gain_background"] @ rng.standard_normal(head["gain_background"].shape[1])
-    topography *= rng.uniform(5e-6, 15e-6) / np.abs(topography).max()
-    _add_events(eeg, topography, onsets, amplitudes, template)
