@@ -186,21 +186,21 @@ def _api_page(module, name, kind):
 def _api_reference():
     """reST tables (one per public module, from ``__all__``) and one page per name.
 
-    An object exported by a subpackage and re-exported at the top level is
-    documented once, under the subpackage, with a note of the shorter name.
+    An object exported by several modules (a subpackage's name re-exported at
+    the top level, or by another subpackage) is documented once, under the
+    first subpackage in alphabetical order, and the others point to it.
     """
     modules = _public_modules()
     owner = {}
-    for module in modules[1:]:
+    for module in modules[1:] + modules[:1]:
         for name in module.__all__:
             owner.setdefault(id(getattr(module, name)), f"{module.__name__}.{name}")
     lines, pages = [], {}
     for module in modules:
-        names = list(module.__all__)
-        also = []
-        if module is skeeg2bold:
-            also = [n for n in names if id(getattr(module, n)) in owner]
-            names = [n for n in names if id(getattr(module, n)) not in owner]
+        names, also = [], []
+        for name in module.__all__:
+            full = owner[id(getattr(module, name))]
+            (names if full == f"{module.__name__}.{name}" else also).append(name)
         title = f"``{module.__name__}``"
         summary = (inspect.getdoc(module) or "").strip().splitlines()
         lines += [title, "-" * len(title), "", f".. module:: {module.__name__}", ""]
@@ -208,7 +208,7 @@ def _api_reference():
             lines += [summary[0], ""]
         if also:
             shortcuts = ", ".join(f":obj:`{n} <{owner[id(getattr(module, n))]}>`" for n in also)
-            lines += [f"Also importable from ``skeeg2bold`` directly: {shortcuts}.", ""]
+            lines += [f"Also importable from ``{module.__name__}``: {shortcuts}.", ""]
         by_kind = {}
         for name in names:
             kind = _kind(getattr(module, name))
