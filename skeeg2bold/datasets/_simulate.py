@@ -411,7 +411,8 @@ def _group_model(rng, invisible_fraction):
 
 def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_variability,
                       eeg_noise, artifacts, dtype):
-    n_rois, n_feat = len(ROI_NAMES), len(FEATURE_NAMES)
+    """One subject's Recording and ground truth, from its own random stream."""
+    n_rois = len(ROI_NAMES)
     head = subject_head(rng)
     iaf = float(np.clip(rng.normal(10.0, 0.8), 8.5, 12.0))
     coupling = group["coupling"] + subject_variability * np.sqrt(
@@ -422,33 +423,10 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     # Slow processes on the latent grid, from -_BURN_IN to the end.
     n_lat = int(np.ceil((duration + _BURN_IN) * LATENT_SFREQ)) + 1
     latent_times = np.arange(n_lat) / LATENT_SFREQ - _BURN_IN
-    latents = slow_processes(rng, n_feat, n_lat)
-    loading = _loading_matrix()  # (n_src, n_bands, n_feat)
-    # The rest of each log-envelope is a nuisance unrelated to the BOLD, with
-    # the 1/f spectrum of band-power fluctuations up to ~0.5 Hz: at the slow
-    # time scales of the BOLD the EEG-visible latents dominate.
-    nuisance = np.sqrt(np.clip(1.0 - (loading**2).sum(axis=-1), 0.1, None))
-    n_env = len(SOURCES) * len(BAND_NAMES)
-    log_env = _ENVELOPE_SD * (
-        np.einsum("kbj,tj->tkb", loading, latents)
-        + nuisance * slow_processes(rng, n_env, n_lat, cutoff=0.5).reshape(
-            n_lat, len(SOURCES), len(BAND_NAMES))
-    )
-    # Mean amplitude (nAm) of every band component, with individual variation.
-    amplitude = band_amplitudes(iaf) * np.exp(0.2 * rng.standard_normal(
-        (len(SOURCES), len(BAND_NAMES))))
-    envelopes = amplitude * np.exp(log_env)
-
-    # Neural drive: visible part from the latents, invisible part shared
-    # across ROIs for half its variance (a network the EEG does not see).
-    visible = standardize(latents @ coupling.T)
-    shared = slow_processes(rng, 1, n_lat)
-    invisible_part = standardize(
-        np.sqrt(0.5) * shared + np.sqrt(0.5) * slow_processes(rng, n_rois, n_lat)
-    )
+    latents = slow_processes(rng, len(FEATURE_NAMES), n_lat)
+    envelopes = _envelopes(rng, latents, iaf)
     rho = group["invisible"]
-    drive_visible = np.sqrt(1.0 - rho) * visible
-    drive = drive_visible + np.sqrt(rho) * invisible_part
+    drive_visible, drive = _drives(rng, latents, coupling, rho)
 
     volume_times = volume_onsets(rng, duration, tr)
     hrfs = np.column_stack([hrf(p) for p in hrf_peak])
@@ -463,7 +441,8 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     bold = bold_clean + noise_sd * noise
 
     eeg, heart_rate = scalp_eeg(rng, head, envelopes, latent_times, iaf, duration=duration,
-                           sfreq=sfreq, eeg_noise=eeg_noise, artifacts=artifacts, dtype=dtype)
+                                sfreq=sfreq, eeg_noise=eeg_noise, artifacts=artifacts,
+                                dtype=dtype)
     rec = Recording(eeg, bold, volume_times, sfreq=sfreq, ch_names=list(CWL_CH_NAMES),
                     roi_names=list(ROI_NAMES), subject=subject, montage=MONTAGE)
     truth = Bunch(
@@ -485,14 +464,44 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     return rec, truth
 
 
+def _envelopes(rng, latents, iaf):
+    """Amplitude (nAm) of every band component, (n_latent_times, n_sources, n_bands)."""
+    n_lat = latents.shape[0]
+    n_src, n_bands = len(SOURCES), len(BAND_NAMES)
+    loading = _loading_matrix()  # (n_src, n_bands, n_feat)
+    # The rest of each log-envelope is a nuisance unrelated to the BOLD, with
+    # the 1/f spectrum of band-power fluctuations up to ~0.5 Hz: at the slow
+    # time scales of the BOLD the EEG-visible latents dominate.
+    nuisance = np.sqrt(np.clip(1.0 - (loading**2).sum(axis=-1), 0.1, None))
+    log_env = _ENVELOPE_SD * (
+        np.einsum("kbj,tj->tkb", loading, latents)
+        + nuisance * slow_processes(rng, n_src * n_bands, n_lat, cutoff=0.5).reshape(
+            n_lat, n_src, n_bands)
+    )
+    # Mean amplitude of every band component, with individual variation.
+    amplitude = band_amplitudes(iaf) * np.exp(0.2 * rng.standard_normal((n_src, n_bands)))
+    return amplitude * np.exp(log_env)
+
+
+def _drives(rng, latents, coupling, invisible):
+    """EEG-visible part and total neural drive of each ROI, (n_latent_times, n_rois) each.
+
+    The invisible part is shared across ROIs for half its variance: a network
+    the EEG does not see.
+    """
+    n_lat, n_rois = latents.shape[0], coupling.shape[0]
+    visible = standardize(latents @ coupling.T)
+    hidden = standardize(np.sqrt(0.5) * slow_processes(rng, 1, n_lat)
+                         + np.sqrt(0.5) * slow_processes(rng, n_rois, n_lat))
+    drive_visible = np.sqrt(1.0 - invisible) * visible
+    return drive_visible, drive_visible + np.sqrt(invisible) * hidden
+
+
 def _loading_matrix():
     loading = np.zeros((len(SOURCES), len(BAND_NAMES), len(FEATURE_NAMES)))
     for j, (_, terms) in enumerate(_FEATURES):
         for source, band, weight in terms:
             loading[_SOURCE_NAMES.index(source), BAND_NAMES.index(band), j] = weight
     return loading
-
-
-# -- signals -----------------------------------------------------------------
 
 
