@@ -9,8 +9,8 @@ from ..features import EnvelopeFeatureExtractor, HRFConvolution
 
 __all__ = ["make_ridge_baseline", "make_hrf_baseline"]
 
-#: Ridge penalties searched by default (efficient leave-one-out in RidgeCV).
-DEFAULT_ALPHAS = tuple(np.logspace(-1, 6, 15))
+#: Ridge penalties searched by default.
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 8))
 
 
 def make_ridge_baseline(
@@ -23,7 +23,8 @@ def make_ridge_baseline(
     lags=None,
     log=False,
     alphas=DEFAULT_ALPHAS,
-    alpha_per_target=True,
+    cv=5,
+    alpha_per_target=False,
     n_jobs=None,
     memory=None,
 ):
@@ -42,11 +43,15 @@ def make_ridge_baseline(
     bands, envelope, smoothing, out_sfreq, lags, log, n_jobs
         Passed to :class:`~skeeg2bold.features.EnvelopeFeatureExtractor`
         (``layout="lagged"``).
-    alphas : array-like of float, default=15 values from 0.1 to 1e6
-        Penalties tried by :class:`~sklearn.linear_model.RidgeCV`
-        (efficient leave-one-out on the training windows).
-    alpha_per_target : bool, default=True
-        One penalty per target (ROIs differ in signal-to-noise ratio).
+    alphas : array-like of float, default=8 values from 0.1 to 1e6
+        Penalties tried by :class:`~sklearn.linear_model.RidgeCV`.
+    cv : int, cross-validation generator or None, default=5
+        How ``RidgeCV`` picks the penalty on the training windows. An int is
+        that many contiguous (unshuffled) blocks. ``None`` is RidgeCV's fast
+        leave-one-out, which is optimistic here: neighbouring windows
+        overlap, so it picks too little shrinkage.
+    alpha_per_target : bool, default=False
+        One penalty per target; RidgeCV allows it with ``cv=None`` only.
     memory : str or joblib.Memory, default=None
         Cache of fitted transformers (``Pipeline(memory=...)``): in a grid
         search over ``ridgecv__alphas`` the envelopes are then computed
@@ -84,7 +89,7 @@ def make_ridge_baseline(
     return make_pipeline(
         extractor,
         StandardScaler(),
-        RidgeCV(alphas=alphas, alpha_per_target=alpha_per_target),
+        RidgeCV(alphas=alphas, cv=cv, alpha_per_target=alpha_per_target),
         memory=memory,
     )
 
@@ -100,7 +105,8 @@ def make_hrf_baseline(
     hrf_model="glover",
     time_length=32.0,
     alphas=DEFAULT_ALPHAS,
-    alpha_per_target=True,
+    cv=5,
+    alpha_per_target=False,
     n_jobs=None,
     memory=None,
 ):
@@ -125,7 +131,7 @@ def make_hrf_baseline(
         ``sfreq`` is set to ``out_sfreq`` (search
         ``envelopefeatureextractor__out_sfreq`` and ``hrfconvolution__sfreq``
         together). Windows shorter than the HRF truncate it.
-    alphas, alpha_per_target, memory
+    alphas, cv, alpha_per_target, memory
         As in :func:`make_ridge_baseline`.
 
     Returns
@@ -159,6 +165,6 @@ def make_hrf_baseline(
         extractor,
         HRFConvolution(sfreq=out_sfreq, hrf_model=hrf_model, time_length=time_length),
         StandardScaler(),
-        RidgeCV(alphas=alphas, alpha_per_target=alpha_per_target),
+        RidgeCV(alphas=alphas, cv=cv, alpha_per_target=alpha_per_target),
         memory=memory,
     )
