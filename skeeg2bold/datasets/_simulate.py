@@ -174,6 +174,8 @@ def simulate_eeg_fmri(
     Returns
     -------
     data : sklearn.utils.Bunch
+        Dictionary-like object with the following attributes.
+
         recordings : list of Recording
             One per subject (``"sub-01"``, ...): EEG in volts, BOLD in
             percent signal change, volume onsets in the EEG clock.
@@ -192,6 +194,8 @@ def simulate_eeg_fmri(
             Expected ceiling of each ROI from the variance budget,
             ``sqrt((1 - invisible_r) * snr / (1 + snr))``.
         roi_names, ch_names, source_names, band_names, feature_names : list of str
+            Names of the ROIs (BOLD columns), EEG channels, rhythmic
+            sources, frequency bands and EEG-visible latent processes.
         params : dict
             The arguments used (``random_state`` as given).
 
