@@ -208,6 +208,27 @@ def test_deep_sources_have_weak_footprints(sim):
         assert np.median(peak_gain[deep]) < 0.5 * np.median(peak_gain[~deep])
 
 
+def test_leadfield_is_mne_dipole_forward():
+    # The projected free-orientation leadfield equals mne's fixed-dipole
+    # forward for the same head, and heads differ between subjects.
+    import mne
+
+    from skeeg2bold.datasets._head import subject_head
+
+    rng = np.random.default_rng(0)
+    head, other = subject_head(rng), subject_head(rng)
+    info = mne.create_info(list(CWL_CH_NAMES), 1000.0, ch_types="eeg")
+    info.set_montage(mne.channels.make_dig_montage(
+        ch_pos=dict(zip(CWL_CH_NAMES, head["ch_pos"])), coord_frame="head"))
+    sphere = mne.make_sphere_model(r0=head["r0"], head_radius=head["radius"], verbose=False)
+    n = head["src_pos"].shape[0]
+    dipoles = mne.Dipole(np.arange(n, dtype=float), head["src_pos"], np.ones(n),
+                         head["src_ori"], np.ones(n))
+    fwd, _ = mne.make_forward_dipole(dipoles, sphere, info, verbose=False)
+    np.testing.assert_allclose(head["gain"], fwd["sol"]["data"], rtol=1e-6)
+    assert not np.allclose(head["gain"], other["gain"], rtol=0.05)
+
+
 def test_artifacts_are_frontal_blinks_and_cardiac():
     kw = dict(n_subjects=1, duration=60.0, sfreq=100.0, random_state=5)
     with_art = simulate_eeg_fmri(**kw)

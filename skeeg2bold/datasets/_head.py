@@ -125,8 +125,10 @@ def subject_head(rng, *, geometry_jitter=1.0):
     head : dict
         ``"gain"`` ndarray of shape (30, n_sources) in V/(A m) for the fixed
         orientation of each rhythmic source; ``"gain_background"`` ndarray of
-        shape (30, N_BACKGROUND); ``"ch_pos"`` ndarray of shape (30, 3) (the
-        positions actually used); ``"r0"``; ``"radius"``.
+        shape (30, N_BACKGROUND); ``"src_pos"`` and ``"src_ori"`` ndarrays of
+        shape (n_sources, 3), the dipoles (m, unit vectors); ``"ch_pos"``
+        ndarray of shape (30, 3), the electrode positions actually used;
+        ``"r0"`` and ``"radius"``, the sphere (m).
     """
     import mne
 
@@ -171,6 +173,8 @@ def subject_head(rng, *, geometry_jitter=1.0):
     return {
         "gain": gain[:, :n_src],
         "gain_background": gain[:, n_src:],
+        "src_pos": src_pos,
+        "src_ori": src_ori,
         "ch_pos": ch_pos,
         "r0": r0,
         "radius": radius,
