@@ -3,10 +3,10 @@
 The sensors are the 30-channel cap of the CWL data set placed at the
 positions of mne's ``easycap-M1`` montage (the 10-20 system on a sphere; it
 holds TP9, TP10 and POz), the head is mne's multi-shell spherical model fitted
-to them, and the
-leadfield comes from :func:`mne.make_forward_solution`. Each simulated
-subject gets its own head radius, sphere centre, electrode placement and
-source orientations, so that subjects differ the way real heads do.
+to them, and the leadfield comes from :func:`mne.make_forward_solution`.
+Each simulated subject gets its own head radius, sphere centre, electrode
+placement, source positions and orientations, so that subjects differ the
+way real heads do.
 """
 
 import functools
@@ -108,17 +108,16 @@ def _upper_hemisphere_grid(n):
     return np.column_stack([rho * np.cos(phi), rho * np.sin(phi), z])
 
 
-def subject_head(rng, *, geometry_jitter=1.0):
+def subject_head(rng):
     """Forward model of one subject: jittered geometry, mne leadfield.
+
+    Subjects differ from the template by a head radius sd 4 %, sphere centre
+    sd 3 mm, electrode placement sd 4 mm, source positions sd 4 mm and
+    cortical orientations tilted by ~15 degrees.
 
     Parameters
     ----------
     rng : numpy.random.Generator
-    geometry_jitter : float, default=1.0
-        Scale of the between-subject differences (0: every subject has the
-        template head). At 1: head radius sd 4 %, sphere centre sd 3 mm,
-        electrode placement sd 4 mm, source positions sd 4 mm, orientations
-        tilted by ~15 degrees.
 
     Returns
     -------
@@ -133,21 +132,20 @@ def subject_head(rng, *, geometry_jitter=1.0):
     import mne
 
     template = template_head()
-    jit = float(geometry_jitter)
-    radius = template["radius"] * (1.0 + 0.04 * jit * rng.standard_normal())
-    r0 = template["r0"] + 0.003 * jit * rng.standard_normal(3)
+    radius = template["radius"] * (1.0 + 0.04 * rng.standard_normal())
+    r0 = template["r0"] + 0.003 * rng.standard_normal(3)
 
     # Electrodes: template direction plus a placement error, on the scalp.
-    ch_pos = template["ch_pos"] + 0.004 * jit * rng.standard_normal((len(CWL_CH_NAMES), 3))
+    ch_pos = template["ch_pos"] + 0.004 * rng.standard_normal((len(CWL_CH_NAMES), 3))
     ch_dir = _unit(ch_pos - template["r0"])
     ch_pos = r0 + radius * ch_dir
 
     loc = np.array([s[1] for s in SOURCES])
     deep = np.array([s[2] for s in SOURCES])
-    src_pos = r0 + radius * loc + 0.004 * jit * rng.standard_normal(loc.shape)
+    src_pos = r0 + radius * loc + 0.004 * rng.standard_normal(loc.shape)
     # Cortical dipoles are near-radial (pyramidal cells normal to the
     # surface, tilted by folding); deep ones have no preferred orientation.
-    tilt = 0.27 * jit * rng.standard_normal(loc.shape)
+    tilt = 0.27 * rng.standard_normal(loc.shape)
     src_ori = np.where(deep[:, None], rng.standard_normal(loc.shape), _unit(loc) + tilt)
     src_ori = _unit(src_ori)
 

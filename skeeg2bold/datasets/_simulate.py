@@ -316,7 +316,8 @@ def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=No
         Recordings to pool (all if None).
     tmin, tmax : float, default=None
         Keep the volumes with onset in ``[tmin, tmax)`` seconds (e.g. the
-        test part of a protocol).
+        test part of a protocol); a recording with fewer than 3 such volumes
+        is left out.
 
     Returns
     -------
