@@ -93,8 +93,9 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         Z-score every channel-band envelope with the mean and standard
         deviation over the fitted windows.
     n_jobs : int, default=None
-        Threads for recordings (or batches of windows) in parallel, as in
-        joblib.
+        Threads (joblib) working on recordings, or on batches of windows for
+        plain arrays, in parallel. The FFTs and array operations release
+        the GIL, so threads avoid copying the EEG to worker processes.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the computation and of the output. Single precision is
         ample for envelopes and halves memory and FFT time.
@@ -265,7 +266,10 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
-        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        try:  # the output has the dtype parameter's type, whatever the input's
+            tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        except TypeError:  # an invalid dtype is reported by fit
+            tags.transformer_tags.preserves_dtype = []
         return tags
 
     # -- internals --------------------------------------------------------
@@ -293,9 +297,9 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         self.sfreq_ = sfreq
         self.n_channels_ = n_channels
         self.n_times_ = n_times
+        check_option(self.layout, ("lagged", "series"), "layout")
         self.bands_ = _check_bands(self.bands, sfreq)
         self.lags_ = self._check_lags(sfreq, n_times)
-        check_option(self.layout, ("lagged", "series"), "layout")
         self._plan = _Plan.make(
             sfreq, self.bands_, self.envelope, self.smoothing, n_times, self.dtype
         )
