@@ -125,6 +125,14 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
             raise ValueError(f"{name} could not be converted to an array: {err}") from err
     else:
         raise TypeError(f"{name} must be array-like, got {type(X).__name__}.")
+    if X.dtype.kind == "c":
+        # scikit-learn's wording, which its estimator checks look for.
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    if X.dtype.kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold real numbers: {err}") from None
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
     if X.ndim != 3:
