@@ -66,6 +66,7 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     >>> chance_level(model, X, y, n_repeats=2, random_state=0).scores.shape
     (2, 2)
     """
+    # Imported here: skeeg2bold.nn imports this subpackage's splitters.
     from ..nn import TimeBlockedValidSplit
 
     if int(n_repeats) != n_repeats or n_repeats < 1:
@@ -88,7 +89,9 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     if groups is None:
         groups = getattr(X, "groups", None)
     groups = np.zeros(len(X), dtype=int) if groups is None else np.asarray(groups)
-    train, test = TimeBlockedValidSplit(valid_size=test_size).split_indices(X, groups)
+    # The haemodynamic gap keeps train and test pairs apart in BOLD too.
+    train, test = TimeBlockedValidSplit(valid_size=test_size, gap=HEMODYNAMIC_MEMORY,
+                                        n_gap=int(HEMODYNAMIC_MEMORY)).split_indices(X, groups)
 
     scores = []
     for _ in range(int(n_repeats)):

@@ -27,9 +27,11 @@ class CompactNet(EEGModuleMixin, nn.Module):
     n_outputs : int, default=15
     sfreq : float, default=100.0
     n_branches : int, default=15
-    filter_length : float, default=0.25
-    smoothing : float, default=0.5
+    filter_length : float, default=0.5
+    smoothing : float, default=1.0
     learn_smoothing : bool, default=False
+    log_envelope, init_bands : bool, default=True
+        See :class:`InterpretableFeatureExtractor` and :class:`EEG2BoldNet`.
     n_lags : int, default=10
         Bins the window is averaged into (≤ ``n_times``).
     dropout : float, default=0.25
@@ -50,7 +52,8 @@ class CompactNet(EEGModuleMixin, nn.Module):
     """
 
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
-                 n_branches=15, filter_length=0.25, smoothing=0.5, learn_smoothing=False,
+                 n_branches=15, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
+                 log_envelope=True, init_bands=True,
                  n_lags=10, dropout=0.25):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
@@ -59,7 +62,8 @@ class CompactNet(EEGModuleMixin, nn.Module):
         self.n_lags = int(n_lags)
         self.feature_extractor = InterpretableFeatureExtractor(
             n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
-            smoothing=smoothing, learn_smoothing=learn_smoothing,
+            smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
+            init_bands=init_bands,
         )
         self.norm = nn.BatchNorm1d(n_branches)
         self.drop = nn.Dropout(dropout)

@@ -34,6 +34,15 @@ class InterpretableFeatureExtractor(nn.Module):
     learn_smoothing : bool, default=False
         Learn one smoothing kernel per branch (initialised to the Hamming
         window) instead of the fixed window.
+    log_envelope : bool, default=False
+        Return ``log(envelope + 1e-4)``. Band power is log-normal and BOLD
+        follows log-amplitude more linearly than amplitude, so this helps the
+        layers after it; off in the paper.
+    init_bands : bool, default=False
+        Initialise the temporal filters as band-pass filters (Hamming-window
+        FIR) with centres log-spaced from 2 Hz to 0.4 * ``sfreq`` (at most
+        40 Hz), instead of at random: a filter-bank prior that training
+        refines.
 
     Shape
     -----
@@ -50,15 +59,19 @@ class InterpretableFeatureExtractor(nn.Module):
     """
 
     def __init__(self, n_chans=30, sfreq=100.0, *, n_branches=15, filter_length=0.25,
-                 smoothing=0.5, learn_smoothing=False):
+                 smoothing=0.5, learn_smoothing=False, log_envelope=False, init_bands=False):
         super().__init__()
         n_taps = _odd_samples(filter_length, sfreq, "filter_length")
         n_smooth = _odd_samples(smoothing, sfreq, "smoothing")
         self.n_branches = int(n_branches)
         self.sfreq = float(sfreq)
+        self.log_envelope = bool(log_envelope)
         self.spatial = nn.Conv1d(n_chans, n_branches, kernel_size=1, bias=False)
         self.temporal = nn.Conv1d(n_branches, n_branches, kernel_size=n_taps,
                                   padding=n_taps // 2, groups=n_branches, bias=False)
+        if init_bands:
+            with torch.no_grad():
+                self.temporal.weight.copy_(_band_pass_bank(n_branches, n_taps, sfreq))
         window = torch.as_tensor(np.hamming(n_smooth) / np.hamming(n_smooth).sum(),
                                  dtype=torch.float32)
         window = window.expand(n_branches, 1, n_smooth).clone()
@@ -72,9 +85,26 @@ class InterpretableFeatureExtractor(nn.Module):
         return self.temporal(self.spatial(x))
 
     def forward(self, x):
-        envelope = self.filtered(x).abs()
-        return F.conv1d(envelope, self.smoothing, padding=self.smoothing.shape[-1] // 2,
-                        groups=self.n_branches)
+        envelope = F.conv1d(self.filtered(x).abs(), self.smoothing,
+                            padding=self.smoothing.shape[-1] // 2, groups=self.n_branches)
+        return torch.log(envelope + 1e-4) if self.log_envelope else envelope
+
+
+def _band_pass_bank(n_branches, n_taps, sfreq):
+    """FIR band-pass filters ``(n_branches, 1, n_taps)``, log-spaced centres, unit gain."""
+    from scipy.signal import firwin
+
+    centres = np.geomspace(2.0, min(40.0, 0.4 * sfreq), n_branches)
+    nyquist = sfreq / 2
+    taps = []
+    for centre in centres:
+        # Bandwidth: half an octave each side, but no narrower than the
+        # filter's resolution (a short filter cannot be sharp).
+        half = max(0.35 * centre, 1.5 * sfreq / n_taps)
+        low, high = max(centre - half, 0.5), min(centre + half, 0.95 * nyquist)
+        taps.append(firwin(n_taps, [low, high], fs=sfreq, pass_zero=False)
+                    if low > 0.5 else firwin(n_taps, high, fs=sfreq))
+    return torch.as_tensor(np.array(taps)[:, None, :], dtype=torch.float32)
 
 
 def _odd_samples(seconds, sfreq, name):

@@ -218,7 +218,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         self.input_scale_ = float(np.median(positive)) if positive.size else 1.0
         self.y_mean_, self.y_std_ = y2.mean(axis=0), y2.std(axis=0)
 
-    def _check_predict_X(self, X):
+    def _check_X_matches(self, X):
         X = self._check_X(X)
         if X.shape[1:] != (self.n_chans_, self.n_times_):
             raise ValueError(
@@ -301,7 +301,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         """Train further (initialising on first call), then recalibrate the outputs."""
         if not self.initialized_:
             self._reset_data_attributes(X, y)
-        X = self._check_predict_X(X)
+        X = self._check_X_matches(X)
         _, y2 = self._check_y(y, len(X))
         super().partial_fit(X, y2, **fit_params)
         self._calibrate(X, y2)
@@ -328,7 +328,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             Same ndim as the ``y`` given to ``fit``.
         """
         self.check_is_fitted()
-        X = self._check_predict_X(X)
+        X = self._check_X_matches(X)
         raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
         y_pred = raw * self.output_coef_ + self.output_intercept_
         return y_pred.ravel() if self.y_ndim_ == 1 else y_pred

@@ -4,7 +4,6 @@ import numpy as np
 from torch.utils.data import Subset
 
 from .._validation import check_positive
-from ..model_selection._split import HEMODYNAMIC_MEMORY
 
 __all__ = ["TimeBlockedValidSplit"]
 
@@ -28,11 +27,14 @@ class TimeBlockedValidSplit:
 
     Parameters
     ----------
-    valid_size : float, default=0.15
+    valid_size : float, default=0.1
         Fraction of each subject's windows held out (at least one window).
-    gap : float, default=16.0
-        Seconds between the end of the last training window and the start of
-        the first validation window's EEG (BOLD memory; EEGWindows input).
+    gap : float, default=0.0
+        Extra seconds between the end of the last training window and the
+        start of the first validation window's EEG (EEGWindows input). With
+        0 they share no EEG sample; ``16.0`` also keeps the BOLD memory apart,
+        at the price of fewer training windows (the validation score only
+        steers early stopping, so the default keeps the data).
     n_gap : int, default=8
         Rows skipped before each validation block (plain-array input).
 
@@ -42,7 +44,7 @@ class TimeBlockedValidSplit:
     >>> reg = EEG2BoldRegressor(train_split=TimeBlockedValidSplit(valid_size=0.2))
     """
 
-    def __init__(self, valid_size=0.15, *, gap=HEMODYNAMIC_MEMORY, n_gap=8):
+    def __init__(self, valid_size=0.1, *, gap=0.0, n_gap=8):
         self.valid_size = valid_size
         self.gap = gap
         self.n_gap = n_gap

@@ -1,0 +1,176 @@
+"""Deep model: training speed, inference latency, and accuracy under the paper's protocol.
+
+Default sizes: 30 channels, 10 s windows at 100 Hz (``make_windows(...,
+sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
+15 targets (14 differential ROIs + common mode).
+
+1. Training throughput of :class:`~skeeg2bold.nn.EEG2BoldNet` and
+   :class:`~skeeg2bold.nn.CompactNet`: windows per second of
+   forward + backward + AdamW step on batches of 64, on 1 and 2 threads.
+2. Single-window inference latency on one thread (median of 200 calls under
+   ``torch.inference_mode``): the bare network, and ``predict`` end to end.
+   Target: under 5 ms for a 10 s window.
+3. The paper's protocol on the default simulated data
+   (``simulate_eeg_fmri(random_state=0)``: 8 subjects x 285 s): for the target
+   subject, train on the 7 others plus its first 68.7 s, test on its final
+   150 s (:class:`~skeeg2bold.model_selection.PaperProtocolSplit`). Mean
+   Pearson r over the 15 targets for the deep model at its defaults, the
+   compact network, both classical baselines, the deep model's chance level
+   (trained on temporally unrelated pairs), and the simulator's noise
+   ceiling on the same test volumes; with the wall time of each fit on
+   ``--threads`` threads (target: the deep model under 10 minutes on 2).
+
+Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2]``
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from skeeg2bold import make_windows
+from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
+from skeeg2bold.datasets import ceiling_for, simulate_eeg_fmri
+from skeeg2bold.metrics import pearson_r
+from skeeg2bold.model_selection import PaperProtocolSplit
+from skeeg2bold.model_selection._chance import chance_level
+from skeeg2bold.nn import CompactNet, CorrelationCLIPLoss, EEG2BoldNet, EEG2BoldRegressor
+from skeeg2bold.targets import CommonModeSplitter
+
+SFREQ = 100.0
+N_CHANS, N_TIMES, N_OUTPUTS = 30, 1000, 15
+
+
+def training_throughput(module_cls, n_threads, batch_size=64, n_steps=8):
+    torch.set_num_threads(n_threads)
+    torch.manual_seed(0)
+    net = module_cls(N_CHANS, N_TIMES, N_OUTPUTS, SFREQ).train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    criterion = CorrelationCLIPLoss()
+    x, y = torch.randn(batch_size, N_CHANS, N_TIMES), torch.randn(batch_size, N_OUTPUTS)
+
+    def step():
+        optimizer.zero_grad()
+        criterion(net(x, bold=y), y).backward()
+        optimizer.step()
+
+    step()  # warm-up (allocations, kernel selection)
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        step()
+    return n_steps * batch_size / (time.perf_counter() - start)
+
+
+def latency_ms(fn, n_calls=200):
+    for _ in range(10):
+        fn()
+    times = []
+    for _ in range(n_calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def speed():
+    print("## Training throughput (batches of 64, default sizes)")
+    for module_cls in (EEG2BoldNet, CompactNet):
+        for n_threads in (1, 2):
+            rate = training_throughput(module_cls, n_threads)
+            print(f"- {module_cls.__name__}, {n_threads} thread(s): {rate:.0f} windows/s "
+                  f"({1120 / rate:.1f} s per epoch of the 1120 simulated windows)")
+    print("\n## Single-window inference latency (1 thread, 10 s window at 100 Hz)")
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, N_CHANS, N_TIMES)), rng.standard_normal((64, N_OUTPUTS))
+    for module_cls in (EEG2BoldNet, CompactNet):
+        reg = EEG2BoldRegressor(module_cls, sfreq=SFREQ, max_epochs=1, train_split=None,
+                                random_state=0).fit(X, y)
+        net = reg.module_.eval()
+        window = torch.as_tensor(X[:1], dtype=torch.float32)
+        with torch.inference_mode():
+            bare = latency_ms(lambda: net(window))
+        full = latency_ms(lambda: reg.predict(X[:1]))
+        print(f"- {module_cls.__name__}: network {bare:.2f} ms, predict() end to end "
+              f"{full:.2f} ms")
+
+
+def protocol(subjects, n_threads, chance_repeats):
+    torch.set_num_threads(n_threads)
+    start = time.perf_counter()
+    sim = simulate_eeg_fmri(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = make_windows(sim.recordings, window=10.0, sfreq=SFREQ, dtype="float32")
+    splitter = CommonModeSplitter()
+    y = splitter.fit_transform(data.y)
+    transform = np.column_stack([np.eye(14) - 1 / 14, np.full(14, 1 / 14)])
+    print(f"\n## Paper protocol on the default simulated data ({len(data.y)} windows, "
+          f"{n_threads} thread(s); data ready in {time.perf_counter() - start:.0f} s)")
+    models = {
+        "EEG2BoldRegressor (EEG2BoldNet)": EEG2BoldRegressor(random_state=0),
+        "EEG2BoldRegressor (CompactNet)": EEG2BoldRegressor(CompactNet, random_state=0),
+        "ridge baseline (lagged envelopes)": make_ridge_baseline(),
+        "HRF baseline": make_hrf_baseline(),
+    }
+    scores = {name: [] for name in models}
+    times = {name: [] for name in models}
+    epochs = {name: [] for name in models}
+    chance, ceiling = None, []
+    split = PaperProtocolSplit(subjects=subjects)
+    with threadpool_limits(n_threads):
+        for (train, test), subject in zip(split.split(data.X, y, data.groups), subjects):
+            for name, model in models.items():
+                t0 = time.perf_counter()
+                model.fit(data.X[train], y[train])
+                times[name].append(time.perf_counter() - t0)
+                scores[name].append(pearson_r(y[test], model.predict(data.X[test])))
+                if hasattr(model, "history"):
+                    epochs[name].append(len(model.history))
+            ceiling.append(ceiling_for(sim, transform, subjects=[subject],
+                                       tmin=data.bold_times[test].min() - 1e-6,
+                                       tmax=data.bold_times[test].max() + 1e-6))
+        if chance_repeats:
+            # Every subject's final 30 % is the test block (chance_level's split).
+            t0 = time.perf_counter()
+            chance = chance_level(EEG2BoldRegressor(random_state=0), data.X, y,
+                                  n_repeats=chance_repeats, random_state=0).scores
+            chance_time = (time.perf_counter() - t0) / chance_repeats
+    print(f"\nTarget subject(s): {', '.join(subjects)}. Mean r over 15 targets "
+          "(common mode alone in brackets); fit time per subject.\n")
+    print("| model | mean r | common mode r | fit time (s) | epochs |")
+    print("|---|---|---|---|---|")
+    for name in models:
+        r = np.mean(scores[name], axis=0)
+        n_ep = f"{np.mean(epochs[name]):.0f}" if epochs[name] else "-"
+        print(f"| {name} | {r.mean():.3f} | {r[-1]:.3f} | {np.mean(times[name]):.0f} | {n_ep} |")
+    if chance is not None:
+        r = chance.mean(axis=0)
+        print(f"| chance level: EEG2BoldNet on unrelated pairs, {chance_repeats} repeats "
+              f"(per repeat: {', '.join(f'{v:.3f}' for v in chance.mean(axis=1))}) | "
+              f"{r.mean():.3f} | {r[-1]:.3f} | {chance_time:.0f} | - |")
+    r = np.mean(ceiling, axis=0)
+    print(f"| simulator noise ceiling (same test volumes) | {r.mean():.3f} | {r[-1]:.3f} | - | - |")
+    print(f"\nTotal protocol time: {time.perf_counter() - start:.0f} s")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", default="sub-08",
+                        help="comma-separated target subjects (the paper: the last one)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chance-repeats", type=int, default=2)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-protocol", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.skip_speed:
+        speed()
+    if not args.skip_protocol:
+        protocol(args.subjects.split(","), args.threads, args.chance_repeats)
+
+
+if __name__ == "__main__":
+    main()
