@@ -11,7 +11,7 @@ from ._interpretation import branch_patterns, plot_branch_patterns
 from ._loss import CorrelationCLIPLoss, clip_loss, negative_pearson
 from ._post_decoder import PostDecoder
 from ._regressor import EEG2BoldRegressor
-from ._valid_split import TimeBlockedValidSplit
+from ._valid_split import PredefinedValidSplit, TimeBlockedValidSplit
 
 __all__ = [
     "CompactNet",
@@ -24,6 +24,7 @@ __all__ = [
     "InterpretableFeatureExtractor",
     "MHAConvBlock",
     "PostDecoder",
+    "PredefinedValidSplit",
     "TimeBlockedValidSplit",
     "branch_patterns",
     "clip_loss",

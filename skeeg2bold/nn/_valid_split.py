@@ -5,7 +5,7 @@ from torch.utils.data import Subset
 
 from .._validation import check_positive
 
-__all__ = ["TimeBlockedValidSplit"]
+__all__ = ["PredefinedValidSplit", "TimeBlockedValidSplit"]
 
 
 class TimeBlockedValidSplit:
@@ -92,6 +92,59 @@ class TimeBlockedValidSplit:
                 f"subject's {n} windows with the gap; give more data, a smaller "
                 "valid_size or gap, or train_split=None."
             )
+        return train, valid
+
+    def __call__(self, dataset, y=None, groups=None):
+        train, valid = self.split_indices(dataset.X, groups)
+        return Subset(dataset, train), Subset(dataset, valid)
+
+
+class PredefinedValidSplit:
+    """Validate on given rows of the training data, e.g. a protocol's validation part.
+
+    The paper's protocol fixes its validation data (the 60 s after the
+    target subject's training part). Fit on the training and validation
+    windows together and name the validation rows here; the network trains on
+    the others and early stopping watches these.
+
+    Parameters
+    ----------
+    valid_indices : array-like of int
+        Rows of the ``X`` given to ``fit`` used for validation only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold.nn import EEG2BoldRegressor, PredefinedValidSplit
+    >>> rows = np.r_[train, valid]  # doctest: +SKIP
+    >>> split = PredefinedValidSplit(np.arange(len(train), len(rows)))  # doctest: +SKIP
+    >>> reg = EEG2BoldRegressor(train_split=split)  # doctest: +SKIP
+    >>> reg.fit(X[rows], y[rows])  # doctest: +SKIP
+    """
+
+    def __init__(self, valid_indices):
+        self.valid_indices = valid_indices
+
+    def get_params(self, deep=True):
+        return {"valid_indices": self.valid_indices}
+
+    def __repr__(self):
+        return f"PredefinedValidSplit(<{len(self.valid_indices)} validation rows>)"
+
+    def split_indices(self, X, groups=None):
+        """Return ``(train, valid)`` row indices for windows ``X``."""
+        n = len(X)
+        valid = np.unique(np.asarray(self.valid_indices))
+        if valid.size == 0 or valid.dtype.kind not in "iu":
+            raise ValueError("valid_indices must be a non-empty array of integer row indices.")
+        if valid.min() < 0 or valid.max() >= n:
+            raise ValueError(
+                f"valid_indices must lie in [0, {n}) for the {n} windows given to fit, "
+                f"got range [{valid.min()}, {valid.max()}]."
+            )
+        train = np.setdiff1d(np.arange(n), valid)
+        if train.size == 0:
+            raise ValueError("valid_indices covers every window; no training window is left.")
         return train, valid
 
     def __call__(self, dataset, y=None, groups=None):
