@@ -11,13 +11,16 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, assume, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, Recording, make_windows
 from skeeg2bold.metrics import ConstantTargetWarning, correlation_table, mean_r, pearson_r
+from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 from skeeg2bold.model_selection import PaperProtocolSplit, TimeBlockedSplit
+from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
+from skeeg2bold.targets import CommonModeSplitter
 
 FUZZ = settings(
     max_examples=40,
@@ -34,15 +37,21 @@ def call_or_named_error(fn, *names):
             warnings.simplefilter("ignore", DroppedWindowsWarning)
             warnings.simplefilter("ignore", ConstantTargetWarning)
             result = fn()
-        event("accepted")
+        _record("accepted")
         return result
     except (ValueError, TypeError) as err:
-        event(f"rejected: {type(err).__name__}")
+        _record(f"rejected: {type(err).__name__}")
         message = str(err)
         assert any(name in message for name in names), (
             f"{type(err).__name__} names none of {names}: {message}"
         )
         return None
+
+
+def _record(outcome):
+    """Count outcomes in hypothesis' statistics (--hypothesis-show-statistics)."""
+    if currently_in_test_context():
+        event(outcome)
 
 
 # -- strategies ---------------------------------------------------------------
@@ -468,3 +477,145 @@ def test_mean_r_counts_constant_predictions_as_zero(n, n_targets, seed):
         assert mean_r(y, np.zeros_like(y)) == 0.0
     with pytest.warns(ConstantTargetWarning):
         assert np.isnan(pearson_r(y, np.full_like(y, 3.0))).all()
+
+
+# -- transformers and the regressor ---------------------------------------------
+SLOW = settings(FUZZ, max_examples=25)
+EEG_SFREQ = 100.0
+
+
+@st.composite
+def eeg_windows(draw, n_times=200):
+    """Finite windows, any real dtype, possibly with flat (constant) channels."""
+    shape = (draw(st.integers(1, 4)), draw(st.integers(1, 3)), n_times)
+    dtype = draw(st.sampled_from([np.float16, np.float32, np.float64, np.int32]))
+    scale = draw(st.sampled_from([1e-6, 1.0, 1e3]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    X = rng.standard_normal(shape) * scale
+    if draw(st.booleans()):
+        X[:, draw(st.integers(0, shape[1] - 1))] = 0.5 * scale  # a flat channel
+    return X.astype(dtype) if dtype != np.int32 else (X * 1000 / scale).astype(dtype)
+
+
+@SLOW
+@given(
+    X=eeg_windows(),
+    hostile=st.sampled_from([None, "X", "sfreq", "bands", "smoothing", "out_sfreq", "lags",
+                             "envelope", "layout", "dtype"]),
+    data=st.data(),
+)
+def test_envelope_extractor_output_or_named_error(X, hostile, data):
+    params = {"sfreq": EEG_SFREQ, "bands": {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)},
+              "smoothing": 0.5, "out_sfreq": 5.0}
+    hostile_values = {
+        "X": st.sampled_from([np.full((2, 2, 200), np.nan), np.full((2, 2, 200), np.inf),
+                              np.zeros((0, 2, 200)), np.zeros((2, 0, 200)), np.zeros((2, 200)),
+                              np.zeros((2, 2, 200), dtype=complex), [["a"]]]),
+        "sfreq": st.sampled_from([0.0, -1.0, np.nan, "100", 20.0]),
+        "bands": st.sampled_from([{}, [(13.0, 8.0)], [(1.0, 80.0)], {"a": (-1.0, 4.0)}, "alpha",
+                                  [(4.0,)], [(8.0, 13.0), (8.0, 13.0)]]),
+        "smoothing": st.sampled_from([0.0, -1.0, np.nan, 100.0, "1"]),
+        "out_sfreq": st.sampled_from([0.0, np.inf, 1000.0, 1e-3]),
+        "lags": st.sampled_from([[], [-1.0], [0.0, 0.0], [100.0], [[0.0]], [np.nan]]),
+        "envelope": st.sampled_from(["abs", None, 1]),
+        "layout": st.sampled_from(["flat", None]),
+        "dtype": st.sampled_from(["int8", "float16", "junk"]),
+    }
+    if hostile == "X":
+        X = data.draw(hostile_values["X"], label="X")
+    elif hostile is not None:
+        params[hostile] = data.draw(hostile_values[hostile], label=hostile)
+    extractor = EnvelopeFeatureExtractor(**params)
+    names = ({"bands": "band"}.get(hostile, hostile),) if hostile else ()
+    features = call_or_named_error(lambda: extractor.fit_transform(X), *names, "window")
+    if hostile is None:
+        assert features is not None
+    if features is None:
+        return
+    n_bands = len(extractor.bands_)
+    assert features.shape[0] == np.shape(X)[0]
+    if extractor.layout == "lagged":
+        assert features.shape == (len(X), np.shape(X)[1] * n_bands * extractor.lags_.size)
+    assert np.all(np.isfinite(features))
+    np.testing.assert_array_equal(extractor.transform(X), features)
+
+
+@SLOW
+@given(X=eeg_windows(), hostile=st.sampled_from([None, "X", "sfreq", "hrf_model",
+                                                  "time_length"]), data=st.data())
+def test_hrf_convolution_output_or_named_error(X, hostile, data):
+    params = {"sfreq": 2.0, "time_length": 32.0}
+    if hostile == "X":
+        X = data.draw(st.sampled_from([np.full((2, 2, 10), np.nan), np.zeros((2, 10)),
+                                       np.zeros((2, 2, 1)), np.zeros((0, 2, 10))]))
+    elif hostile is not None:
+        params[hostile] = data.draw({
+            "sfreq": st.sampled_from([0.0, np.nan, None, "2"]),
+            "hrf_model": st.sampled_from(["canonical", None, 3]),
+            "time_length": st.sampled_from([0.0, -1.0, np.inf]),
+        }[hostile])
+    hrf = HRFConvolution(**params)
+    out = call_or_named_error(lambda: hrf.fit(X).transform(X), *((hostile,) if hostile else ()),
+                              "window", "sample")
+    if hostile is None:
+        assert out is not None
+    if out is not None:
+        assert out.shape == (len(X), np.shape(X)[1] * hrf.kernels_.shape[0])
+        assert np.all(np.isfinite(out))
+
+
+@SLOW
+@given(shape=st.tuples(st.integers(0, 6), st.integers(0, 4)), method=st.sampled_from(
+    ["mean", "projection", "median"]), data=st.data())
+def test_common_mode_splitter_round_trips_or_names_the_problem(shape, method, data):
+    y = data.draw(arrays(shape), label="y")
+    splitter = CommonModeSplitter(method=method)
+    split = call_or_named_error(lambda: splitter.fit_transform(y), "method", "sample",
+                                "feature", "NaN", "infinity", "common mode")
+    if split is None:
+        return
+    assert split.shape == (shape[0], shape[1] + 1)
+    np.testing.assert_allclose(splitter.inverse_transform(split), y.astype(float),
+                               rtol=1e-6, atol=1e-6 * max(1.0, np.abs(y).max()))
+
+
+@pytest.mark.parametrize("hostile", [None, "nan X", "constant y", "one window", "y rows",
+                                     "channel names", "sfreq", "window length"])
+def test_regressor_fits_or_names_the_problem(hostile):
+    # Each fit takes a second: every case once rather than a random draw.
+    rng = np.random.default_rng(0)
+    eeg = rng.standard_normal((3, 3000))
+    bold = rng.standard_normal((12, 2))
+    rec = Recording(eeg, bold, 2.0 + 2.0 * np.arange(12), sfreq=EEG_SFREQ,
+                    ch_names=["Fz", "Cz", "Pz"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedWindowsWarning)
+        windows = make_windows(rec, window=2.0, sfreq=50.0)
+    X, y, X_new = windows.X, windows.y, windows.X
+    if hostile == "nan X":
+        X = np.asarray(X)
+        X[0, 0, 0] = np.nan
+    elif hostile == "constant y":
+        y = np.ones_like(y)
+    elif hostile == "one window":
+        X, y = X[:1], y[:1]
+    elif hostile == "y rows":
+        y = y[:-1]
+    elif hostile == "channel names":
+        X_new = X[:]
+        X_new.ch_names = ["Oz", "Cz", "Pz"]
+    elif hostile == "sfreq":
+        X_new = X[:]
+        X_new.sfreq = 100.0
+    elif hostile == "window length":
+        X_new = np.asarray(X)[:, :, :-10]
+    reg = EEG2BoldRegressor(CompactNet, module__n_branches=2, module__n_lags=2, max_epochs=1,
+                            batch_size=8, train_split=None, random_state=0)
+    names = {"nan X": ("X",), "constant y": ("y",), "one window": ("window", "sample", "y"),
+             "y rows": ("y",), "channel names": ("channels",), "sfreq": ("Hz",),
+             "window length": ("shape", "samples")}.get(hostile, ())
+    pred = call_or_named_error(lambda: reg.fit(X, y).predict(X_new), *names)
+    if hostile is None:
+        assert pred is not None
+    if pred is not None:
+        assert pred.shape == np.shape(y) and np.all(np.isfinite(pred))
