@@ -82,10 +82,10 @@ plt.show()
 # weights resemble no single source; the pattern undoes that mixing.
 #
 # This is a property of the pattern computation, not of the training: the
-# branches of an *untrained* network (random filters) have source-like
-# patterns too. A pattern tells *what* a branch listens to; whether that
-# matters for the BOLD is what the training decides and what the accuracy
-# and the chance level measure.
+# branches of an *untrained* network (random spatial filters) have
+# source-like patterns too. A pattern tells *what* a branch listens to;
+# whether that matters for the BOLD is what the training decides and what the
+# accuracy and the chance level measure.
 leadfield = np.mean([truth.gain for truth in sim.truth], axis=0)  # (n_channels, n_sources)
 
 
@@ -124,8 +124,11 @@ plt.show()
 
 # %%
 # The temporal patterns weigh each filter's response by the spectrum of the
-# EEG it filters, so they follow the EEG's own spectrum — a 1/f decay with an
-# alpha peak — wherever the filter passes it. In the quick setting the
-# network trains for a few epochs only, its temporal filters are still close
-# to their random start, and the patterns show mostly that spectrum; the
-# paper's band-specific pairs of branches need its full training.
+# EEG it filters. Where a filter passes a band in which the EEG has little
+# power (the high-frequency branches, on the flat tail of the 1/f spectrum),
+# the pattern is small; where the EEG has a strong rhythm, such as the
+# posterior alpha, it stands out even at the edge of a filter's band. The
+# network's temporal filters start as a bank of band-pass filters from 2 to
+# 40 Hz and training reshapes them; in the quick setting they have moved
+# little from that start, so read the spectra as "which band of this source
+# the branch sees" rather than as a learned discovery.
