@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, Recording, make_windows
+from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
 from skeeg2bold.metrics import ConstantTargetWarning, correlation_table, mean_r, pearson_r
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 from skeeg2bold.model_selection import PaperProtocolSplit, TimeBlockedSplit
@@ -619,3 +620,31 @@ def test_regressor_fits_or_names_the_problem(hostile):
         assert pred is not None
     if pred is not None:
         assert pred.shape == np.shape(y) and np.all(np.isfinite(pred))
+
+
+@pytest.mark.parametrize("mismatch", ["channel names", "channel order", "sfreq", "n_channels",
+                                      "window length"])
+def test_fit_predict_mismatch_is_caught_by_the_baselines(mismatch):
+    rng = np.random.default_rng(0)
+    rec = Recording(rng.standard_normal((3, 6000)), rng.standard_normal((25, 2)),
+                    2.0 + 2.0 * np.arange(25), sfreq=EEG_SFREQ, ch_names=["Fz", "Cz", "Pz"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedWindowsWarning)
+        X = make_windows(rec, window=4.0).X
+    y = np.random.default_rng(1).standard_normal((len(X), 2))
+    for model in (make_ridge_baseline(bands={"alpha": (8.0, 13.0)}),
+                  make_hrf_baseline(bands={"alpha": (8.0, 13.0)})):
+        model.fit(X, y)
+        X_new = X[:]
+        if mismatch == "channel names":
+            X_new.ch_names = ["Fz", "Cz", "Oz"]
+        elif mismatch == "channel order":
+            X_new.ch_names = ["Cz", "Fz", "Pz"]
+        elif mismatch == "sfreq":
+            X_new.sfreq = 2 * EEG_SFREQ
+        elif mismatch == "n_channels":
+            X_new = np.asarray(X)[:, :2]
+        else:
+            X_new = np.asarray(X)[:, :, 50:]
+        with pytest.raises(ValueError, match="channel|Hz|features|samples"):
+            model.predict(X_new)
