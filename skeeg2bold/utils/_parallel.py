@@ -20,6 +20,23 @@ What already pins threads, and what does not:
   leaves cores idle when a worker has fewer threads than cores;
   :func:`pin_dask_threads` gives every worker its share instead.
 
+A grid search runs on a Dask cluster through joblib's Dask backend::
+
+    from dask.distributed import Client
+    client = Client("tcp://scheduler:8786")  # or Client(LocalCluster(...))
+    pin_dask_threads(client)
+    with joblib.parallel_config(backend="dask"):
+        GridSearchCV(model, grid, cv=cv, n_jobs=-1).fit(X, y)
+
+and on Ray through Ray's joblib backend, whose worker processes start with
+``OMP_NUM_THREADS`` set to the task's CPUs (1 by default), so torch is
+pinned there already::
+
+    from ray.util.joblib import register_ray
+    register_ray()
+    with joblib.parallel_config(backend="ray"):
+        GridSearchCV(model, grid, cv=cv, n_jobs=-1).fit(X, y)
+
 Fits of torch models must run in separate processes to be reproducible:
 torch's random generator (weight initialisation, batch order, dropout) is
 process-wide, so two fits running as threads of one process draw from it in
