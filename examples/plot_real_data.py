@@ -61,9 +61,10 @@ if CWL_ROOT and (Path(CWL_ROOT) / "eeg").is_dir():
     root = Path(CWL_ROOT)
     subjects = list(CWL_SUBJECTS[:N_SUBJECTS])
     bold_targets = BOLDRoiTargets()  # Harvard-Oxford subcortical atlas, 14 ROIs
-    sim = None
+    sim = workdir = None
 else:
-    root = Path(tempfile.mkdtemp(prefix="cwl-"))
+    workdir = tempfile.TemporaryDirectory(prefix="cwl-")  # removed at the end
+    root = Path(workdir.name)
     sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, sfreq=1000.0, random_state=0)
     for rec, name in zip(sim.recordings, CWL_SUBJECTS):
         rec.subject = name
@@ -167,3 +168,8 @@ print("mean r per held-out subject:", scores.round(3))
 # The Harvard-Oxford atlas that :class:`~skeeg2bold.io.BOLDRoiTargets` uses by
 # default is part of FSL and distributed under the FSL licence
 # (non-commercial use); see :doc:`/real_data`.
+
+# %%
+# Remove the simulated files (a copy of real data is left untouched).
+if workdir is not None:
+    workdir.cleanup()
