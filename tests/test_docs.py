@@ -61,8 +61,8 @@ def test_docs_build_with_gallery(tmp_path):
     )
     log = warnings_file.read_text() if warnings_file.exists() else ""
     assert proc.returncode == 0, (
-        f"sphinx-build failed ({proc.returncode}).\nWarnings:\n{log}\n"
-        f"stderr (tail):\n{proc.stderr[-5000:]}"
+        f"sphinx-build failed ({proc.returncode}); warnings are errors here.\n"
+        + (f"Warnings:\n{log}" if log.strip() else f"stderr (tail):\n{proc.stderr[-5000:]}")
     )
 
     pages = ["index", "getting_started", "api", "simulator", "real_data",
