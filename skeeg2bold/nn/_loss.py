@@ -74,7 +74,7 @@ class CorrelationCLIPLoss(nn.Module):
     >>> import torch
     >>> from skeeg2bold.nn import CorrelationCLIPLoss
     >>> y = torch.tensor([[0.0], [1.0], [2.0]])
-    >>> float(CorrelationCLIPLoss()(2 * y + 1, y))
+    >>> round(float(CorrelationCLIPLoss()(2 * y + 1, y)), 6)
     -1.0
     """
 
