@@ -190,16 +190,19 @@ def make_windows(
     Returns
     -------
     data : sklearn.utils.Bunch
-        ``X`` : :class:`EEGWindows`, shape (n_windows, n_channels, n_times)
-            Read-only windows sharing memory with the continuous EEG;
-            ``np.asarray(data.X)`` makes a plain array.
-        ``y`` : ndarray of shape (n_windows, n_rois)
-            BOLD at each window's sample time.
-        ``groups`` : ndarray of shape (n_windows,) — subject of each window.
-        ``times`` : ndarray of shape (n_windows,) — EEG window end time (s).
-        ``bold_times`` : ndarray of shape (n_windows,) — BOLD sample time (s).
-        ``ch_names``, ``roi_names``, ``sfreq``, ``window``, ``shift``,
-        ``info`` (mne.Info of the first recording, montage included when known).
+        With the fields:
+
+        - ``X`` : :class:`EEGWindows` of shape (n_windows, n_channels, n_times),
+          read-only windows sharing memory with the continuous EEG;
+          ``np.asarray(data.X)`` makes a plain array.
+        - ``y`` : ndarray of shape (n_windows, n_rois), the BOLD at each
+          window's sample time.
+        - ``groups`` : ndarray of shape (n_windows,), subject of each window.
+        - ``times`` : ndarray of shape (n_windows,), EEG window end time (s).
+        - ``bold_times`` : ndarray of shape (n_windows,), BOLD sample time (s).
+        - ``ch_names``, ``roi_names``, ``sfreq``, ``window``, ``shift`` and
+          ``info`` (mne.Info of the first recording, montage included when
+          known).
 
     Warns
     -----
