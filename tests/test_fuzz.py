@@ -421,7 +421,8 @@ def test_splitters_name_bad_times_groups_and_x(times, groups, X):
 # -- metrics --------------------------------------------------------------------
 @FUZZ
 @given(
-    shape=st.one_of(st.tuples(st.integers(0, 30)), st.tuples(st.integers(0, 30), st.integers(0, 4))),
+    shape=st.one_of(st.tuples(st.integers(0, 30)),
+                    st.tuples(st.integers(0, 30), st.integers(0, 4))),
     scale=st.sampled_from([1e-300, 1e-150, 1e-6, 1.0, 1e6, 1e150, 1e300]),
     offset=st.sampled_from([0.0, 1.0, 1e4]),
     dtype=st.sampled_from([np.float16, np.float32, np.float64, np.int64]),
