@@ -15,7 +15,8 @@ class Recording:
     eeg : mne.io.BaseRaw or array-like of shape (n_channels, n_times)
         Continuous EEG. From a Raw, only the EEG channels are kept by default
         (see ``picks``); the Raw's measurement info, montage included, is kept
-        in :attr:`info`.
+        in :attr:`info`. Integer and boolean arrays are stored as float64,
+        float16 as float32; float32 and float64 are kept as they are.
     bold : array-like of shape (n_volumes, n_rois)
         BOLD time series, one column per region of interest.
     volume_times : array-like of shape (n_volumes,)
