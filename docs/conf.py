@@ -167,7 +167,7 @@ def _constant_doc(module, name):
     return ""
 
 
-def _api_page(module, name, kind):
+def _api_page(module, name, kind, aliases):
     full = f"{module.__name__}.{name}"
     lines = [full, "=" * len(full), "", f".. currentmodule:: {module.__name__}", ""]
     if kind == "data":
@@ -178,8 +178,11 @@ def _api_page(module, name, kind):
                   f"   :value: {value.repr(getattr(module, name))}", "",
                   f"   {_constant_doc(module, name)}", ""]
     else:
+        # The gallery records an object under the name an example imports it
+        # by, or a shorter one that also works: list every public alias.
         lines += [_PAGE[kind].format(name=name),
-                  f".. minigallery:: {full}", f"   :add-heading: Examples using ``{name}``", ""]
+                  f".. minigallery:: {' '.join(aliases)}",
+                  f"   :add-heading: Examples using ``{name}``", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -191,10 +194,12 @@ def _api_reference():
     first subpackage in alphabetical order, and the others point to it.
     """
     modules = _public_modules()
-    owner = {}
+    owner, aliases = {}, {}
     for module in modules[1:] + modules[:1]:
         for name in module.__all__:
-            owner.setdefault(id(getattr(module, name)), f"{module.__name__}.{name}")
+            key = id(getattr(module, name))
+            owner.setdefault(key, f"{module.__name__}.{name}")
+            aliases.setdefault(key, []).append(f"{module.__name__}.{name}")
     lines, pages = [], {}
     for module in modules:
         names, also = [], []
@@ -213,7 +218,8 @@ def _api_reference():
         for name in names:
             kind = _kind(getattr(module, name))
             by_kind.setdefault(kind, []).append(name)
-            pages[f"{module.__name__}.{name}.rst"] = _api_page(module, name, kind)
+            pages[f"{module.__name__}.{name}.rst"] = _api_page(
+                module, name, kind, aliases[id(getattr(module, name))])
         for kind, heading in (("class", "Classes"), ("function", "Functions")):
             if kind not in by_kind:
                 continue

@@ -79,6 +79,8 @@ def test_docs_build_with_gallery(tmp_path):
     for full in _public_names():
         assert (out / "generated" / f"{full}.html").is_file(), f"no API page for {full}"
         assert full.rsplit(".", 1)[1] in api
+    # Every example cuts windows, so this page links to the gallery.
+    assert "Examples using" in (out / "generated" / "skeeg2bold.make_windows.html").read_text()
 
     # The README's commands are included verbatim, so the two cannot drift apart.
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
