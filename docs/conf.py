@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 GENERATED = HERE / "generated"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # _gallery_order
 
 # Read by every example, and inherited by the processes sphinx-gallery runs them in.
 os.environ.setdefault("SKEEG2BOLD_QUICK", "1")
@@ -88,7 +89,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "plot_gallery": os.environ.get("SKEEG2BOLD_PLOT_GALLERY", "True"),
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "_gallery_order.GalleryOrder",
     "remove_config_comments": True,
     "reset_modules": ("matplotlib", "seaborn"),
     "image_scrapers": ("matplotlib",),
