@@ -24,7 +24,6 @@ each setting ``model`` to an estimator and its own ``model__*`` parameters.
 import os
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
@@ -66,7 +65,8 @@ def describe(params):
     """A short label for one candidate."""
     model = params["model"]
     if isinstance(model, EEG2BoldRegressor):
-        return f"{params['model__module'].__name__}, {params['model__module__n_branches']} branches"
+        module, n_branches = params["model__module"], params["model__module__n_branches"]
+        return f"{module.__name__}, {n_branches} branches"
     if "model__hrfconvolution__hrf_model" in params:
         return f"HRF ridge, {params['model__hrfconvolution__hrf_model']}"
     log = params["model__envelopefeatureextractor__log"]
