@@ -20,6 +20,12 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
    ceiling on the same test volumes; with the wall time of each fit on
    ``--threads`` threads (target: the deep model under 10 minutes on 2).
 
+With about 70 test windows per target, one target subject's mean r has a
+standard error near 0.1 / sqrt(15): compare models on several subjects
+(``--subjects sub-01,sub-04,...``) before drawing conclusions. On a shared
+machine, run with ``--threads 1``: oversubscribed threads slow torch down
+many times.
+
 Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2]``
 """
 
@@ -121,6 +127,8 @@ def protocol(subjects, n_threads, chance_repeats):
     epochs = {name: [] for name in models}
     chance, ceiling = None, []
     split = PaperProtocolSplit(subjects=subjects)
+    # RidgeCV's largest candidate penalties warn about conditioning; irrelevant here.
+    warnings.filterwarnings("ignore", message="An ill-conditioned matrix")
     with threadpool_limits(n_threads):
         for (train, test), subject in zip(split.split(data.X, y, data.groups), subjects):
             for name, model in models.items():
