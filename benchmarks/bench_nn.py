@@ -20,9 +20,11 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
    ceiling on the same test volumes; with the wall time of each fit on
    ``--threads`` threads (target: the deep model under 10 minutes on 2).
 
-With about 70 test windows per target, one target subject's mean r has a
-standard error near 0.1 / sqrt(15): compare models on several subjects
-(``--subjects sub-01,sub-04,...``) before drawing conclusions. On a shared
+The test part is 150 s of slow BOLD (about 70 windows, far fewer
+independent samples), so one target's r varies by 0.1-0.2 between runs
+and subjects, and the 15 targets are not independent: compare models on
+several target subjects (``--subjects sub-01,sub-04,...``) before drawing
+conclusions. On a shared
 machine, run with ``--threads 1``: oversubscribed threads slow torch down
 many times.
 
