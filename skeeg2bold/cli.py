@@ -125,11 +125,17 @@ def _run(args, parser):
 
     from .experiment import run_experiment
 
-    result = run_experiment(
-        models, data, cv=cv, chance_models=chance_models, n_repeats=preset["repeats"],
-        chance_repeats=max(preset["chance_repeats"], 1), ceiling=ceiling,
-        random_state=args.seed, progress=progress,
-    )
+    from scipy.linalg import LinAlgWarning
+
+    with warnings.catch_warnings():
+        # RidgeCV tries tiny penalties on purpose; the ill-conditioned ones
+        # lose the selection, so their solver warnings are only noise here.
+        warnings.simplefilter("ignore", LinAlgWarning)
+        result = run_experiment(
+            models, data, cv=cv, chance_models=chance_models, n_repeats=preset["repeats"],
+            chance_repeats=max(preset["chance_repeats"], 1), ceiling=ceiling,
+            random_state=args.seed, progress=progress,
+        )
     result.info.update(preset=preset, data=args.data, protocol=args.protocol,
                        seconds=round(time.perf_counter() - t_start, 1))
     folder = result.save(args.out)
