@@ -96,3 +96,27 @@ def test_plain_arrays_and_errors():
         chance_level(model, X, y, n_repeats=0)
     with pytest.raises(ValueError, match="shape"):
         chance_level(model, X, y[:-1])
+
+
+def test_chance_is_not_biased_by_subject_offsets():
+    # Each run's BOLD is demeaned over the run, so a subject's early (training)
+    # block mean predicts the opposite sign for its late (test) block; scored
+    # pooled over subjects, a model that learns subject offsets would look
+    # worse than chance. Scored within subjects it must sit near zero.
+    rng = np.random.default_rng(3)
+    recordings = []
+    sos = butter(2, 0.02, fs=0.5, output="sos")
+    for s in range(8):
+        n_vol = 150
+        volume_times = 3.0 + 2.0 * np.arange(n_vol)
+        bold = sosfiltfilt(sos, rng.standard_normal((n_vol, 2)), axis=0) * 5
+        bold += np.linspace(-1, 1, n_vol)[:, None] * rng.choice([-3, 3])  # slow trend per run
+        bold -= bold.mean(axis=0)
+        eeg = rng.standard_normal((3, int(310 * SFREQ)))
+        eeg *= rng.uniform(0.5, 2.0)  # subject-specific EEG scale: subject identity is learnable
+        recordings.append(Recording(eeg, bold, volume_times, sfreq=SFREQ,
+                                    ch_names=["C3", "Cz", "C4"], subject=f"s{s}"))
+    data = make_windows(recordings, window=2.0)
+    model = make_pipeline(FunctionTransformer(_log_power), Ridge(alpha=1e-3))
+    res = chance_level(model, data.X, data.y, n_repeats=4, random_state=0)
+    assert abs(res.scores.mean()) < 0.12

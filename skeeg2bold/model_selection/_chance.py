@@ -48,7 +48,8 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     Returns
     -------
     result : sklearn.utils.Bunch
-        ``scores`` : ndarray of shape (n_repeats, n_targets) — r per repeat.
+        ``scores`` : ndarray of shape (n_repeats, n_targets) — r per repeat,
+        computed within each subject's test block and averaged over subjects.
         ``mean``, ``std`` : ndarray of shape (n_targets,).
         ``upper`` : ndarray of shape (n_targets,) — 95th percentile of the
         repeats, a one-sided bound for "above chance".
@@ -103,7 +104,17 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
                 y_shifted[rows] = y[np.roll(rows, _draw_shift(times[rows], min_shift, rng,
                                                               subject))]
         model = clone(estimator).fit(X[train], y_shifted[train])
-        scores.append(pearson_r(y_shifted[test], model.predict(X[test]), constant="zero"))
+        pred = np.asarray(model.predict(X[test]))
+        # Score within each subject, then average: pooled over subjects, r
+        # would reward (or punish) learning each subject's BOLD offset, and a
+        # zero-mean run makes its early (train) and late (test) block means
+        # anti-correlated, which biases a pooled chance level below zero.
+        per_subject = [
+            pearson_r(y_shifted[test][own], pred[own], constant="zero")
+            for own in (groups[test] == s for s in np.unique(groups[test]))
+            if own.sum() > 1
+        ]
+        scores.append(np.mean(per_subject, axis=0))
     scores = np.asarray(scores)
     return Bunch(scores=scores, mean=scores.mean(axis=0), std=scores.std(axis=0),
                  upper=np.percentile(scores, 95, axis=0))

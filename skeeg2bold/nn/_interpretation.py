@@ -64,6 +64,7 @@ def branch_patterns(model, X, *, sfreq=None, info=None):
         ``spatial_filters`` : ndarray of shape (n_branches, n_chans)
             The raw weights, for comparison.
         ``freqs`` : ndarray of shape (n_freqs,)
+            Frequencies (Hz) of the spectra.
         ``frequency_responses`` : ndarray of shape (n_branches, n_freqs)
             Magnitude response of each temporal filter.
         ``input_spectra`` : ndarray of shape (n_branches, n_freqs)
@@ -71,7 +72,8 @@ def branch_patterns(model, X, *, sfreq=None, info=None):
         ``temporal_patterns`` : ndarray of shape (n_branches, n_freqs)
             ``frequency_responses * input_spectra``, each scaled to a maximum
             of 1: the band each branch extracts from the data.
-        ``ch_names``, ``info``.
+        ``ch_names``, ``info``
+            Channel names and measurement info, for the topomaps.
 
     Examples
     --------
@@ -139,7 +141,8 @@ def _plot_info(patterns, info):
     return info
 
 
-def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, show=True):
+def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, n_cols=3,
+                         show=True):
     """Topomap of each branch's spatial pattern beside its temporal pattern.
 
     Parameters
@@ -153,13 +156,15 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, show=
         Branches to draw (all by default).
     fmax : float, default=None
         Highest frequency shown (Nyquist by default).
+    n_cols : int, default=3
+        Branches per row of the figure (the paper's Fig. 4 is a grid).
     show : bool, default=True
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One row per branch: topomap (left), temporal pattern and filter
-        response (right).
+        One panel pair per branch: topomap (left), temporal pattern and
+        filter response (right).
     """
     import matplotlib.pyplot as plt
     import mne
@@ -172,9 +177,17 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, show=
         raise ValueError(f"branches {bad} do not exist; the model has {n_branches}.")
     freqs = patterns["freqs"]
     keep = freqs <= (fmax if fmax is not None else freqs[-1])
-    fig, axes = plt.subplots(len(branches), 2, figsize=(6, 1.8 * len(branches)),
-                             gridspec_kw=dict(width_ratios=[1, 2.5]), squeeze=False)
-    for row, b in zip(axes, branches):
+    if isinstance(n_cols, bool) or int(n_cols) != n_cols or n_cols < 1:
+        raise ValueError(f"n_cols must be a positive integer, got {n_cols!r}.")
+    n_cols = min(int(n_cols), len(branches))
+    n_rows = -(-len(branches) // n_cols)
+    fig, axes = plt.subplots(n_rows, 2 * n_cols, figsize=(5.2 * n_cols, 1.7 * n_rows),
+                             gridspec_kw=dict(width_ratios=[1, 2.2] * n_cols), squeeze=False)
+    pairs = [axes[k // n_cols, 2 * (k % n_cols):2 * (k % n_cols) + 2] for k in range(n_rows * n_cols)]
+    for pair in pairs[len(branches):]:
+        pair[0].set_axis_off()
+        pair[1].set_axis_off()
+    for row, b in zip(pairs, branches):
         pattern = patterns["spatial_patterns"][b]
         vmax = np.abs(pattern).max()
         mne.viz.plot_topomap(pattern, info, axes=row[0], show=False, cmap="RdBu_r",
@@ -186,8 +199,11 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, show=
                     "--", color="0.5", label="filter")
         row[1].set_xlim(freqs[keep][0], freqs[keep][-1])
         row[1].set_yticks([])
-    axes[-1, 1].set_xlabel("Frequency (Hz)")
-    axes[0, 1].legend(fontsize=8, frameon=False)
+        row[1].tick_params(labelsize=7)
+    for col in range(n_cols):
+        bottom = max(k for k in range(len(branches)) if k % n_cols == col)
+        pairs[bottom][1].set_xlabel("Frequency (Hz)", fontsize=8)
+    pairs[0][1].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     if show:
         plt.show()

@@ -113,7 +113,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         Channel names when ``X`` carried them; checked in ``predict``.
     input_scale_ : float
         Inputs are divided by this before the network.
-    output_coef_, output_intercept_ : ndarray of shape (n_outputs_,)
+    output_coef_, output_intercept_ : ndarray of shape ``(n_outputs_,)``
         Affine map from network outputs to ``y`` units.
     history_ : skorch.History
 
@@ -324,7 +324,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_windows,) or (n_windows, n_outputs_)
+        y_pred : ndarray of shape ``(n_windows,)`` or ``(n_windows, n_outputs_)``
             Same ndim as the ``y`` given to ``fit``.
         """
         self.check_is_fitted()
