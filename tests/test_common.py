@@ -176,13 +176,6 @@ EXPECTED_FAILURES = {
     ((EEG2BoldRegressor,), "check_methods_subset_invariance"):
         "the network computes in float32 in batches; which windows share a batch "
         "changes the rounding (~1e-7 relative), the check's tolerance",
-    # Being fixed in the estimators (n_features_in_ = n_channels with sklearn's
-    # wording on mismatch; y=None, object y and single-window errors).
-    (_WINDOW_CLASSES, "check_n_features_in_after_fitting"): "pending fix",
-    ((EnvelopeFeatureExtractor, EEG2BoldRegressor), "check_n_features_in"): "pending fix",
-    ((EEG2BoldRegressor,), "check_dtype_object"): "pending fix",
-    ((EEG2BoldRegressor,), "check_fit2d_1sample"): "pending fix",
-    ((EEG2BoldRegressor,), "check_requires_y_none"): "pending fix",
 }
 
 

@@ -116,17 +116,6 @@ def test_restored_network_keeps_its_channel_check(windows, fitted):
 # A pickle runs code of the sender's choosing when it is loaded: never load a
 # pickled model from an untrusted source. Weights in safetensors and the
 # fitted attributes in JSON hold only numbers and text.
-NEEDS_F_FITTED = pytest.mark.xfail(
-    strict=True,
-    reason="EEG2BoldRegressor.save_params/load_params do not yet take f_fitted (a JSON "
-           "file of the fitted attributes: n_chans_, n_times_, n_outputs_, sfreq_, "
-           "ch_names_, y_ndim_, input_scale_, output_coef_, output_intercept_, y_mean_, "
-           "y_std_ and torch's RNG state); without them a network rebuilt from weights "
-           "alone cannot predict",
-)
-
-
-@NEEDS_F_FITTED
 def test_network_round_trips_through_safetensors_and_json(windows, fitted, tmp_path):
     X, _ = windows
     model = fitted["compact network"]
@@ -166,7 +155,6 @@ def test_resumed_training_equals_uninterrupted_when_nothing_is_random(windows, t
     np.testing.assert_array_equal(resumed.predict(X), full.predict(X))
 
 
-@NEEDS_F_FITTED
 def test_resumed_training_equals_uninterrupted_with_shuffling_and_dropout(windows, tmp_path):
     # Batch order and dropout draw from torch's generator: its state at the
     # checkpoint must come back too.

@@ -112,6 +112,8 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
     ch_names_ : list of str
         Channel names (from ``X.ch_names``, else ``"ch0", "ch1", ...``).
     n_channels_ : int
+    n_features_in_ : int
+        Same as ``n_channels_``: scikit-learn's name for the input width.
     n_times_ : int
         Samples per window.
     mean_, scale_ : ndarray of shape (n_channels, n_bands)
@@ -224,9 +226,11 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
                 )
         n_channels, n_times = X.shape[1:]
         if n_channels != self.n_channels_:
+            # scikit-learn's wording (its estimator checks look for it).
             raise ValueError(
-                f"X has {n_channels} channels but the extractor was fitted on "
-                f"{self.n_channels_}."
+                f"X has {n_channels} features, but {type(self).__name__} is expecting "
+                f"{self.n_channels_} features as input: the windows have {n_channels} "
+                f"channels, the extractor was fitted on {self.n_channels_}."
             )
         if n_times != self.n_times_:
             raise ValueError(
@@ -295,7 +299,7 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
             self.ch_names_ = [f"ch{i}" for i in range(n_channels)]
             self._names_known = False
         self.sfreq_ = sfreq
-        self.n_channels_ = n_channels
+        self.n_channels_ = self.n_features_in_ = n_channels
         self.n_times_ = n_times
         check_option(self.layout, ("lagged", "series"), "layout")
         self.bands_ = _check_bands(self.bands, sfreq)

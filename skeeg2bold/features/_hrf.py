@@ -127,7 +127,15 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "kernels_")
         X = check_eeg_windows_array(X, "X")
-        if X.shape[1:] != (self.n_features_in_, self.n_times_):
+        if X.shape[1] != self.n_features_in_:
+            # scikit-learn's wording (its estimator checks look for it).
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input: X has {X.shape[1]} series of "
+                f"{X.shape[2]} samples per window, HRFConvolution was fitted on "
+                f"{self.n_features_in_} of {self.n_times_}."
+            )
+        if X.shape[2] != self.n_times_:
             raise ValueError(
                 f"X has {X.shape[1]} series of {X.shape[2]} samples per window but "
                 f"HRFConvolution was fitted on {self.n_features_in_} of {self.n_times_}."

@@ -1,13 +1,15 @@
 """EEG2BoldRegressor: the paper's network as a scikit-learn regressor (skorch)."""
 
 import inspect
+import json
 
 import numpy as np
 import torch
 from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping
 from skorch.dataset import unpack_data
-from skorch.utils import to_tensor
+from skorch.history import History
+from skorch.utils import open_file_like, to_tensor
 
 from .._validation import check_eeg_windows_array, check_finite, check_positive
 from ._eeg2bold import EEG2BoldNet
@@ -18,6 +20,10 @@ __all__ = ["EEG2BoldRegressor"]
 
 #: Windows used to estimate the input scale: enough for a stable median std.
 _N_SCALE_WINDOWS = 256
+#: Fitted attributes besides the weights: what ``save_params(f_fitted=...)`` writes.
+_FITTED_ATTRIBUTES = ("n_chans_", "n_times_", "n_outputs_", "n_features_in_", "sfreq_",
+                      "ch_names_", "y_ndim_", "input_scale_", "y_mean_", "y_std_",
+                      "output_coef_", "output_intercept_")
 
 
 class _WindowDataset(torch.utils.data.Dataset):
@@ -108,6 +114,8 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         The trained network.
     n_chans_, n_times_, n_outputs_ : int
         Shapes seen in ``fit``.
+    n_features_in_ : int
+        Same as ``n_chans_``: scikit-learn's name for the input width.
     sfreq_ : float
     ch_names_ : list of str or None
         Channel names when ``X`` carried them; checked in ``predict``.
@@ -186,7 +194,16 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         return float(x_sfreq if x_sfreq is not None else check_positive(self.sfreq, "sfreq"))
 
     def _check_y(self, y, n_windows):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         y = np.asarray(y)
+        if y.dtype.kind == "O":
+            try:
+                y = y.astype(np.float64)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"y must hold real numbers: {err}") from None
         if y.dtype.kind not in "biuf":
             raise TypeError(f"y must hold real numbers, got dtype {y.dtype}.")
         if y.ndim not in (1, 2):
@@ -195,6 +212,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             )
         if y.shape[0] != n_windows:
             raise ValueError(f"y has {y.shape[0]} rows but X has {n_windows} windows.")
+        if n_windows < 2:
+            raise ValueError(
+                f"X has {n_windows} sample (window); a correlation loss needs at least 2."
+            )
         y2 = check_finite(y.reshape(n_windows, -1).astype(np.float64), "y")
         constant = np.flatnonzero(np.ptp(y2, axis=0) == 0)
         if constant.size:
@@ -209,6 +230,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         y, y2 = self._check_y(y, len(X))
         self.sfreq_ = self._infer_sfreq(X)
         _, self.n_chans_, self.n_times_ = X.shape
+        self.n_features_in_ = self.n_chans_  # scikit-learn's name for the input width
         self.n_outputs_ = y2.shape[1]
         self.y_ndim_ = y.ndim
         self.ch_names_ = list(X.ch_names) if getattr(X, "ch_names", None) else None
@@ -220,6 +242,14 @@ class EEG2BoldRegressor(NeuralNetRegressor):
 
     def _check_X_matches(self, X):
         X = self._check_X(X)
+        if X.shape[1] != self.n_chans_:
+            # scikit-learn's wording (its estimator checks look for it).
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_chans_} features as input: X has windows of shape {X.shape[1:]} "
+                f"(channels, samples), the model was fitted on "
+                f"{(self.n_chans_, self.n_times_)}."
+            )
         if X.shape[1:] != (self.n_chans_, self.n_times_):
             raise ValueError(
                 f"X has windows of shape {X.shape[1:]} (channels, samples) but the model "
@@ -314,6 +344,93 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         cov = (raw_c * (y2 - y2.mean(axis=0))).sum(axis=0)
         self.output_coef_ = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
         self.output_intercept_ = y2.mean(axis=0) - self.output_coef_ * raw.mean(axis=0)
+
+    def predict_proba(self, X):
+        """Raw network output (before the affine map to ``y`` units), X checked.
+
+        skorch's ``predict`` calls this; checking here keeps mismatched windows
+        from reaching the network as a bare torch error.
+        """
+        self.check_is_fitted()
+        return super().predict_proba(self._check_X_matches(X))
+
+    # -- saving without pickle ---------------------------------------------------
+    def save_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    use_safetensors=False, f_fitted=None, **kwargs):
+        """Save weights (skorch's ``save_params``) and, with ``f_fitted``, the rest.
+
+        Loading a pickle runs whatever code its author put in it, so never
+        load a pickled model from a source you do not trust. Weights saved
+        with ``use_safetensors=True`` and the JSON written to ``f_fitted``
+        hold only numbers and text: share those instead, and rebuild the
+        model with :meth:`load_params`.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history, use_safetensors, **kwargs
+            As in :meth:`skorch.NeuralNet.save_params`.
+        f_fitted : str, path or file-like, default=None
+            JSON file for the fitted attributes that are not weights (shapes,
+            ``sfreq_``, ``ch_names_``, input scale, output calibration) and
+            torch's random-number state, so that training resumed from a
+            :class:`~skorch.callbacks.Checkpoint` (``Checkpoint(...,
+            f_fitted="fitted.json")`` with
+            :class:`~skorch.callbacks.LoadInitState`) continues exactly as an
+            uninterrupted run would.
+
+        Examples
+        --------
+        >>> reg.save_params(f_params="weights.safetensors", f_fitted="fitted.json",
+        ...                 use_safetensors=True)  # doctest: +SKIP
+        >>> new = EEG2BoldRegressor(CompactNet, ...)  # same parameters  # doctest: +SKIP
+        >>> new.load_params(f_params="weights.safetensors", f_fitted="fitted.json",
+        ...                 use_safetensors=True)  # doctest: +SKIP
+        """
+        if f_fitted is not None:
+            state = {name: np.asarray(getattr(self, name)).tolist()
+                     for name in _FITTED_ATTRIBUTES if hasattr(self, name)}
+            state["torch_rng_state"] = torch.get_rng_state().tolist()
+            with open_file_like(f_fitted, "w") as f:
+                json.dump(state, f)
+        super().save_params(f_params=f_params, f_optimizer=f_optimizer,
+                            f_criterion=f_criterion, f_history=f_history,
+                            use_safetensors=use_safetensors, **kwargs)
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    checkpoint=None, use_safetensors=False, f_fitted=None, **kwargs):
+        """Load what :meth:`save_params` wrote; ``f_fitted`` first, building the network.
+
+        A new estimator with the same parameters as the saved one, given
+        ``f_fitted`` and ``f_params``, predicts exactly as the saved one did.
+        """
+        hidden = getattr(checkpoint, "f_fitted", None)
+        if f_fitted is None and hidden is not None:
+            # The checkpoint names its files after the history's last epoch,
+            # so the history comes first (as skorch does for its own files).
+            if f_history is None and checkpoint.f_history is not None:
+                self.history = History.from_file(checkpoint.f_history_)
+            f_fitted = checkpoint.get_formatted_files(self)["f_fitted"]
+        if f_fitted is not None:
+            with open_file_like(f_fitted, "r") as f:
+                state = json.load(f)
+            rng_state = state.pop("torch_rng_state")
+            for name, value in state.items():
+                setattr(self, name, np.asarray(value, dtype=float)
+                        if isinstance(value, list) and name != "ch_names_" else value)
+            if not self.initialized_:
+                self.initialize()  # builds the network with the loaded shapes
+            torch.set_rng_state(torch.tensor(rng_state, dtype=torch.uint8))
+        if hidden is not None:
+            # skorch would take f_fitted for a module's state; it is loaded above.
+            checkpoint.f_fitted = None
+        try:
+            super().load_params(f_params=f_params, f_optimizer=f_optimizer,
+                                f_criterion=f_criterion, f_history=f_history,
+                                checkpoint=checkpoint, use_safetensors=use_safetensors,
+                                **kwargs)
+        finally:
+            if hidden is not None:
+                checkpoint.f_fitted = hidden
 
     def predict(self, X):
         """Predict the BOLD of each window.
