@@ -21,7 +21,6 @@ everything else must pass.
 """
 
 import functools
-import os
 import warnings
 
 import numpy as np
@@ -45,7 +44,6 @@ from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 from skeeg2bold.io import BOLDRoiTargets
 from skeeg2bold.nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
 from skeeg2bold.targets import CommonModeSplitter
-from skeeg2bold.utils import limit_threads, thread_budget
 
 SFREQ = 100.0
 N_TIMES = 200  # 2 s windows at 100 Hz: long enough for every default band filter
@@ -53,15 +51,6 @@ N_TIMES = 200  # 2 s windows at 100 Hz: long enough for every default band filte
 _CARRIER = np.cumsum(np.random.default_rng(0).standard_normal(N_TIMES)) * 0.1 + np.sin(
     2 * np.pi * 10.0 * np.arange(N_TIMES) / SFREQ) + 0.5 * np.sin(
     2 * np.pi * 21.0 * np.arange(N_TIMES) / SFREQ)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads_per_test_worker():
-    # pytest-xdist runs one test process per core on CI; torch's default of one
-    # thread per core in each would oversubscribe the cores (skeeg2bold.utils).
-    n_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    with limit_threads(thread_budget(n_workers)):
-        yield
 
 
 def rows_as_windows(X):

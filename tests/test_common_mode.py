@@ -8,7 +8,6 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import Ridge
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skeeg2bold.targets import CommonModeSplitter
 
@@ -24,11 +23,6 @@ def _bold(n=200, seed=0):
         + 0.5 * rng.standard_normal((n, 4))
         + [100.0, 200.0, 50.0, 0.0]
     )
-
-
-@parametrize_with_checks([CommonModeSplitter(), CommonModeSplitter(method="projection")])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_mean_split_is_the_papers_targets():

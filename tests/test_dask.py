@@ -1,7 +1,6 @@
 """Grid search on a Dask cluster gives the local run's results, threads pinned."""
 
 import logging
-import os
 
 import joblib
 import numpy as np
@@ -13,20 +12,11 @@ from skeeg2bold.datasets import simulate_eeg_fmri
 from skeeg2bold.metrics import mean_r_scorer
 from skeeg2bold.model_selection import TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
-from skeeg2bold.utils import limit_threads, pin_dask_threads, thread_budget
+from skeeg2bold.utils import pin_dask_threads, thread_budget
 
 distributed = pytest.importorskip("distributed")
 
 WINDOW = 4.0
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads_per_test_worker():
-    # pytest-xdist runs one test process per core on CI; torch's default of one
-    # thread per core in each would oversubscribe the cores (skeeg2bold.utils).
-    n_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    with limit_threads(thread_budget(n_workers)):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -9,52 +9,12 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.signal import fftconvolve, hilbert
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skeeg2bold import Recording, make_windows
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 
 SFREQ = 100.0
 CH_NAMES = ["Cz", "Pz", "Oz"]
-
-# sklearn's common checks feed 2-D X; these transformers take 3-D windows
-# (n_windows, n_channels, n_times) and reject 2-D input, which is ambiguous
-# (one channel per window, or one window?). test_three_d_contract below
-# checks the same properties on 3-D input.
-_REASON = "X is 3-D windows (n_windows, n_channels, n_times); 2-D input is rejected"
-THREE_D_EXPECTED_FAILURES = {
-    name: _REASON
-    for name in (
-        "check_complex_data",
-        "check_dict_unchanged",
-        "check_dont_overwrite_parameters",
-        "check_dtype_object",
-        "check_estimators_dtypes",
-        "check_estimators_empty_data_messages",
-        "check_estimators_fit_returns_self",
-        "check_estimators_nan_inf",
-        "check_estimators_overwrite_params",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_fit2d_1feature",
-        "check_fit2d_1sample",
-        "check_fit2d_predict1d",
-        "check_fit_check_is_fitted",
-        "check_fit_idempotent",
-        "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_n_features_in",
-        "check_n_features_in_after_fitting",
-        "check_pipeline_consistency",
-        "check_positive_only_tag_during_fit",
-        "check_readonly_memmap_input",
-        "check_transformer_data_not_an_array",
-        "check_transformer_general",
-        "check_transformer_preserve_dtypes",
-    )
-}
-
 
 def _am_signals(n_channels, n_times, sfreq=SFREQ, seed=0):
     """Noise plus an alpha rhythm whose amplitude follows a slow sine."""
@@ -91,17 +51,6 @@ def _mne_envelopes(x, sfreq, bands, smoothing, envelope="hilbert"):
         kernel = hamming.reshape((1,) * (x.ndim - 1) + (-1,))
         out.append(fftconvolve(env, kernel, mode="same", axes=-1))
     return np.stack(out, axis=-2)
-
-
-@parametrize_with_checks(
-    [
-        EnvelopeFeatureExtractor(sfreq=SFREQ),
-        EnvelopeFeatureExtractor(sfreq=SFREQ, layout="series"),
-    ],
-    expected_failed_checks=lambda est: THREE_D_EXPECTED_FAILURES,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("envelope", ["hilbert", "rectify"])

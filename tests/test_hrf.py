@@ -5,19 +5,8 @@ import pytest
 from nilearn.glm.first_level import glover_hrf, spm_hrf
 from numpy.testing import assert_allclose
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
-
-from test_envelope import THREE_D_EXPECTED_FAILURES
-
-
-@parametrize_with_checks(
-    [HRFConvolution(sfreq=2.0)],
-    expected_failed_checks=lambda est: THREE_D_EXPECTED_FAILURES,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("model, func", [("glover", glover_hrf), ("spm", spm_hrf)])

@@ -21,15 +21,6 @@ from skeeg2bold.utils import limit_threads, thread_budget
 WINDOW = 4.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads_per_test_worker():
-    # pytest-xdist runs one test process per core on CI; torch's default of one
-    # thread per core in each would oversubscribe the cores (skeeg2bold.utils).
-    n_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    with limit_threads(thread_budget(n_workers)):
-        yield
-
-
 @pytest.fixture(scope="module")
 def windows():
     sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0, artifacts=False,

@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import pickle
 
 import joblib
@@ -19,20 +18,10 @@ from skeeg2bold.metrics import mean_r_scorer
 from skeeg2bold.model_selection import TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
 from skeeg2bold.targets import CommonModeSplitter
-from skeeg2bold.utils import limit_threads, thread_budget
 
 WINDOW = 4.0
 TINY_NET = dict(module__n_branches=3, module__embed_dim=8, module__n_heads=2,
                 module__n_blocks=1, module__kernel_size=3, module__post_hidden=8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_threads_per_test_worker():
-    # pytest-xdist runs one test process per core on CI; torch's default of one
-    # thread per core in each would oversubscribe the cores (skeeg2bold.utils).
-    n_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    with limit_threads(thread_budget(n_workers)):
-        yield
 
 
 @pytest.fixture(scope="module")

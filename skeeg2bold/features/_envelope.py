@@ -2,7 +2,6 @@
 
 import functools
 import math
-import numbers
 
 import numpy as np
 import scipy.fft as sp_fft
