@@ -80,6 +80,12 @@ def check_real_array(value, name, *, dtype=float):
         array = np.asarray(value)
     except ValueError as err:  # ragged nested sequences
         raise ValueError(f"{name} could not be converted to an array: {err}") from None
+    if array.dtype.kind == "O":
+        # Object arrays of numbers (e.g. from pandas) are fine; others are not.
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold real numbers: {err}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers, got dtype {array.dtype} ({value!r:.80})."
@@ -128,13 +134,7 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
     if X.dtype.kind == "c":
         # scikit-learn's wording, which its estimator checks look for.
         raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
-    if X.dtype.kind == "O":
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must hold real numbers: {err}") from None
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
+    X = check_real_array(X, name, dtype=None)
     if X.ndim != 3:
         raise ValueError(
             f"{name} must be 3-D (n_windows, n_channels, n_times), got shape {X.shape}."

@@ -11,7 +11,12 @@ from skorch.dataset import unpack_data
 from skorch.history import History
 from skorch.utils import open_file_like, to_tensor
 
-from .._validation import check_eeg_windows_array, check_finite, check_positive
+from .._validation import (
+    check_eeg_windows_array,
+    check_finite,
+    check_positive,
+    check_real_array,
+)
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
 from ._valid_split import TimeBlockedValidSplit
@@ -198,14 +203,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        y = np.asarray(y)
-        if y.dtype.kind == "O":
-            try:
-                y = y.astype(np.float64)
-            except (TypeError, ValueError) as err:
-                raise TypeError(f"y must hold real numbers: {err}") from None
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"y must hold real numbers, got dtype {y.dtype}.")
+        y = check_real_array(y, "y", dtype=np.float64)
         if y.ndim not in (1, 2):
             raise ValueError(
                 f"y must be 1-D (n_windows,) or 2-D (n_windows, n_targets), got shape {y.shape}."
