@@ -14,6 +14,7 @@ __all__ = [
     "check_option",
     "check_positive",
     "check_finite",
+    "check_fitted_windows",
     "check_names",
     "check_eeg_windows_array",
     "check_real_array",
@@ -145,3 +146,38 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
         X = X.astype(dtype[0])
     check_finite(X, name)
     return np.ascontiguousarray(X)
+
+
+def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None):
+    """Raise ``ValueError`` when windows ``X`` differ from those ``estimator`` was fitted on.
+
+    Checks the sampling rate and the channel names (when both ``X``, an
+    :class:`~skeeg2bold.EEGWindows`, and the fit knew them), then the number
+    of channels (or series) per window, in scikit-learn's wording, which its
+    estimator checks look for, then the samples per window.
+    """
+    owner = type(estimator).__name__
+    x_sfreq = getattr(X, "sfreq", None)
+    if sfreq is not None and x_sfreq is not None and not np.isclose(x_sfreq, sfreq):
+        raise ValueError(f"X is sampled at {x_sfreq:g} Hz but {owner} was fitted at {sfreq:g} Hz.")
+    x_names = getattr(X, "ch_names", None)
+    if ch_names is not None and x_names and list(x_names) != list(ch_names):
+        diff = sorted(set(x_names) ^ set(ch_names))
+        detail = f"differing: {diff}" if diff else "same channels in another order"
+        raise ValueError(
+            f"X has other channels than {owner} was fitted on ({detail}); pick and "
+            "order the channels identically."
+        )
+    n_channels_x, n_times_x = X.shape[1:]
+    if n_channels_x != n_channels:
+        raise ValueError(
+            f"X has {n_channels_x} features, but {owner} is expecting {n_channels} features "
+            f"as input: its windows have shape {(n_channels_x, n_times_x)}, {n_channels_x} "
+            f"channels (or series) of {n_times_x} samples; {owner} was fitted on "
+            f"{n_channels} of {n_times}."
+        )
+    if n_times_x != n_times:
+        raise ValueError(
+            f"X has windows of {n_times_x} samples (shape {(n_channels_x, n_times_x)}) but "
+            f"{owner} was fitted on {n_channels} of {n_times} samples."
+        )

@@ -10,7 +10,12 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_eeg_windows_array, check_option, check_positive
+from .._validation import (
+    check_eeg_windows_array,
+    check_fitted_windows,
+    check_option,
+    check_positive,
+)
 from .._windows import EEGWindows
 
 __all__ = ["EnvelopeFeatureExtractor", "DEFAULT_BANDS"]
@@ -212,30 +217,9 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "lags_")
         X = _check_windows(X)
-        if isinstance(X, EEGWindows):
-            if not np.isclose(X.sfreq, self.sfreq_):
-                raise ValueError(
-                    f"X is sampled at {X.sfreq:g} Hz but the extractor was fitted at "
-                    f"{self.sfreq_:g} Hz."
-                )
-            if self._names_known and list(X.ch_names) != self.ch_names_:
-                raise ValueError(
-                    f"X has channels {list(X.ch_names)} but the extractor was fitted on "
-                    f"{self.ch_names_}; pick and order channels identically."
-                )
-        n_channels, n_times = X.shape[1:]
-        if n_channels != self.n_channels_:
-            # scikit-learn's wording (its estimator checks look for it).
-            raise ValueError(
-                f"X has {n_channels} features, but {type(self).__name__} is expecting "
-                f"{self.n_channels_} features as input: the windows have {n_channels} "
-                f"channels, the extractor was fitted on {self.n_channels_}."
-            )
-        if n_times != self.n_times_:
-            raise ValueError(
-                f"X has windows of {n_times} samples but the extractor was fitted on "
-                f"{self.n_times_} ({self.n_times_ / self.sfreq_:g} s at {self.sfreq_:g} Hz)."
-            )
+        check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
+                             sfreq=self.sfreq_,
+                             ch_names=self.ch_names_ if self._names_known else None)
         return self._finish(X)
 
     def get_feature_names_out(self, input_features=None):

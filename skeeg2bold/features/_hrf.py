@@ -4,7 +4,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from .._validation import check_eeg_windows_array, check_option, check_positive
+from .._validation import (
+    check_eeg_windows_array,
+    check_fitted_windows,
+    check_option,
+    check_positive,
+)
 
 __all__ = ["HRFConvolution"]
 
@@ -127,19 +132,7 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "kernels_")
         X = check_eeg_windows_array(X, "X")
-        if X.shape[1] != self.n_features_in_:
-            # scikit-learn's wording (its estimator checks look for it).
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input: X has {X.shape[1]} series of "
-                f"{X.shape[2]} samples per window, HRFConvolution was fitted on "
-                f"{self.n_features_in_} of {self.n_times_}."
-            )
-        if X.shape[2] != self.n_times_:
-            raise ValueError(
-                f"X has {X.shape[1]} series of {X.shape[2]} samples per window but "
-                f"HRFConvolution was fitted on {self.n_features_in_} of {self.n_times_}."
-            )
+        check_fitted_windows(X, self, n_channels=self.n_features_in_, n_times=self.n_times_)
         n_kernel = self.kernels_.shape[1]
         recent_first = X[:, :, : -n_kernel - 1 : -1]
         out = np.einsum("wft,bt->wfb", recent_first, self.kernels_.astype(X.dtype))

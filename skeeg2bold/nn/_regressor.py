@@ -14,6 +14,7 @@ from skorch.utils import open_file_like, to_tensor
 from .._validation import (
     check_eeg_windows_array,
     check_finite,
+    check_fitted_windows,
     check_positive,
     check_real_array,
 )
@@ -240,31 +241,8 @@ class EEG2BoldRegressor(NeuralNetRegressor):
 
     def _check_X_matches(self, X):
         X = self._check_X(X)
-        if X.shape[1] != self.n_chans_:
-            # scikit-learn's wording (its estimator checks look for it).
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_chans_} features as input: X has windows of shape {X.shape[1:]} "
-                f"(channels, samples), the model was fitted on "
-                f"{(self.n_chans_, self.n_times_)}."
-            )
-        if X.shape[1:] != (self.n_chans_, self.n_times_):
-            raise ValueError(
-                f"X has windows of shape {X.shape[1:]} (channels, samples) but the model "
-                f"was fitted on {(self.n_chans_, self.n_times_)}."
-            )
-        ch_names = getattr(X, "ch_names", None)
-        if ch_names and self.ch_names_ is not None and list(ch_names) != self.ch_names_:
-            diff = sorted(set(ch_names) ^ set(self.ch_names_))
-            raise ValueError(
-                "X has other channels than the training data "
-                f"({'differing: ' + str(diff) if diff else 'same channels, other order'})."
-            )
-        x_sfreq = getattr(X, "sfreq", None)
-        if x_sfreq is not None and not np.isclose(x_sfreq, self.sfreq_):
-            raise ValueError(
-                f"X is sampled at {x_sfreq} Hz but the model was fitted at {self.sfreq_} Hz."
-            )
+        check_fitted_windows(X, self, n_channels=self.n_chans_, n_times=self.n_times_,
+                             sfreq=self.sfreq_, ch_names=self.ch_names_)
         return X
 
     def get_dataset(self, X, y=None):
