@@ -69,3 +69,21 @@ def test_module_entry_point_help():
     proc = subprocess.run([sys.executable, "-m", "skeeg2bold", "run", "--help"],
                           capture_output=True, text=True, check=True)
     assert "--quick" in proc.stdout and "--protocol" in proc.stdout
+
+
+def test_run_on_files_in_the_cwl_layout(tmp_path):
+    from skeeg2bold.datasets import simulate_eeg_fmri
+    from skeeg2bold.io import write_cwl
+
+    sim = simulate_eeg_fmri(n_subjects=2, sfreq=250.0, random_state=1)
+    write_cwl(sim, tmp_path / "cwl", n_missing_markers=3, random_state=0)
+    out = tmp_path / "report"
+    code = main(["run", "--data", "cwl", "--root", str(tmp_path / "cwl"), "--subjects",
+                 "sub-01", "sub-02", "--quick", "--targets", "1", "--models", "ridge",
+                 "--chance-repeats", "0", "--no-figures", "--no-progress", "--out", str(out)])
+    assert code == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.subject.unique()) == ["sub-02"] and len(scores) == 15
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert "ceiling" not in summary["common_mode"]  # no ground truth for files
+    assert summary["mean over targets"]["ridge mean"] > 0.05  # the planted signals are learnable
