@@ -18,8 +18,10 @@ __all__ = ["main"]
 #: Settings of the two presets. ``quick`` finishes in minutes on 2 CPU cores
 #: (two target subjects, one seed). ``full`` is the paper's setting: EEG at
 #: the native 1000 Hz, the last subject as the target (the paper's 8th),
-#: five seeds per model for the sd, five chance surrogates; about half an
-#: hour on 2 CPU cores. ``--targets 8`` evaluates every subject in turn.
+#: five seeds per model for the sd, five chance surrogates; it needs more
+#: than half an hour on 2 CPU cores (``--device cuda``, more cores or
+#: ``--repeats``/``--models`` shorten it). ``--targets 8`` evaluates every
+#: subject in turn.
 PRESETS = {
     "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
                   epochs=25, models=("deep", "ridge", "hrf")),
