@@ -183,7 +183,9 @@ def make_windows(
         ``shift`` seconds of EEG out.
     sfreq : float, default=None
         Resample the EEG to this rate (polyphase, anti-aliased) before
-        windowing. Needed when recordings differ in sampling rate.
+        windowing. Needed when recordings differ in sampling rate. Only
+        downsampling, to a rate ``p / q`` times each recording's with
+        ``q <= 1000`` (100 Hz from 250, 500, 1000 or 5000 Hz).
     dtype : {None, "float32", "float64"}, default=None
         Store the continuous EEG in this dtype (float32 halves the memory).
 
@@ -266,6 +268,8 @@ def make_windows(
             "to resample them to a common rate."
         )
     out_sfreq = sfreq if sfreq is not None else ref.sfreq
+    for rec in recordings:
+        _check_resampling(rec.sfreq, out_sfreq, rec.subject)
     n_times = int(round(window * out_sfreq))
     if n_times < 2:
         raise ValueError(f"window={window} s is shorter than two samples at {out_sfreq} Hz.")
@@ -358,6 +362,36 @@ def _bold_samples(rec, step):
     return grid, y
 
 
+#: Largest denominator of the polyphase up/down ratio (scipy's FIR grows with it).
+_MAX_RATIO_DENOMINATOR = 1000
+
+
+def _check_resampling(sfreq, new_sfreq, subject):
+    """Refuse upsampling and rates that no polyphase ratio reaches exactly.
+
+    Upsampling adds no information and multiplies memory (``sfreq=1e9`` would
+    ask for terabytes); a rate that the ratio only approximates would shift
+    every window's timing against the BOLD.
+    """
+    if np.isclose(sfreq, new_sfreq):
+        return
+    if new_sfreq > sfreq:
+        raise ValueError(
+            f"sfreq={new_sfreq:g} Hz is above the {sfreq:g} Hz of subject {subject!r}'s "
+            "EEG; windows can only be downsampled (upsampling adds no information)."
+        )
+    from fractions import Fraction
+
+    ratio = Fraction(new_sfreq / sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
+    reached = sfreq * ratio.numerator / ratio.denominator
+    if ratio.numerator == 0 or not np.isclose(reached, new_sfreq, rtol=1e-9, atol=0):
+        raise ValueError(
+            f"sfreq={new_sfreq:g} Hz cannot be reached exactly from the {sfreq:g} Hz of "
+            f"subject {subject!r}'s EEG (closest polyphase ratio gives {reached:g} Hz); "
+            f"choose a rate that is sfreq * p / q with q <= {_MAX_RATIO_DENOMINATOR}."
+        )
+
+
 def _resample(eeg, sfreq, new_sfreq):
     """Polyphase resampling with scipy's anti-aliasing FIR (what mne's
     ``method="polyphase"`` calls), used directly because it keeps float32."""
@@ -367,5 +401,5 @@ def _resample(eeg, sfreq, new_sfreq):
 
     from scipy.signal import resample_poly
 
-    ratio = Fraction(new_sfreq / sfreq).limit_denominator(1000)
+    ratio = Fraction(new_sfreq / sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
     return resample_poly(eeg, ratio.numerator, ratio.denominator, axis=1)

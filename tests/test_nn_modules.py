@@ -92,6 +92,26 @@ def test_feature_extractor_is_a_smoothed_envelope():
     assert fe.smoothing.sum().item() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("n_times, n_taps", [(1000, 51), (100, 101), (37, 1), (8, 21)])
+def test_fft_depthwise_conv_matches_conv1d(n_times, n_taps):
+    from torch.nn import functional as F
+
+    from skeeg2bold.nn._feature_extractor import depthwise_same_conv
+
+    gen = torch.Generator().manual_seed(n_taps)
+    x = torch.randn(3, 5, n_times, generator=gen, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(5, 1, n_taps, generator=gen, dtype=torch.float64, requires_grad=True)
+    direct = F.conv1d(x, kernel, padding=n_taps // 2, groups=5)
+    fast = depthwise_same_conv(x, kernel)
+    torch.testing.assert_close(fast, direct)
+    # Gradients too: training goes through this path.
+    weights = torch.randn(direct.shape, generator=gen, dtype=torch.float64)
+    grads_direct = torch.autograd.grad((direct * weights).sum(), (x, kernel))
+    grads_fast = torch.autograd.grad((fast * weights).sum(), (x, kernel))
+    for a, b in zip(grads_fast, grads_direct):
+        torch.testing.assert_close(a, b)
+
+
 def test_smoothing_fixed_or_learnable():
     fixed = InterpretableFeatureExtractor(4, 50.0, n_branches=3)
     learn = InterpretableFeatureExtractor(4, 50.0, n_branches=3, learn_smoothing=True)

@@ -109,6 +109,16 @@ def test_resampling_and_raw_input():
     assert data.info["sfreq"] == 50.0
 
 
+@pytest.mark.parametrize(
+    "sfreq, match",
+    [(1e9, "only be downsampled"), (2 * SFREQ, "only be downsampled"),
+     (SFREQ / 1000.5, "cannot be reached exactly")],
+)
+def test_resampling_rejects_unreachable_rates(sfreq, match):
+    with pytest.raises(ValueError, match=f"sfreq=.*{match}"):
+        make_windows(_recording(), window=5.0, sfreq=sfreq)
+
+
 def test_multiple_subjects_and_channel_mismatch():
     a, b = _recording(subject="a"), _recording(subject="b", seed=5)
     with pytest.warns(DroppedWindowsWarning):
