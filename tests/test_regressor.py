@@ -198,12 +198,61 @@ def test_time_blocked_validation_split(data):
 
 def test_early_stopping_restores_the_best_epoch(data):
     reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=6, lr=3e-3, patience=2, batch_size=512,
-                            random_state=0, **TINY_DEEP).fit(data.X, data.y)
+                            refit_readout=False, random_state=0, **TINY_DEEP).fit(data.X, data.y)
     assert "early_stopping" in dict(reg.callbacks_)
     _, valid = reg.train_split.split_indices(data.X)
     outputs = (reg.predict(data.X[valid]) - reg.output_intercept_) / reg.output_coef_
     restored_loss = -np.mean(pearson_r(data.y[valid], outputs))
     assert restored_loss == pytest.approx(min(reg.history[:, "valid_loss"]), abs=1e-4)
+
+
+@pytest.mark.parametrize("module, kwargs", [(CompactNet, dict(module__n_branches=4)),
+                                            (EEG2BoldNet, TINY_DEEP)])
+def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import StandardScaler
+
+    alphas = (0.1, 10.0, 1000.0)
+    reg = EEG2BoldRegressor(module, max_epochs=2, readout_alphas=alphas, random_state=0,
+                            **kwargs).fit(data.X, data.y)
+    features = reg._readout_features(data.X)
+    target = (data.y - reg.y_mean_) / reg.y_std_
+    scaler = StandardScaler().fit(features)
+    ridge = RidgeCV(alphas=alphas, cv=KFold(5)).fit(scaler.transform(features), target)
+    assert reg.readout_alpha_ == ridge.alpha_
+    # The network itself (no post-processing but the affine calibration) now
+    # computes the ridge's predictions.
+    raw = (reg.predict(data.X) - reg.output_intercept_) / reg.output_coef_
+    np.testing.assert_allclose(raw, ridge.predict(scaler.transform(features)), atol=2e-3)
+    # Without the refit the readout keeps its trained weights.
+    plain = EEG2BoldRegressor(module, max_epochs=2, refit_readout=False, random_state=0,
+                              **kwargs).fit(data.X, data.y)
+    assert plain.readout_alpha_ is None
+    assert not np.allclose(plain.predict(data.X), reg.predict(data.X))
+
+
+class _OpaqueNet(torch.nn.Module):
+    """A user's network without readout_features / readout_layer."""
+
+    def __init__(self, n_chans, n_times, n_outputs, sfreq):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_chans, n_outputs)
+
+    def forward(self, x):
+        return self.linear(x.pow(2).mean(-1))
+
+
+def test_refit_readout_options(data):
+    auto = EEG2BoldRegressor(_OpaqueNet, max_epochs=1, random_state=0).fit(data.X, data.y)
+    assert auto.readout_alpha_ is None  # "auto" skips modules that hide their readout
+    with pytest.raises(ValueError, match="refit_readout=True needs a module"):
+        EEG2BoldRegressor(_OpaqueNet, max_epochs=1, refit_readout=True).fit(data.X, data.y)
+    with pytest.raises(ValueError, match="refit_readout must be"):
+        EEG2BoldRegressor(CompactNet, max_epochs=1, refit_readout="yes").fit(data.X, data.y)
+    for bad in ([], [0.0, 1.0], [np.nan]):
+        with pytest.raises(ValueError, match="readout_alphas must be"):
+            EEG2BoldRegressor(CompactNet, max_epochs=1, readout_alphas=bad).fit(data.X, data.y)
 
 
 def test_grid_search_over_architectures_and_pipelines(data):

@@ -24,3 +24,33 @@ class EEGModuleMixin:
         self.n_times = int(n_times)
         self.n_outputs = int(n_outputs)
         self.sfreq = check_positive(sfreq, "sfreq")
+
+    # The linear readout: what EEG2BoldRegressor(refit_readout=True) re-solves.
+    def readout_features(self, x):
+        """Inputs of the final linear layer, ``(batch, n_features)``.
+
+        The network's prediction is ``readout_layer`` applied to these, so the
+        layer can be fitted in closed form once the rest is trained.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not expose its readout.")
+
+    @property
+    def readout_layer(self):
+        """The final linear map (``nn.Linear`` or kernel-1 ``nn.Conv1d``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose its readout.")
+
+    def set_readout(self, coef, intercept):
+        """Write ``prediction = features @ coef.T + intercept`` into ``readout_layer``.
+
+        Parameters
+        ----------
+        coef : array-like of shape (n_outputs, n_features)
+        intercept : array-like of shape (n_outputs,)
+        """
+        import torch
+
+        layer = self.readout_layer
+        with torch.no_grad():
+            weight, bias = layer.weight, layer.bias
+            weight.copy_(torch.as_tensor(coef).to(weight).reshape(weight.shape))
+            bias.copy_(torch.as_tensor(intercept).to(bias).reshape(bias.shape))

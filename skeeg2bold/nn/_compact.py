@@ -84,5 +84,13 @@ class CompactNet(EEGModuleMixin, nn.Module):
     def forward(self, x, bold=None, **kwargs):
         """Predict ``(batch, n_outputs)``; ``bold`` and routed fit parameters are
         accepted for interchangeability with :class:`EEG2BoldNet` and ignored."""
+        return self.readout(self.drop(self.readout_features(x)))
+
+    def readout_features(self, x):
+        """Normalised lagged envelopes ``(batch, n_branches * n_lags)``."""
         lagged = F.adaptive_avg_pool1d(self.feature_extractor(x), self.n_lags)
-        return self.readout(self.drop(self.norm(lagged).flatten(1)))
+        return self.norm(lagged).flatten(1)
+
+    @property
+    def readout_layer(self):
+        return self.readout

@@ -122,9 +122,25 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         """Predict ``(batch, n_outputs)``; extra keyword arguments (routed fit
         parameters such as ``groups``) are ignored."""
         embedding = self.eeg_encoder(self.feature_extractor(x))
-        decoded = self.post_decoder(self.decoder(embedding))
-        prediction = decoded[..., -1] if self.readout == "last" else decoded.mean(-1)
+        prediction = self.post_decoder.project(self._pool(self._hidden(embedding)))[..., 0]
         if bold is None or not self.training or self.bold_encoder is None:
             return prediction
         bold_embedding = self.bold_encoder(bold.reshape(bold.shape[0], -1, 1))
         return prediction, embedding.mean(-1), bold_embedding.mean(-1)
+
+    def _hidden(self, embedding):
+        """Post-decoder activations before its last (linear, pointwise) layer."""
+        return self.post_decoder.hidden(self.decoder(embedding))
+
+    def _pool(self, hidden):
+        # The last layer is linear and pointwise, so pooling the decoded
+        # sequence (mean or last sample) before it gives the same prediction.
+        return hidden[..., -1:] if self.readout == "last" else hidden.mean(-1, keepdim=True)
+
+    def readout_features(self, x):
+        """Pooled post-decoder activations ``(batch, post_hidden)``."""
+        return self._pool(self._hidden(self.eeg_encoder(self.feature_extractor(x))))[..., 0]
+
+    @property
+    def readout_layer(self):
+        return self.post_decoder.project

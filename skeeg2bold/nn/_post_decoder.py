@@ -27,6 +27,9 @@ class PostDecoder(nn.Module):
         self.act = nn.GELU()
         self.project = nn.Conv1d(hidden, n_outputs, kernel_size=1)
 
+    def hidden(self, x):
+        """Activations before the last pointwise layer, ``(batch, hidden, n_out_times)``."""
+        return self.act(self.norm(self.expand(x).transpose(1, 2)).transpose(1, 2))
+
     def forward(self, x):
-        h = self.norm(self.expand(x).transpose(1, 2)).transpose(1, 2)
-        return self.project(self.act(h))
+        return self.project(self.hidden(x))
