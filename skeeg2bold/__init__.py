@@ -35,6 +35,7 @@ _LAZY = {
     "make_ridge_baseline": "baselines",
     "make_hrf_baseline": "baselines",
     "EEG2BoldRegressor": "nn",
+    "SeedEnsembleRegressor": "ensemble",
     "EEG2BoldNet": "nn",
     "CompactNet": "nn",
     "branch_patterns": "nn",

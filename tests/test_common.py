@@ -39,7 +39,10 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
+from sklearn.linear_model import Ridge
+
 from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
+from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 from skeeg2bold.io import BOLDRoiTargets
 from skeeg2bold.nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
@@ -125,7 +128,9 @@ SMALL_NET = dict(
     sfreq=SFREQ, max_epochs=3, batch_size=16, train_split=None, random_state=0, lr=1e-2,
 )
 
-TWO_D_ESTIMATORS = [CommonModeSplitter(), CommonModeSplitter(method="projection")]
+TWO_D_ESTIMATORS = [CommonModeSplitter(), CommonModeSplitter(method="projection"),
+                    SeedEnsembleRegressor(Ridge(), n_members=2,
+                                          random_state=0)]
 WINDOW_ESTIMATORS = [
     WindowedEnvelopeFeatureExtractor(sfreq=SFREQ, out_sfreq=5.0, smoothing=0.4),
     WindowedEnvelopeFeatureExtractor(sfreq=SFREQ, layout="series", smoothing=None,
@@ -133,6 +138,9 @@ WINDOW_ESTIMATORS = [
     WindowedHRFConvolution(sfreq=SFREQ, time_length=1.0),
     WindowedEEG2BoldRegressor(module=CompactNet, module__n_branches=2, module__n_lags=2,
                               **SMALL_NET),
+    SeedEnsembleRegressor(
+        WindowedEEG2BoldRegressor(module=CompactNet, module__n_branches=2, module__n_lags=2,
+                                  **SMALL_NET), n_members=2, random_state=0),
 ]
 
 _WINDOW_CLASSES = (EnvelopeFeatureExtractor, HRFConvolution, EEG2BoldRegressor)
@@ -168,7 +176,19 @@ EXPECTED_FAILURES = {
 }
 
 
+#: Checks of an estimator's own API (constructor, parameters, methods), which a
+#: SeedEnsembleRegressor passes whatever its members do.
+_OWN_API_CHECKS = {"check_no_attributes_set_in_init", "check_set_params",
+                   "check_regressors_no_decision_function"}
+
+
 def expected_failures(estimator):
+    if isinstance(estimator, SeedEnsembleRegressor):
+        # The ensemble hands the data to its members untouched: it fails the
+        # data checks its members fail, for their reasons.
+        return {check: f"as its members: {reason}"
+                for check, reason in expected_failures(estimator.estimator).items()
+                if check not in _OWN_API_CHECKS}
     return {
         check: reason
         for (classes, check), reason in EXPECTED_FAILURES.items()
@@ -194,6 +214,7 @@ def _all_public_estimators():
         BOLDRoiTargets(),
         EEG2BoldRegressor(),
         EEG2BoldRegressor(EEG2BoldNet, module__n_blocks=1, sfreq=SFREQ),
+        SeedEnsembleRegressor(EEG2BoldRegressor(CompactNet), n_members=3),
         make_ridge_baseline(),
         make_hrf_baseline(),
     ]

@@ -1,0 +1,5 @@
+"""Ensembles of estimators."""
+
+from ._seed import SeedEnsembleRegressor
+
+__all__ = ["SeedEnsembleRegressor"]
