@@ -148,6 +148,32 @@ def test_bad_sizes_raise(kwargs, match):
 def test_compact_net_rejects_too_many_lags():
     with pytest.raises(ValueError, match="n_lags"):
         CompactNet(**SMALL, n_lags=101)
+    # 2 s at 50 Hz -> 20 envelope samples at 10 Hz.
+    CompactNet(**SMALL, n_lags=20)
+    with pytest.raises(ValueError, match="n_lags must be between 1 and the 20 envelope"):
+        CompactNet(**SMALL, n_lags=21)
+
+
+def test_decimated_envelope_follows_the_full_rate_one():
+    sfreq, n_times = 100.0, 1003
+    t = torch.arange(n_times) / sfreq
+    amplitude = 1.5 + torch.sin(2 * torch.pi * 0.3 * t)
+    x = (amplitude * torch.sin(2 * torch.pi * 10 * t)).expand(1, 2, n_times)
+    kwargs = dict(n_branches=1, smoothing=1.0, filter_length=0.5)
+    full = InterpretableFeatureExtractor(2, sfreq, **kwargs)
+    fast = InterpretableFeatureExtractor(2, sfreq, envelope_sfreq=10.0, **kwargs)
+    fast.spatial.load_state_dict(full.spatial.state_dict())  # same filters
+    fast.temporal.load_state_dict(full.temporal.state_dict())
+    assert fast.decimation == 10 and fast.smoothing.shape[-1] == 11
+    out_full, out_fast = full(x)[0, 0], fast(x)[0, 0]
+    assert out_fast.shape == (n_times // 10,)
+    # Block centres of the decimated output (the first 3 samples are dropped).
+    centres = 3 + 10 * torch.arange(n_times // 10) + 4.5
+    reference = np.interp(centres.numpy(), np.arange(n_times), out_full.detach().numpy())
+    inner = slice(10, -10)  # away from the zero-padded edges
+    r = np.corrcoef(reference[inner], out_fast.detach().numpy()[inner])[0, 1]
+    assert r > 0.995
+    np.testing.assert_allclose(out_fast.detach().numpy()[inner], reference[inner], rtol=0.05)
 
 
 def test_compact_defaults_are_the_tuned_ones():
