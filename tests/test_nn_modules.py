@@ -184,3 +184,44 @@ def test_compact_defaults_are_the_tuned_ones():
     assert net.drop.p == 0.5
     assert net.readout.in_features == 30 * 10
     assert EEG2BoldNet().feature_extractor.n_branches == 15
+
+
+def test_channel_band_initialisation_gives_the_classical_envelopes():
+    from scipy.signal import firwin
+    from torch.nn import functional as F
+
+    from skeeg2bold.features import DEFAULT_BANDS
+
+    n_chans, sfreq = 4, 100.0
+    fe = InterpretableFeatureExtractor(n_chans, sfreq, n_branches=n_chans * 5,
+                                       filter_length=0.5, init_bands="canonical",
+                                       init_spatial="channels")
+    x = torch.randn(2, n_chans, 400)
+    taps = fe.temporal.weight.shape[-1]
+    for k, (low, high) in enumerate(DEFAULT_BANDS.values()):
+        kernel = torch.tensor(firwin(taps, [low, high], fs=sfreq, pass_zero=False),
+                              dtype=torch.float32)
+        for c in range(n_chans):
+            branch = k * n_chans + c  # one block of channels per band
+            assert fe.spatial.weight[branch, :, 0].tolist() == [float(i == c)
+                                                                for i in range(n_chans)]
+            expected = F.conv1d(x[:, c:c + 1], kernel.view(1, 1, -1), padding=taps // 2)
+            torch.testing.assert_close(fe.filtered(x)[:, branch], expected[:, 0],
+                                       atol=1e-4, rtol=1e-4)
+    # Explicit edges, dealt out in turn over randomly initialised branches.
+    fe = InterpretableFeatureExtractor(n_chans, sfreq, n_branches=3, init_bands=[(8, 13)])
+    assert torch.equal(fe.temporal.weight[0], fe.temporal.weight[2])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(init_bands="alpha"), "init_bands must be"),
+     (dict(init_bands=[(8, 13, 20)]), "init_bands must be"),
+     (dict(init_bands=[(13, 8)]), "0 < low < high"),
+     (dict(init_bands=[(30, 60)], sfreq=50.0), "below 95 % of the Nyquist"),
+     (dict(init_spatial="identity"), "init_spatial")],
+)
+def test_bad_initialisation_is_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        InterpretableFeatureExtractor(4, **{"sfreq": 100.0, **kwargs})
+

@@ -43,6 +43,7 @@ class CompactNet(EEGModuleMixin, nn.Module):
     smoothing : float, default=1.0
     learn_smoothing : bool, default=False
     log_envelope, init_bands : bool, default=True
+    init_spatial : {"random", "channels"}, default="random"
         See :class:`InterpretableFeatureExtractor` and :class:`EEG2BoldNet`.
     envelope_sfreq : float, default=10.0
         Rate at which the envelopes are smoothed (see
@@ -70,14 +71,14 @@ class CompactNet(EEGModuleMixin, nn.Module):
 
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
                  n_branches=30, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
-                 log_envelope=True, init_bands=True, envelope_sfreq=10.0,
+                 log_envelope=True, init_bands=True, init_spatial="random", envelope_sfreq=10.0,
                  n_lags=10, dropout=0.5):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         self.feature_extractor = InterpretableFeatureExtractor(
             n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
             smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
-            init_bands=init_bands, envelope_sfreq=envelope_sfreq,
+            init_bands=init_bands, init_spatial=init_spatial, envelope_sfreq=envelope_sfreq,
         )
         n_env = self.n_times // self.feature_extractor.decimation
         if not 1 <= n_lags <= n_env:

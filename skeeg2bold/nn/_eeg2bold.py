@@ -46,6 +46,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         Hamming smoothing window in seconds.
     learn_smoothing : bool, default=False
     log_envelope, init_bands : bool, default=True
+    init_spatial : {"random", "channels"}, default="random"
         See :class:`InterpretableFeatureExtractor`. The paper uses neither;
         both raised the mean r on the simulated data under the paper's
         protocol (benchmarks/bench_nn.py), where a few minutes per subject
@@ -92,7 +93,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
 
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
                  n_branches=15, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
-                 log_envelope=True, init_bands=True,
+                 log_envelope=True, init_bands=True, init_spatial="random",
                  embed_dim=16, n_heads=4, n_blocks=1, n_decoder_blocks=1, kernel_size=7,
                  token_period=0.5, output_period=1.0, post_hidden=32, readout="mean",
                  dropout=0.3, bold_encoder=True):
@@ -106,7 +107,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         self.feature_extractor = InterpretableFeatureExtractor(
             n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
             smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
-            init_bands=init_bands,
+            init_bands=init_bands, init_spatial=init_spatial,
         )
         self.eeg_encoder = Encoder(n_branches, n_times, stride=stride, n_blocks=n_blocks,
                                    **blocks)

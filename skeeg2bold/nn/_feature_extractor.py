@@ -6,7 +6,7 @@ from scipy.fft import next_fast_len
 from torch import nn
 from torch.nn import functional as F
 
-from .._validation import check_positive
+from .._validation import check_option, check_positive
 
 __all__ = ["InterpretableFeatureExtractor"]
 
@@ -41,11 +41,21 @@ class InterpretableFeatureExtractor(nn.Module):
         Return ``log(envelope + 1e-4)``. Band power is log-normal and BOLD
         follows log-amplitude more linearly than amplitude, so this helps the
         layers after it; off in the paper.
-    init_bands : bool, default=False
+    init_bands : bool, "canonical" or sequence of (low, high), default=False
         Initialise the temporal filters as band-pass filters (Hamming-window
-        FIR) with centres log-spaced from 2 Hz to 0.4 * ``sfreq`` (at most
-        40 Hz), instead of at random: a filter-bank prior that training
-        refines.
+        FIR) instead of at random: a filter-bank prior that training
+        refines. ``True``: centres log-spaced from 2 Hz to 0.4 * ``sfreq``
+        (at most 40 Hz), one per branch. ``"canonical"``: the classical
+        rhythms of :data:`~skeeg2bold.features.DEFAULT_BANDS` (delta to
+        gamma); a sequence: those band edges in Hz. Bands are dealt out to
+        the branches in turn (with ``init_spatial="channels"``, one band per
+        block of ``n_chans`` branches).
+    init_spatial : {"random", "channels"}, default="random"
+        ``"channels"`` starts branch ``k`` on channel ``k % n_chans`` alone,
+        so that with ``n_branches = n_chans * n_bands`` and a band list in
+        ``init_bands`` the network starts from every channel's envelope in
+        every band (the classical envelope features) and training refines
+        the spatial and temporal filters from there.
     envelope_sfreq : float or None, default=None
         Rate of the output envelope. ``None`` keeps ``sfreq``. Otherwise the
         rectified signal is averaged over blocks of ``d = max(1,
@@ -72,7 +82,7 @@ class InterpretableFeatureExtractor(nn.Module):
 
     def __init__(self, n_chans=30, sfreq=100.0, *, n_branches=15, filter_length=0.25,
                  smoothing=0.5, learn_smoothing=False, log_envelope=False, init_bands=False,
-                 envelope_sfreq=None):
+                 init_spatial="random", envelope_sfreq=None):
         super().__init__()
         n_taps = _odd_samples(filter_length, sfreq, "filter_length")
         if envelope_sfreq is None:
@@ -87,9 +97,23 @@ class InterpretableFeatureExtractor(nn.Module):
         self.spatial = nn.Conv1d(n_chans, n_branches, kernel_size=1, bias=False)
         self.temporal = nn.Conv1d(n_branches, n_branches, kernel_size=n_taps,
                                   padding=n_taps // 2, groups=n_branches, bias=False)
-        if init_bands:
+        init_spatial = check_option(init_spatial, ("random", "channels"), "init_spatial")
+        branches = np.arange(n_branches)
+        if init_spatial == "channels":
             with torch.no_grad():
-                self.temporal.weight.copy_(_band_pass_bank(n_branches, n_taps, sfreq))
+                self.spatial.weight.zero_()
+                self.spatial.weight[branches, branches % n_chans, 0] = 1.0
+        if init_bands is True:
+            bank = _band_pass_bank(n_branches, n_taps, sfreq)
+        elif init_bands is False or init_bands is None:
+            bank = None
+        else:
+            edges = _check_band_edges(init_bands, sfreq)
+            block = branches // n_chans if init_spatial == "channels" else branches
+            bank = _band_edges_bank([edges[b % len(edges)] for b in block], n_taps, sfreq)
+        if bank is not None:
+            with torch.no_grad():
+                self.temporal.weight.copy_(bank)
         window = torch.as_tensor(np.hamming(n_smooth) / np.hamming(n_smooth).sum(),
                                  dtype=torch.float32)
         window = window.expand(n_branches, 1, n_smooth).clone()
@@ -151,6 +175,46 @@ def _band_pass_bank(n_branches, n_taps, sfreq):
         low, high = max(centre - half, 0.5), min(centre + half, 0.95 * nyquist)
         taps.append(firwin(n_taps, [low, high], fs=sfreq, pass_zero=False)
                     if low > 0.5 else firwin(n_taps, high, fs=sfreq))
+    return torch.as_tensor(np.array(taps)[:, None, :], dtype=torch.float32)
+
+
+def _check_band_edges(bands, sfreq):
+    """``init_bands`` as a list of (low, high) pairs inside (0, Nyquist)."""
+    if isinstance(bands, str):
+        if bands != "canonical":
+            raise ValueError(
+                f"init_bands must be True, False, 'canonical' or a sequence of (low, high) "
+                f"band edges in Hz, got {bands!r}."
+            )
+        from ..features import DEFAULT_BANDS
+
+        bands = list(DEFAULT_BANDS.values())
+    try:
+        edges = np.asarray(bands, dtype=float)
+    except (TypeError, ValueError):
+        edges = np.empty(0)
+    if edges.ndim != 2 or edges.shape[1] != 2 or len(edges) == 0:
+        raise ValueError(
+            f"init_bands must be True, False, 'canonical' or a sequence of (low, high) band "
+            f"edges in Hz, got {bands!r}."
+        )
+    top = 0.95 * sfreq / 2
+    bad = ~((edges[:, 0] > 0) & (edges[:, 0] < edges[:, 1]) & (edges[:, 0] < top))
+    if bad.any():
+        raise ValueError(
+            f"init_bands: each band needs 0 < low < high and low below 95 % of the "
+            f"Nyquist frequency ({top:g} Hz); got {edges[bad].tolist()}."
+        )
+    return [tuple(edge) for edge in edges]
+
+
+def _band_edges_bank(edges, n_taps, sfreq):
+    """FIR band-pass filters ``(len(edges), 1, n_taps)`` for the given (low, high) pairs."""
+    from scipy.signal import firwin
+
+    top = 0.95 * sfreq / 2
+    taps = [firwin(n_taps, [low, min(high, top)], fs=sfreq, pass_zero=False)
+            for low, high in edges]
     return torch.as_tensor(np.array(taps)[:, None, :], dtype=torch.float32)
 
 
