@@ -42,6 +42,7 @@ from threadpoolctl import threadpool_limits
 from skeeg2bold import make_windows
 from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
 from skeeg2bold.datasets import ceiling_for, simulate_eeg_fmri
+from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.metrics import pearson_r
 from skeeg2bold.model_selection import PaperProtocolSplit
 from skeeg2bold.model_selection._chance import chance_level
@@ -106,7 +107,7 @@ def speed():
               f"{full:.2f} ms")
 
 
-def protocol(subjects, n_threads, chance_repeats):
+def protocol(subjects, n_threads, chance_repeats, n_members):
     torch.set_num_threads(n_threads)
     start = time.perf_counter()
     sim = simulate_eeg_fmri(random_state=0)
@@ -121,8 +122,12 @@ def protocol(subjects, n_threads, chance_repeats):
     models = {
         "EEG2BoldRegressor (EEG2BoldNet)": EEG2BoldRegressor(random_state=0),
         "EEG2BoldRegressor (CompactNet)": EEG2BoldRegressor(CompactNet, random_state=0),
+        f"SeedEnsembleRegressor ({n_members} x CompactNet)": SeedEnsembleRegressor(
+            EEG2BoldRegressor(CompactNet), n_members=n_members, random_state=0),
         "ridge baseline (lagged envelopes)": make_ridge_baseline(),
         "HRF baseline": make_hrf_baseline(),
+        "ridge baseline, log envelopes": make_ridge_baseline(log=True),
+        "HRF baseline, log envelopes": make_hrf_baseline(log=True),
     }
     scores = {name: [] for name in models}
     times = {name: [] for name in models}
@@ -138,32 +143,37 @@ def protocol(subjects, n_threads, chance_repeats):
                 model.fit(data.X[train], y[train])
                 times[name].append(time.perf_counter() - t0)
                 scores[name].append(pearson_r(y[test], model.predict(data.X[test])))
-                if hasattr(model, "history"):
-                    epochs[name].append(len(model.history))
+                members = getattr(model, "estimators_", [model])
+                if hasattr(members[0], "history"):
+                    epochs[name].append(np.mean([len(m.history) for m in members]))
             ceiling.append(ceiling_for(sim, transform, subjects=[subject],
                                        tmin=data.bold_times[test].min() - 1e-6,
                                        tmax=data.bold_times[test].max() + 1e-6))
         if chance_repeats:
             # Every subject's final 30 % is the test block (chance_level's split).
             t0 = time.perf_counter()
-            chance = chance_level(EEG2BoldRegressor(random_state=0), data.X, y,
+            chance = chance_level(EEG2BoldRegressor(CompactNet, random_state=0), data.X, y,
                                   n_repeats=chance_repeats, random_state=0).scores
             chance_time = (time.perf_counter() - t0) / chance_repeats
     print(f"\nTarget subject(s): {', '.join(subjects)}. Mean r over 15 targets "
           "(common mode alone in brackets); fit time per subject.\n")
-    print("| model | mean r | common mode r | fit time (s) | epochs |")
-    print("|---|---|---|---|---|")
+    print("| model | mean r | common mode r | fit time (s) | epochs | per subject |")
+    print("|---|---|---|---|---|---|")
     for name in models:
         r = np.mean(scores[name], axis=0)
         n_ep = f"{np.mean(epochs[name]):.0f}" if epochs[name] else "-"
-        print(f"| {name} | {r.mean():.3f} | {r[-1]:.3f} | {np.mean(times[name]):.0f} | {n_ep} |")
+        each = " ".join(f"{np.mean(v):.3f}" for v in scores[name])
+        print(f"| {name} | {r.mean():.3f} | {r[-1]:.3f} | {np.mean(times[name]):.0f} | {n_ep} "
+              f"| {each} |")
     if chance is not None:
         r = chance.mean(axis=0)
-        print(f"| chance level: EEG2BoldNet on unrelated pairs, {chance_repeats} repeats "
+        print(f"| chance level: CompactNet on unrelated pairs, {chance_repeats} repeats "
               f"(per repeat: {', '.join(f'{v:.3f}' for v in chance.mean(axis=1))}) | "
-              f"{r.mean():.3f} | {r[-1]:.3f} | {chance_time:.0f} | - |")
+              f"{r.mean():.3f} | {r[-1]:.3f} | {chance_time:.0f} | - | - |")
     r = np.mean(ceiling, axis=0)
-    print(f"| simulator noise ceiling (same test volumes) | {r.mean():.3f} | {r[-1]:.3f} | - | - |")
+    each = " ".join(f"{np.mean(v):.3f}" for v in ceiling)
+    print(f"| simulator noise ceiling (same test volumes) | {r.mean():.3f} | {r[-1]:.3f} | - | - "
+          f"| {each} |")
     print(f"\nTotal protocol time: {time.perf_counter() - start:.0f} s")
 
 
@@ -173,13 +183,15 @@ def main(argv=None):
                         help="comma-separated target subjects (the paper: the last one)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chance-repeats", type=int, default=2)
+    parser.add_argument("--members", type=int, default=5,
+                        help="seeds of the CompactNet ensemble")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-protocol", action="store_true")
     args = parser.parse_args(argv)
     if not args.skip_speed:
         speed()
     if not args.skip_protocol:
-        protocol(args.subjects.split(","), args.threads, args.chance_repeats)
+        protocol(args.subjects.split(","), args.threads, args.chance_repeats, args.members)
 
 
 if __name__ == "__main__":

@@ -208,6 +208,15 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
             expected = F.conv1d(x[:, c:c + 1], kernel.view(1, 1, -1), padding=taps // 2)
             torch.testing.assert_close(fe.filtered(x)[:, branch], expected[:, 0],
                                        atol=1e-4, rtol=1e-4)
+    # n_branches=None: one branch per channel and band, in every network.
+    assert InterpretableFeatureExtractor(n_chans, sfreq, n_branches=None, init_bands="canonical",
+                                         init_spatial="channels").n_branches == n_chans * 5
+    for net in (CompactNet(**{**SMALL, "n_branches": None}, init_bands=[(4, 8), (8, 13)],
+                           init_spatial="channels"),
+                EEG2BoldNet(**{**SMALL_DEEP, "n_branches": None}, init_bands=[(4, 8), (8, 13)],
+                            init_spatial="channels")):
+        assert net(torch.randn(2, 8, 100)).shape == (2, 3)
+        assert net.feature_extractor.n_branches == 16
     # Explicit edges, dealt out in turn over randomly initialised branches.
     fe = InterpretableFeatureExtractor(n_chans, sfreq, n_branches=3, init_bands=[(8, 13)])
     assert torch.equal(fe.temporal.weight[0], fe.temporal.weight[2])
@@ -219,7 +228,10 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
      (dict(init_bands=[(8, 13, 20)]), "init_bands must be"),
      (dict(init_bands=[(13, 8)]), "0 < low < high"),
      (dict(init_bands=[(30, 60)], sfreq=50.0), "below 95 % of the Nyquist"),
-     (dict(init_spatial="identity"), "init_spatial")],
+     (dict(init_spatial="identity"), "init_spatial"),
+     (dict(n_branches=None), "n_branches=None .* needs"),
+     (dict(n_branches=0), "n_branches must be"),
+     (dict(n_branches=2.5), "n_branches must be")],
 )
 def test_bad_initialisation_is_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -37,8 +37,9 @@ class CompactNet(EEGModuleMixin, nn.Module):
     n_times : int, default=1000
     n_outputs : int, default=15
     sfreq : float, default=100.0
-    n_branches : int, default=30
-        Number of branches (envelopes).
+    n_branches : int or None, default=30
+        Number of branches (envelopes); ``None``: one per channel and band
+        (see ``init_spatial``).
     filter_length : float, default=0.5
     smoothing : float, default=1.0
     learn_smoothing : bool, default=False
@@ -88,6 +89,7 @@ class CompactNet(EEGModuleMixin, nn.Module):
                 f"got {n_lags}."
             )
         self.n_lags = int(n_lags)
+        n_branches = self.feature_extractor.n_branches  # resolves None
         self.norm = nn.BatchNorm1d(n_branches)
         self.drop = nn.Dropout(dropout)
         self.readout = nn.Linear(n_branches * n_lags, n_outputs)

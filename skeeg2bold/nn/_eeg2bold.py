@@ -39,7 +39,8 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     n_outputs : int, default=15
         Targets: 14 ROIs + the common mode.
     sfreq : float, default=100.0
-    n_branches : int, default=15
+    n_branches : int or None, default=15
+        ``None``: one per channel and band (see ``init_spatial``).
     filter_length : float, default=0.5
         Temporal filter length in seconds.
     smoothing : float, default=1.0
@@ -109,7 +110,8 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
             smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
             init_bands=init_bands, init_spatial=init_spatial,
         )
-        self.eeg_encoder = Encoder(n_branches, n_times, stride=stride, n_blocks=n_blocks,
+        self.eeg_encoder = Encoder(self.feature_extractor.n_branches, n_times, stride=stride,
+                                   n_blocks=n_blocks,
                                    **blocks)
         self.decoder = Decoder(n_outputs=n_outputs, n_out_times=n_out_times,
                                n_blocks=n_decoder_blocks, **blocks)

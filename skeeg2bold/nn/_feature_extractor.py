@@ -28,8 +28,10 @@ class InterpretableFeatureExtractor(nn.Module):
         EEG channels.
     sfreq : float, default=100.0
         Sampling rate of the input in Hz (sets the kernel lengths).
-    n_branches : int, default=15
-        Number of branches (envelopes); 15 in the paper.
+    n_branches : int or None, default=15
+        Number of branches (envelopes); 15 in the paper. ``None`` (with
+        ``init_spatial="channels"`` and a band list in ``init_bands``): one
+        branch per channel and band.
     filter_length : float, default=0.25
         Length of each temporal filter in seconds (odd number of taps).
     smoothing : float, default=0.5
@@ -91,13 +93,28 @@ class InterpretableFeatureExtractor(nn.Module):
             envelope_sfreq = check_positive(envelope_sfreq, "envelope_sfreq")
             self.decimation = max(1, int(np.floor(sfreq / envelope_sfreq + 1e-9)))
         n_smooth = _odd_samples(smoothing, sfreq / self.decimation, "smoothing")
-        self.n_branches = int(n_branches)
+        init_spatial = check_option(init_spatial, ("random", "channels"), "init_spatial")
+        edges = None
+        if init_bands is not True and init_bands is not False and init_bands is not None:
+            edges = _check_band_edges(init_bands, sfreq)
+        if n_branches is None:
+            if init_spatial != "channels" or edges is None:
+                raise ValueError(
+                    "n_branches=None (one branch per channel and band) needs "
+                    "init_spatial='channels' and a band list in init_bands ('canonical' or "
+                    f"(low, high) pairs); got init_spatial={init_spatial!r}, "
+                    f"init_bands={init_bands!r}."
+                )
+            n_branches = n_chans * len(edges)
+        elif isinstance(n_branches, bool) or int(n_branches) != n_branches or n_branches < 1:
+            raise ValueError(f"n_branches must be a positive integer or None, got {n_branches!r}.")
+        n_branches = int(n_branches)
+        self.n_branches = n_branches
         self.sfreq = float(sfreq)
         self.log_envelope = bool(log_envelope)
         self.spatial = nn.Conv1d(n_chans, n_branches, kernel_size=1, bias=False)
         self.temporal = nn.Conv1d(n_branches, n_branches, kernel_size=n_taps,
                                   padding=n_taps // 2, groups=n_branches, bias=False)
-        init_spatial = check_option(init_spatial, ("random", "channels"), "init_spatial")
         branches = np.arange(n_branches)
         if init_spatial == "channels":
             with torch.no_grad():
@@ -108,7 +125,6 @@ class InterpretableFeatureExtractor(nn.Module):
         elif init_bands is False or init_bands is None:
             bank = None
         else:
-            edges = _check_band_edges(init_bands, sfreq)
             block = branches // n_chans if init_spatial == "channels" else branches
             bank = _band_edges_bank([edges[b % len(edges)] for b in block], n_taps, sfreq)
         if bank is not None:
