@@ -91,10 +91,38 @@ def test_plot_branch_patterns_draws_topomaps_and_spectra():
     plt.close(fig)
     info = mne.create_info(CH_NAMES, SFREQ, "eeg").set_montage("colin27_1020")
     fig = plot_branch_patterns(patterns, info, branches=[1], show=False)
-    assert fig.axes[0].get_title() == "branch 1"
+    assert fig.axes[0].get_title().startswith("branch 1 (weight")
     plt.close(fig)
     with pytest.raises(ValueError, match="do not exist"):
         plot_branch_patterns(patterns, info, branches=[5], show=False)
     patterns.ch_names = None
     with pytest.raises(ValueError, match="sensor positions"):
         plot_branch_patterns(patterns, show=False)
+
+
+def test_many_branches_draw_the_most_important_ones():
+    from skeeg2bold.ensemble import SeedEnsembleRegressor
+    from skeeg2bold.nn import EEG2BoldNet, EEG2BoldRegressor
+
+    X, _ = _planted(n_windows=40)
+    y = np.log(np.var(X[:, 2], axis=1))
+    reg = EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=1, train_split=None,
+                            random_state=0, module__n_branches=5)
+    ensemble = SeedEnsembleRegressor(reg, n_members=2, random_state=0).fit(X, y)
+    patterns = branch_patterns(ensemble, X)  # the first member stands for the ensemble
+    first = ensemble.estimators_[0].module_
+    weight = first.readout.weight.detach().numpy().reshape(1, 5, first.n_lags)
+    np.testing.assert_allclose(patterns.importance, np.sqrt((weight ** 2).sum(axis=(0, 2))),
+                               rtol=1e-6)
+    patterns.ch_names = CH_NAMES
+    fig = plot_branch_patterns(patterns, max_branches=2, show=False)
+    drawn = [int(ax.get_title().split()[1]) for ax in fig.axes if ax.get_title()]
+    assert drawn == list(np.argsort(-patterns.importance)[:2])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="max_branches"):
+        plot_branch_patterns(patterns, max_branches=0, show=False)
+    # Networks whose readout does not read the branches have no importance.
+    net = EEG2BoldNet(n_chans=len(CH_NAMES), n_times=200, n_outputs=1, sfreq=SFREQ,
+                      n_branches=3, embed_dim=8, n_heads=2)
+    assert branch_patterns(net, X, sfreq=SFREQ).importance is None
+

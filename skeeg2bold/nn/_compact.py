@@ -1,5 +1,6 @@
 """A compact interpretable network (Petrosyan et al. 2021) with a lagged readout."""
 
+import numpy as np
 from torch import nn
 from torch.nn import functional as F
 
@@ -107,3 +108,9 @@ class CompactNet(EEGModuleMixin, nn.Module):
     @property
     def readout_layer(self):
         return self.readout
+
+    def branch_importance(self):
+        """Norm of each branch's readout weights over lags and targets ``(n_branches,)``."""
+        weight = self.readout.weight.detach().cpu().double().numpy()
+        per_branch = weight.reshape(weight.shape[0], -1, self.n_lags)
+        return np.sqrt((per_branch ** 2).sum(axis=(0, 2)))

@@ -19,8 +19,16 @@ __all__ = ["branch_patterns", "plot_branch_patterns"]
 _N_SPECTRUM_WINDOWS = 256
 
 
+def _module(model):
+    # A SeedEnsembleRegressor of networks: its first member stands for it.
+    members = getattr(model, "estimators_", None)
+    if members:
+        model = members[0]
+    return getattr(model, "module_", model)
+
+
 def _feature_extractor(model):
-    module = getattr(model, "module_", model)
+    module = _module(model)
     extractor = getattr(module, "feature_extractor", None)
     if extractor is None:
         raise TypeError(
@@ -72,8 +80,16 @@ def branch_patterns(model, X, *, sfreq=None, info=None):
         ``temporal_patterns`` : ndarray of shape (n_branches, n_freqs)
             ``frequency_responses * input_spectra``, each scaled to a maximum
             of 1: the band each branch extracts from the data.
+        ``importance`` : ndarray of shape (n_branches,) or None
+            Weight of each branch in the network's linear readout (norm of
+            its readout weights over lags and targets, on normalised
+            envelopes), for networks whose readout reads the branches
+            directly (:class:`CompactNet`); ``None`` otherwise.
         ``ch_names``, ``info``
             Channel names and measurement info, for the topomaps.
+
+    A :class:`~skeeg2bold.ensemble.SeedEnsembleRegressor` of networks is
+    described by its first member.
 
     Examples
     --------
@@ -118,9 +134,15 @@ def branch_patterns(model, X, *, sfreq=None, info=None):
         frequency_responses=response,
         input_spectra=input_spectra,
         temporal_patterns=temporal,
+        importance=_importance(_module(model)),
         ch_names=None if ch_names is None else list(ch_names),
         info=info,
     )
+
+
+def _importance(module):
+    method = getattr(module, "branch_importance", None)
+    return None if method is None else method()
 
 
 def _plot_info(patterns, info):
@@ -141,8 +163,8 @@ def _plot_info(patterns, info):
     return info
 
 
-def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, n_cols=3,
-                         show=True):
+def plot_branch_patterns(patterns, info=None, *, branches=None, max_branches=12, fmax=None,
+                         n_cols=3, show=True):
     """Topomap of each branch's spatial pattern beside its temporal pattern.
 
     Parameters
@@ -153,7 +175,11 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, n_col
         Channel positions. Defaults to ``patterns.info``, else a standard
         10-20 montage for ``patterns.ch_names``.
     branches : list of int, default=None
-        Branches to draw (all by default).
+        Branches to draw. By default all of them, or, past ``max_branches``,
+        the ``max_branches`` most important ones (``patterns.importance``)
+        or the first ones when the importance is unknown.
+    max_branches : int, default=12
+        Most branches drawn when ``branches`` is None.
     fmax : float, default=None
         Highest frequency shown (Nyquist by default).
     n_cols : int, default=3
@@ -171,7 +197,16 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, n_col
 
     info = _plot_info(patterns, info)
     n_branches = patterns["spatial_patterns"].shape[0]
-    branches = list(range(n_branches)) if branches is None else list(branches)
+    importance = patterns.get("importance")
+    if isinstance(max_branches, bool) or int(max_branches) != max_branches or max_branches < 1:
+        raise ValueError(f"max_branches must be a positive integer, got {max_branches!r}.")
+    if branches is None:
+        branches = list(range(n_branches))
+        if n_branches > max_branches:
+            order = (np.argsort(-np.asarray(importance), kind="stable")
+                     if importance is not None else np.arange(n_branches))
+            branches = [int(b) for b in order[:max_branches]]
+    branches = list(branches)
     bad = [b for b in branches if not 0 <= b < n_branches]
     if bad:
         raise ValueError(f"branches {bad} do not exist; the model has {n_branches}.")
@@ -192,7 +227,10 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, fmax=None, n_col
         vmax = np.abs(pattern).max()
         mne.viz.plot_topomap(pattern, info, axes=row[0], show=False, cmap="RdBu_r",
                              vlim=(-vmax, vmax), contours=0)
-        row[0].set_title(f"branch {b}", fontsize=9)
+        title = f"branch {b}"
+        if importance is not None:
+            title += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
+        row[0].set_title(title, fontsize=9)
         response = patterns["frequency_responses"][b]
         row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
         row[1].plot(freqs[keep], response[keep] / max(response.max(), np.finfo(float).tiny),
