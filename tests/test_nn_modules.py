@@ -176,13 +176,18 @@ def test_decimated_envelope_follows_the_full_rate_one():
     np.testing.assert_allclose(out_fast.detach().numpy()[inner], reference[inner], rtol=0.05)
 
 
-def test_compact_defaults_are_the_tuned_ones():
-    # 30 branches and dropout 0.5 beat the baselines on the simulated data
-    # (see CompactNet's docstring); the paper network keeps its 15 branches.
+def test_compact_defaults_start_from_the_channel_band_envelopes():
+    # One branch per channel and classical band, starting as that channel's
+    # band envelope (see CompactNet's docstring); the paper network keeps
+    # its 15 randomly mixed branches.
     net = CompactNet()
-    assert net.feature_extractor.n_branches == 30
-    assert net.drop.p == 0.5
-    assert net.readout.in_features == 30 * 10
+    fe = net.feature_extractor
+    assert fe.n_branches == 30 * 5 and net.readout.in_features == 150 * 10
+    np.testing.assert_array_equal(fe.spatial.weight[:, :, 0].detach().numpy(),
+                                  np.tile(np.eye(30), (5, 1)))
+    assert net.drop.p == 0.5 and fe.decimation == 10
+    # Below 90 Hz sampling, gamma is left out rather than aliased.
+    assert CompactNet(n_chans=8, n_times=200, sfreq=50.0).feature_extractor.n_branches == 32
     assert EEG2BoldNet().feature_extractor.n_branches == 15
 
 

@@ -49,7 +49,8 @@ class InterpretableFeatureExtractor(nn.Module):
         refines. ``True``: centres log-spaced from 2 Hz to 0.4 * ``sfreq``
         (at most 40 Hz), one per branch. ``"canonical"``: the classical
         rhythms of :data:`~skeeg2bold.features.DEFAULT_BANDS` (delta to
-        gamma); a sequence: those band edges in Hz. Bands are dealt out to
+        gamma) that start below 95 % of the Nyquist frequency; a sequence:
+        those band edges in Hz. Bands are dealt out to
         the branches in turn (with ``init_spatial="channels"``, one band per
         block of ``n_chans`` branches).
     init_spatial : {"random", "channels"}, default="random"
@@ -204,7 +205,8 @@ def _check_band_edges(bands, sfreq):
             )
         from ..features import DEFAULT_BANDS
 
-        bands = list(DEFAULT_BANDS.values())
+        # The rhythms this sampling rate can carry (no gamma at 50 Hz).
+        bands = [band for band in DEFAULT_BANDS.values() if band[0] < 0.95 * sfreq / 2]
     try:
         edges = np.asarray(bands, dtype=float)
     except (TypeError, ValueError):
