@@ -18,17 +18,27 @@ __all__ = ["main"]
 #: Settings of the two presets. ``quick`` finishes in minutes on 2 CPU cores
 #: (two target subjects, one seed). ``full`` is the paper's setting: EEG at
 #: the native 1000 Hz, the last subject as the target (the paper's 8th),
-#: five seeds per model for the sd, five chance surrogates; it needs more
-#: than half an hour on 2 CPU cores (``--device cuda``, more cores or
-#: ``--repeats``/``--models`` shorten it). ``--targets 8`` evaluates every
-#: subject in turn.
+#: three seeds per model for the sd, three chance surrogates ({full_time} on
+#: 2 CPU cores; ``--device cuda``, more cores or ``--repeats``/``--models``
+#: change it). ``--targets 8`` evaluates every subject in turn.
 PRESETS = {
     "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
-                  epochs=25, models=("deep", "ridge", "hrf")),
-    "full": dict(sim_sfreq=1000.0, sfreq=100.0, targets=1, repeats=5, chance_repeats=5,
-                 epochs=40, models=("deep", "compact", "ridge", "hrf")),
+                  epochs=25, models=("compact", "deep", "ridge", "hrf")),
+    "full": dict(sim_sfreq=1000.0, sfreq=100.0, targets=1, repeats=3, chance_repeats=3,
+                 epochs=40, models=("compact", "deep", "ridge", "hrf")),
 }
-MODEL_NAMES = ("deep", "compact", "ridge", "hrf")
+#: What each model name builds (``--models``).
+MODEL_HELP = {
+    "compact": "EEG2BoldRegressor(CompactNet): the interpretable network, started from "
+               "the classical envelope features",
+    "deep": "EEG2BoldRegressor(EEG2BoldNet): the paper's network",
+    "ensemble": "SeedEnsembleRegressor of 3 CompactNets (seeds averaged)",
+    "ridge": "lagged band envelopes + ridge",
+    "hrf": "band envelopes convolved with the canonical HRF + ridge",
+}
+MODEL_NAMES = tuple(MODEL_HELP)
+#: Models whose chance level is estimated: the first of these that is fitted.
+_CHANCE_PREFERENCE = ("compact", "deep", "ensemble", "ridge", "hrf")
 
 
 def build_parser():
@@ -57,7 +67,8 @@ def build_parser():
                      help="paper: other subjects + start of the target; subject-cv: "
                           "leave-one-subject-out (default: paper)")
     exp.add_argument("--models", nargs="+", choices=MODEL_NAMES,
-                     help="models to fit (default: preset)")
+                     help="models to fit (default: preset): " + "; ".join(
+                         f"{name}: {text}" for name, text in MODEL_HELP.items()))
     exp.add_argument("--targets", type=int,
                      help="number of target subjects / folds (default: preset)")
     exp.add_argument("--repeats", type=int, help="seeds per fold (default: preset)")
@@ -124,7 +135,7 @@ def _run(args, parser):
     cv = _protocol(args, preset, data)
     models = _models(preset, data, args)
     ceiling = ceiling_fn(splitter) if ceiling_fn is not None else None
-    chance_models = [m for m in ("deep", "compact", "ridge") if m in models][:1]
+    chance_models = [m for m in _CHANCE_PREFERENCE if m in models][:1]
     if preset["chance_repeats"] == 0:
         chance_models = []
 
@@ -208,12 +219,17 @@ def _models(preset, data, args):
 
     models = {}
     for name in preset["models"]:
-        if name in ("deep", "compact"):
+        if name in ("deep", "compact", "ensemble"):
             from .nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
 
             module = EEG2BoldNet if name == "deep" else CompactNet
             models[name] = EEG2BoldRegressor(module, max_epochs=preset["epochs"],
                                              device=args.device, random_state=args.seed)
+            if name == "ensemble":
+                from .ensemble import SeedEnsembleRegressor
+
+                models[name] = SeedEnsembleRegressor(models[name], n_members=3,
+                                                     random_state=args.seed)
         elif name == "ridge":
             models[name] = make_ridge_baseline(sfreq=data.sfreq)
         else:
@@ -235,7 +251,9 @@ def _figures(result, data, folder):
     fig = plot_prediction_traces(result)
     fig.savefig(folder / "bold_traces.png", dpi=130)
     plt.close(fig)
-    deep = next((m for n, m in result.fitted.items() if n in ("deep", "compact")), None)
+    # Patterns of the interpretable network first: its readout ranks the branches.
+    fitted = result.fitted
+    deep = next((fitted[n] for n in ("compact", "ensemble", "deep") if n in fitted), None)
     if deep is not None:
         from .nn import branch_patterns, plot_branch_patterns
 

@@ -34,10 +34,11 @@ def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
 def test_run_deep_model_and_branch_figure(tmp_path):
     out = tmp_path / "deep"
     code = main(["run", "--quick", "--n-subjects", "2", "--targets", "1", "--models", "compact",
-                 "--epochs", "2", "--chance-repeats", "0", "--no-progress", "--out", str(out)])
+                 "ensemble", "--epochs", "1", "--chance-repeats", "0", "--no-progress",
+                 "--out", str(out)])
     assert code == 0
     scores = pd.read_csv(out / "scores.csv")
-    assert set(scores.model) == {"compact"} and np.isfinite(scores.r).all()
+    assert set(scores.model) == {"compact", "ensemble"} and np.isfinite(scores.r).all()
     assert (out / "fig4_branch_patterns.png").stat().st_size > 10_000
 
 
