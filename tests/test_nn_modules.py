@@ -154,6 +154,14 @@ def test_compact_net_rejects_too_many_lags():
         CompactNet(**SMALL, n_lags=21)
 
 
+def test_eeg2bold_tokens_do_not_depend_on_the_envelope_rate():
+    full = EEG2BoldNet(**SMALL_DEEP)
+    fast = EEG2BoldNet(**SMALL_DEEP, envelope_sfreq=10.0)
+    assert fast.feature_extractor.decimation == 5
+    assert fast.eeg_encoder.n_tokens == full.eeg_encoder.n_tokens
+    assert fast(torch.randn(2, 8, 100)).shape == (2, 3)
+
+
 def test_decimated_envelope_follows_the_full_rate_one():
     sfreq, n_times = 100.0, 1003
     t = torch.arange(n_times) / sfreq

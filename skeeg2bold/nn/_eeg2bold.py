@@ -48,6 +48,9 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     learn_smoothing : bool, default=False
     log_envelope, init_bands : bool, default=True
     init_spatial : {"random", "channels"}, default="random"
+    envelope_sfreq : float or None, default=None
+        See :class:`InterpretableFeatureExtractor`: 10 Hz makes wide front
+        ends (``n_branches=None``) several times cheaper.
         See :class:`InterpretableFeatureExtractor`. The paper uses neither;
         both raised the mean r on the simulated data under the paper's
         protocol (benchmarks/bench_nn.py), where a few minutes per subject
@@ -63,7 +66,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         Depthwise kernel of the blocks, in tokens.
     token_period : float, default=0.5
         Seconds per token after the strided convolution (stride =
-        ``round(token_period * sfreq)``).
+        ``round(token_period * envelope rate)``).
     output_period : float, default=1.0
         Seconds per sample of the decoded sequence.
     post_hidden : int, default=32
@@ -94,25 +97,25 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
 
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
                  n_branches=15, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
-                 log_envelope=True, init_bands=True, init_spatial="random",
+                 log_envelope=True, init_bands=True, init_spatial="random", envelope_sfreq=None,
                  embed_dim=16, n_heads=4, n_blocks=1, n_decoder_blocks=1, kernel_size=7,
                  token_period=0.5, output_period=1.0, post_hidden=32, readout="mean",
                  dropout=0.3, bold_encoder=True):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         self.readout = check_option(readout, ("last", "mean"), "readout")
-        stride = max(int(round(token_period * sfreq)), 1)
         n_out_times = max(int(round(n_times / sfreq / output_period)), 1)
         blocks = dict(embed_dim=embed_dim, n_heads=n_heads, kernel_size=kernel_size,
                       dropout=dropout)
         self.feature_extractor = InterpretableFeatureExtractor(
             n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
             smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
-            init_bands=init_bands, init_spatial=init_spatial,
+            init_bands=init_bands, init_spatial=init_spatial, envelope_sfreq=envelope_sfreq,
         )
-        self.eeg_encoder = Encoder(self.feature_extractor.n_branches, n_times, stride=stride,
-                                   n_blocks=n_blocks,
-                                   **blocks)
+        decimation = self.feature_extractor.decimation
+        stride = max(int(round(token_period * sfreq / decimation)), 1)
+        self.eeg_encoder = Encoder(self.feature_extractor.n_branches, n_times // decimation,
+                                   stride=stride, n_blocks=n_blocks, **blocks)
         self.decoder = Decoder(n_outputs=n_outputs, n_out_times=n_out_times,
                                n_blocks=n_decoder_blocks, **blocks)
         self.post_decoder = PostDecoder(n_outputs, post_hidden)
