@@ -65,8 +65,11 @@ def describe(params):
     """A short label for one candidate."""
     model = params["model"]
     if isinstance(model, EEG2BoldRegressor):
-        module, n_branches = params["model__module"], params["model__module__n_branches"]
-        return f"{module.__name__}, {n_branches} branches"
+        if params["model__module"] is CompactNet:
+            start = params.get("model__module__init_spatial", "channels")
+            return ("CompactNet, random 30-branch start" if start == "random"
+                    else "CompactNet, channel-band start")
+        return f"EEG2BoldNet, {params['model__module__n_branches']} branches"
     if "model__hrfconvolution__hrf_model" in params:
         return f"HRF ridge, {params['model__hrfconvolution__hrf_model']}"
     log = params["model__envelopefeatureextractor__log"]
@@ -76,8 +79,18 @@ def describe(params):
 param_grid = [
     {
         "model": [deep],
-        "model__module": [EEG2BoldNet, CompactNet],
+        "model__module": [EEG2BoldNet],
         "model__module__n_branches": [8, 15],
+    },
+    # CompactNet's default front end (one branch per channel and band) against
+    # randomly initialised spatial filters over a log-spaced filter bank.
+    {"model": [deep], "model__module": [CompactNet]},
+    {
+        "model": [deep],
+        "model__module": [CompactNet],
+        "model__module__n_branches": [30],
+        "model__module__init_spatial": ["random"],
+        "model__module__init_bands": [True],
     },
     {
         "model": [make_ridge_baseline()],
