@@ -14,11 +14,14 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
    (``simulate_eeg_fmri(random_state=0)``: 8 subjects x 285 s): for the target
    subject, train on the 7 others plus its first 68.7 s, test on its final
    150 s (:class:`~skeeg2bold.model_selection.PaperProtocolSplit`). Mean
-   Pearson r over the 15 targets for the deep model at its defaults, the
-   compact network, both classical baselines, the deep model's chance level
-   (trained on temporally unrelated pairs), and the simulator's noise
-   ceiling on the same test volumes; with the wall time of each fit on
-   ``--threads`` threads (target: the deep model under 10 minutes on 2).
+   Pearson r over the 15 targets for the paper's network and the compact
+   network at their defaults, an average of ``--members`` compact networks
+   (:class:`~skeeg2bold.ensemble.SeedEnsembleRegressor`), both classical
+   baselines at their defaults and on log envelopes, the compact network's
+   chance level (trained on temporally unrelated pairs), and the
+   simulator's noise ceiling on the same test volumes; with the wall time
+   of each fit on ``--threads`` threads (target: the deep model under 10
+   minutes on 2).
 
 The test part is 150 s of slow BOLD (about 70 windows, far fewer
 independent samples), so one target's r varies by 0.1-0.2 between runs
@@ -28,7 +31,7 @@ conclusions. On a shared
 machine, run with ``--threads 1``: oversubscribed threads slow torch down
 many times.
 
-Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2]``
+Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2] [--members 3]``
 """
 
 import argparse
@@ -183,7 +186,7 @@ def main(argv=None):
                         help="comma-separated target subjects (the paper: the last one)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chance-repeats", type=int, default=2)
-    parser.add_argument("--members", type=int, default=5,
+    parser.add_argument("--members", type=int, default=3,
                         help="seeds of the CompactNet ensemble")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-protocol", action="store_true")
