@@ -232,6 +232,23 @@ def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
     assert not np.allclose(plain.predict(data.X), reg.predict(data.X))
 
 
+def test_partial_fit_trains_the_readout_by_gradient(data):
+    reg = EEG2BoldRegressor(CompactNet, max_epochs=1, train_split=None, random_state=0,
+                            module__n_branches=4).fit(data.X, data.y)
+    assert reg.readout_alpha_ is not None  # fit re-solved it
+    solved = reg.module_.readout.weight.detach().clone()
+    reg.partial_fit(data.X[:40], data.y[:40])
+    moved = reg.module_.readout.weight.detach()
+    # One more epoch of gradient steps, not a ridge on 40 windows: close to the
+    # solved weights, not equal to them.
+    assert not torch.equal(moved, solved)
+    assert torch.linalg.norm(moved - solved) < 0.5 * torch.linalg.norm(solved)
+    assert "_in_fit_" not in reg.get_params()
+    online = EEG2BoldRegressor(CompactNet, max_epochs=1, train_split=None, random_state=0,
+                               module__n_branches=4).partial_fit(data.X, data.y)
+    assert online.readout_alpha_ is None
+
+
 class _OpaqueNet(torch.nn.Module):
     """A user's network without readout_features / readout_layer."""
 

@@ -264,6 +264,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         positive = std[std > 0]
         self.input_scale_ = float(np.median(positive)) if positive.size else 1.0
         self.y_mean_, self.y_std_ = y2.mean(axis=0), y2.std(axis=0)
+        self.readout_alpha_ = None
 
     def _check_X_matches(self, X):
         X = self._check_X(X)
@@ -327,16 +328,26 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         """
         if not self.warm_start or not self.initialized_:
             self._reset_data_attributes(X, y)
-        return super().fit(X, y, **fit_params)
+        self._in_fit_ = True  # fit re-solves the readout; a bare partial_fit does not
+        try:
+            return super().fit(X, y, **fit_params)
+        finally:
+            self._in_fit_ = False
 
     def partial_fit(self, X, y, classes=None, **fit_params):
-        """Train further (initialising on first call), then recalibrate the outputs."""
+        """Train further (initialising on first call), then recalibrate the outputs.
+
+        Unlike :meth:`fit`, it does not re-solve the readout
+        (``refit_readout``): the few windows of an online update would be
+        too few for the ridge, so the readout keeps training by gradient.
+        """
         if not self.initialized_:
             self._reset_data_attributes(X, y)
         X = self._check_X_matches(X)
         _, y2 = self._check_y(y, len(X))
         super().partial_fit(X, y2, **fit_params)
-        self._refit_readout(X, y2)
+        if getattr(self, "_in_fit_", False):
+            self._refit_readout(X, y2)
         self._calibrate(X, y2)
         return self
 
