@@ -18,9 +18,10 @@ __all__ = ["main"]
 #: Settings of the two presets. ``quick`` finishes in minutes on 2 CPU cores
 #: (two target subjects, one seed). ``full`` is the paper's setting: EEG at
 #: the native 1000 Hz, the last subject as the target (the paper's 8th),
-#: three seeds per model for the sd, three chance surrogates ({full_time} on
-#: 2 CPU cores; ``--device cuda``, more cores or ``--repeats``/``--models``
-#: change it). ``--targets 8`` evaluates every subject in turn.
+#: three seeds per model for the sd, three chance surrogates (8 minutes and
+#: 1.4 GB on 2 CPU cores; ``--device cuda``, more cores or
+#: ``--repeats``/``--models`` change it). ``--targets 8`` evaluates every
+#: subject in turn.
 PRESETS = {
     "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
                   epochs=25, models=("compact", "deep", "ridge", "hrf")),
