@@ -63,7 +63,7 @@ def build_parser():
     src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
     exp = run.add_argument_group("experiment")
     exp.add_argument("--quick", action="store_true",
-                     help="quick preset: a few minutes on 2 CPU cores")
+                     help="quick preset: about 6 minutes on 2 CPU cores")
     exp.add_argument("--protocol", choices=("paper", "subject-cv"), default="paper",
                      help="paper: other subjects + start of the target; subject-cv: "
                           "leave-one-subject-out (default: paper)")
