@@ -45,6 +45,9 @@ class SeedEnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         backend pins each worker's torch and BLAS threads to its share of
         the cores; do not fit torch members in threads, whose shared random
         generator breaks reproducibility (see :mod:`skeeg2bold.utils`).
+        Parallel and serial fits of torch members agree to float32 rounding
+        (about 1e-6: the workers run fewer threads each, which changes the
+        order of the sums).
 
     Attributes
     ----------
