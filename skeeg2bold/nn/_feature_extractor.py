@@ -95,9 +95,9 @@ class InterpretableFeatureExtractor(nn.Module):
             self.decimation = max(1, int(np.floor(sfreq / envelope_sfreq + 1e-9)))
         n_smooth = _odd_samples(smoothing, sfreq / self.decimation, "smoothing")
         init_spatial = check_option(init_spatial, ("random", "channels"), "init_spatial")
-        edges = None
-        if init_bands is not True and init_bands is not False and init_bands is not None:
-            edges = _check_band_edges(init_bands, sfreq)
+        # True: the log-spaced bank; False/None: random filters; else band edges.
+        edges = (None if init_bands is True or init_bands is False or init_bands is None
+                 else _check_band_edges(init_bands, sfreq))
         if n_branches is None:
             if init_spatial != "channels" or edges is None:
                 raise ValueError(
@@ -121,11 +121,8 @@ class InterpretableFeatureExtractor(nn.Module):
             with torch.no_grad():
                 self.spatial.weight.zero_()
                 self.spatial.weight[branches, branches % n_chans, 0] = 1.0
-        if init_bands is True:
-            bank = _band_pass_bank(n_branches, n_taps, sfreq)
-        elif init_bands is False or init_bands is None:
-            bank = None
-        else:
+        bank = _band_pass_bank(n_branches, n_taps, sfreq) if init_bands is True else None
+        if edges is not None:
             block = branches // n_chans if init_spatial == "channels" else branches
             bank = _band_edges_bank([edges[b % len(edges)] for b in block], n_taps, sfreq)
         if bank is not None:
@@ -178,21 +175,22 @@ def depthwise_same_conv(x, kernel):
     return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
 
 
+def _top_edge(sfreq):
+    """Highest band edge the FIR filters are designed to: 95 % of the Nyquist frequency."""
+    return 0.95 * sfreq / 2
+
+
 def _band_pass_bank(n_branches, n_taps, sfreq):
     """FIR band-pass filters ``(n_branches, 1, n_taps)``, log-spaced centres, unit gain."""
-    from scipy.signal import firwin
-
     centres = np.geomspace(2.0, min(40.0, 0.4 * sfreq), n_branches)
-    nyquist = sfreq / 2
-    taps = []
+    edges = []
     for centre in centres:
         # Bandwidth: half an octave each side, but no narrower than the
         # filter's resolution (a short filter cannot be sharp).
         half = max(0.35 * centre, 1.5 * sfreq / n_taps)
-        low, high = max(centre - half, 0.5), min(centre + half, 0.95 * nyquist)
-        taps.append(firwin(n_taps, [low, high], fs=sfreq, pass_zero=False)
-                    if low > 0.5 else firwin(n_taps, high, fs=sfreq))
-    return torch.as_tensor(np.array(taps)[:, None, :], dtype=torch.float32)
+        low, high = max(centre - half, 0.5), min(centre + half, _top_edge(sfreq))
+        edges.append((low if low > 0.5 else None, high))  # None: low-pass
+    return _band_edges_bank(edges, n_taps, sfreq)
 
 
 def _check_band_edges(bands, sfreq):
@@ -206,7 +204,7 @@ def _check_band_edges(bands, sfreq):
         from ..features import DEFAULT_BANDS
 
         # The rhythms this sampling rate can carry (no gamma at 50 Hz).
-        bands = [band for band in DEFAULT_BANDS.values() if band[0] < 0.95 * sfreq / 2]
+        bands = [band for band in DEFAULT_BANDS.values() if band[0] < _top_edge(sfreq)]
     try:
         edges = np.asarray(bands, dtype=float)
     except (TypeError, ValueError):
@@ -216,7 +214,7 @@ def _check_band_edges(bands, sfreq):
             f"init_bands must be True, False, 'canonical' or a sequence of (low, high) band "
             f"edges in Hz, got {bands!r}."
         )
-    top = 0.95 * sfreq / 2
+    top = _top_edge(sfreq)
     bad = ~((edges[:, 0] > 0) & (edges[:, 0] < edges[:, 1]) & (edges[:, 0] < top))
     if bad.any():
         raise ValueError(
@@ -227,11 +225,12 @@ def _check_band_edges(bands, sfreq):
 
 
 def _band_edges_bank(edges, n_taps, sfreq):
-    """FIR band-pass filters ``(len(edges), 1, n_taps)`` for the given (low, high) pairs."""
+    """FIR filters ``(len(edges), 1, n_taps)`` for (low, high) pairs; ``low=None``: low-pass."""
     from scipy.signal import firwin
 
-    top = 0.95 * sfreq / 2
-    taps = [firwin(n_taps, [low, min(high, top)], fs=sfreq, pass_zero=False)
+    top = _top_edge(sfreq)
+    taps = [firwin(n_taps, min(high, top), fs=sfreq) if low is None
+            else firwin(n_taps, [low, min(high, top)], fs=sfreq, pass_zero=False)
             for low, high in edges]
     return torch.as_tensor(np.array(taps)[:, None, :], dtype=torch.float32)
 

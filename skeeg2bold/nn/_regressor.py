@@ -15,6 +15,7 @@ from .._validation import (
     check_eeg_windows_array,
     check_finite,
     check_fitted_windows,
+    check_option,
     check_positive,
     check_real_array,
 )
@@ -354,9 +355,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
     def _refit_readout(self, X, y2):
         """Ridge from the trained readout features to the (standardised) targets."""
         self.readout_alpha_ = None
-        if self.refit_readout not in ("auto", True, False):
-            raise ValueError(
-                f"refit_readout must be 'auto', True or False, got {self.refit_readout!r}.")
+        check_option(self.refit_readout, ("auto", True, False), "refit_readout")
         exposed = _exposes_readout(self.module_)
         if self.refit_readout is True and not exposed:
             raise ValueError(
