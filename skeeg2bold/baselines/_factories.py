@@ -5,9 +5,14 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..features import EnvelopeFeatureExtractor, HRFConvolution
+from ..features import (
+    BandCovariances,
+    EnvelopeFeatureExtractor,
+    HRFConvolution,
+    TangentSpaceFeatures,
+)
 
-__all__ = ["make_ridge_baseline", "make_hrf_baseline"]
+__all__ = ["make_ridge_baseline", "make_hrf_baseline", "make_riemann_baseline"]
 
 #: Ridge penalties searched by default.
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 8))
@@ -169,6 +174,80 @@ def make_hrf_baseline(
     return make_pipeline(
         extractor,
         HRFConvolution(sfreq=out_sfreq, hrf_model=hrf_model, time_length=time_length),
+        StandardScaler(),
+        RidgeCV(alphas=alphas, cv=cv, alpha_per_target=alpha_per_target),
+        memory=memory,
+    )
+
+
+def make_riemann_baseline(
+    sfreq=None,
+    *,
+    bands=None,
+    n_bins=2,
+    estimator="oas",
+    recenter=True,
+    unseen_subjects="eeg",
+    metric="riemann",
+    alphas=DEFAULT_ALPHAS,
+    cv=5,
+    alpha_per_target=False,
+    memory=None,
+):
+    """Band covariances -> per-subject re-centring -> tangent space -> ridge.
+
+    The Riemannian answer to "regress on source power without a head model"
+    (Sabbagh et al. 2020): the covariance of every band and time bin of a
+    window holds the band power of every spatial combination of channels,
+    so a linear model in its tangent space approximates a linear model on
+    the log power of unmixed sources, with no source model. Each subject's
+    matrices are re-centred at its own Riemannian mean first (Zanini et al.
+    2018), which lets a model trained on some subjects carry over to
+    another.
+
+    Parameters
+    ----------
+    sfreq : float, default=None
+        EEG sampling rate; ``None`` reads it from
+        :class:`~skeeg2bold.EEGWindows`.
+    bands, n_bins, estimator, recenter, unseen_subjects
+        Passed to :class:`~skeeg2bold.features.BandCovariances`. Re-centring
+        references are learned from each subject's own training windows
+        (EEG only); a subject not seen in ``fit`` (a new subject with EEG
+        only) is re-centred at the mean of the windows passed to
+        ``predict``, unless ``unseen_subjects="error"``.
+    metric : str, default="riemann"
+        Passed to :class:`~skeeg2bold.features.TangentSpaceFeatures`.
+    alphas, cv, alpha_per_target, memory
+        As in :func:`make_ridge_baseline`.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Steps ``bandcovariances``, ``tangentspacefeatures``,
+        ``standardscaler``, ``ridgecv``.
+
+    See Also
+    --------
+    make_ridge_baseline : Lagged channel envelopes and ridge.
+    skeeg2bold.features.SubjectAlignment : Euclidean alignment of the EEG.
+
+    References
+    ----------
+    Sabbagh et al. (2020), NeuroImage 222, 116893; Zanini et al. (2018),
+    IEEE TBME 65(5), 1107-1116.
+
+    Examples
+    --------
+    >>> from skeeg2bold.baselines import make_riemann_baseline
+    >>> model = make_riemann_baseline(n_bins=3)
+    >>> [name for name, _ in model.steps]
+    ['bandcovariances', 'tangentspacefeatures', 'standardscaler', 'ridgecv']
+    """
+    return make_pipeline(
+        BandCovariances(sfreq=sfreq, bands=bands, n_bins=n_bins, estimator=estimator,
+                        recenter=recenter, unseen_subjects=unseen_subjects),
+        TangentSpaceFeatures(metric=metric),
         StandardScaler(),
         RidgeCV(alphas=alphas, cv=cv, alpha_per_target=alpha_per_target),
         memory=memory,

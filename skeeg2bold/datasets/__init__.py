@@ -6,7 +6,13 @@ and a known noise ceiling (see ``docs/simulator.rst``).
 """
 
 from ._head import BAND_NAMES, CWL_CH_NAMES
-from ._simulate import FEATURE_NAMES, ROI_NAMES, ceiling_for, simulate_eeg_fmri
+from ._simulate import (
+    FEATURE_NAMES,
+    ROI_NAMES,
+    ceiling_for,
+    simulate_eeg_fmri,
+    source_recordings,
+)
 
 __all__ = [
     "BAND_NAMES",
@@ -15,4 +21,5 @@ __all__ = [
     "ROI_NAMES",
     "ceiling_for",
     "simulate_eeg_fmri",
+    "source_recordings",
 ]

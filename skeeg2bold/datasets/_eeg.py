@@ -86,6 +86,11 @@ def scalp_eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_n
         In volts.
     heart_rate : float
         Beats per minute of the ballistocardiogram.
+    sources : ndarray of shape (n_sources, n_rhythm_times)
+        Time course (nAm, float32) of every rhythmic source, all bands
+        summed, at ``sources_sfreq``.
+    sources_sfreq : float
+        Rate of ``sources``: the EEG rate divided by an integer, about 200 Hz.
     """
     n_times = int(round(duration * sfreq))
     # Rhythms are made at sfreq / up (about 200 Hz) and upsampled once on the
@@ -125,7 +130,7 @@ def scalp_eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_n
     if artifacts:
         _add_blinks(rng, eeg, head, sfreq)
         _add_ballistocardiogram(rng, eeg, head, sfreq, heart_rate)
-    return eeg, heart_rate
+    return eeg, heart_rate, sources.astype(np.float32), fs
 
 
 def _add_events(eeg, topography, onsets, amplitudes, template):

@@ -19,7 +19,7 @@ from ._eeg import band_amplitudes, scalp_eeg
 from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
-__all__ = ["simulate_eeg_fmri", "ceiling_for", "ROI_NAMES", "FEATURE_NAMES"]
+__all__ = ["simulate_eeg_fmri", "ceiling_for", "source_recordings", "ROI_NAMES", "FEATURE_NAMES"]
 
 #: The 14 subcortical ROIs, spelled as in the Harvard-Oxford atlas.
 ROI_NAMES = tuple(
@@ -218,7 +218,12 @@ def simulate_eeg_fmri(
     ``(n_volumes, n_rois)``; plus ``hrf_peak`` (s, per ROI), ``coupling``
     (the subject's ROI x feature weights), ``invisible`` (per ROI),
     ``gain`` (the leadfield, V/(A m), channels x sources), ``iaf`` (alpha
-    peak, Hz) and ``heart_rate`` (beats/min).
+    peak, Hz) and ``heart_rate`` (beats/min); and ``sources``, shape
+    ``(n_sources, n_source_times)``: the time course (nAm) of every rhythmic
+    source, at ``sources_sfreq`` Hz (the EEG rate divided by an integer,
+    about 200 Hz) from the EEG's first sample, the signals that the leadfield
+    mixes into the scalp EEG (:func:`source_recordings` makes recordings of
+    them, the input of the unmixing oracle).
 
     Examples
     --------
@@ -379,6 +384,50 @@ def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=No
     return pearson_r(np.vstack(bold), np.vstack(oracle))
 
 
+def source_recordings(simulation):
+    """Recordings of the true source time courses: perfectly unmixed EEG.
+
+    Each simulated recording with its EEG replaced by the time courses of
+    the rhythmic sources that the leadfield mixes into the scalp (the
+    ``sources`` of its ground truth, one "channel" per source, in nAm), and
+    the same BOLD and volume onsets. Windows of these recordings
+    (:func:`~skeeg2bold.make_windows`, same arguments as for the EEG) line up
+    with the EEG's windows; a model fitted on them is the **unmixing
+    oracle**: what the same features would score if spatial unmixing were
+    perfect. The gap between a model on EEG and the same model on sources is
+    what unmixing can still gain; the gap between the oracle and the noise
+    ceiling is what remains of background activity, envelope estimation and
+    the model itself.
+
+    Parameters
+    ----------
+    simulation : Bunch
+        The output of :func:`simulate_eeg_fmri`.
+
+    Returns
+    -------
+    recordings : list of Recording
+        Channels named after ``simulation.source_names``, sampled at the
+        sources' rate (the EEG rate divided by an integer, about 200 Hz).
+
+    Examples
+    --------
+    >>> from skeeg2bold import make_windows
+    >>> from skeeg2bold.datasets import simulate_eeg_fmri, source_recordings
+    >>> sim = simulate_eeg_fmri(n_subjects=1, duration=60.0, sfreq=100.0,
+    ...                         random_state=0)
+    >>> rec = source_recordings(sim)[0]
+    >>> rec.eeg.shape[0], rec.ch_names[0]
+    (14, 'occipital-L')
+    """
+    return [
+        Recording(gt.sources, rec.bold, rec.volume_times, sfreq=gt.sources_sfreq,
+                  ch_names=list(simulation.source_names), roi_names=list(rec.roi_names),
+                  subject=rec.subject)
+        for rec, gt in zip(simulation.recordings, simulation.truth)
+    ]
+
+
 def _identity(values):
     return values
 
@@ -445,7 +494,8 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     oracle = signal_sd * oracle / scale
     bold = bold_clean + noise_sd * noise
 
-    eeg, heart_rate = scalp_eeg(rng, head, envelopes, latent_times, iaf, duration=duration,
+    eeg, heart_rate, sources, sources_sfreq = scalp_eeg(
+        rng, head, envelopes, latent_times, iaf, duration=duration,
                                 sfreq=sfreq, eeg_noise=eeg_noise, artifacts=artifacts,
                                 dtype=dtype)
     rec = Recording(eeg, bold, volume_times, sfreq=sfreq, ch_names=list(CWL_CH_NAMES),
@@ -465,6 +515,8 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
         gain=head["gain"],
         iaf=iaf,
         heart_rate=heart_rate,
+        sources=sources,
+        sources_sfreq=sources_sfreq,
     )
     return rec, truth
 
