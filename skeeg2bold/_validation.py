@@ -6,6 +6,7 @@ a numpy or torch traceback from deep inside a computation.
 """
 
 import numbers
+import os
 
 import numpy as np
 from scipy.sparse import issparse
@@ -15,6 +16,7 @@ __all__ = [
     "check_positive",
     "check_finite",
     "check_fitted_windows",
+    "check_memory",
     "check_names",
     "check_eeg_windows_array",
     "check_real_array",
@@ -68,6 +70,48 @@ def check_finite(array, name):
             "interpolate them before building windows."
         )
     return array
+
+
+def available_memory():
+    """Bytes of memory the system can give without swapping (``MemAvailable``).
+
+    Falls back to the physical memory where ``/proc/meminfo`` does not exist.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - no such sysconf
+        return None
+
+
+def check_memory(n_bytes, what, hint=""):
+    """Raise ``ValueError`` when ``what`` needs more than the available memory.
+
+    ``n_bytes`` is an up-front estimate; the message gives it and the memory
+    available, so that a request too large for the machine fails at once
+    instead of swapping or being killed after minutes of work.
+    """
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise ValueError(
+            f"{what} would need about {_format_bytes(n_bytes)} of memory but only "
+            f"{_format_bytes(available)} is available.{' ' + hint if hint else ''}"
+        )
+    return n_bytes
+
+
+def _format_bytes(n_bytes):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024:
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.3g} TB"
 
 
 def check_real_array(value, name, *, dtype=float):

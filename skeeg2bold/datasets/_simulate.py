@@ -13,10 +13,10 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from .._recording import Recording
-from .._validation import check_positive, validate_type
+from .._validation import check_memory, check_positive, validate_type
 from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
 from ._eeg import band_amplitudes, scalp_eeg
-from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
+from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, N_BACKGROUND, SOURCES, subject_head
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
 __all__ = ["simulate_eeg_fmri", "ceiling_for", "ROI_NAMES", "FEATURE_NAMES"]
@@ -255,6 +255,10 @@ def simulate_eeg_fmri(
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {dtype}.")
+    check_memory(_memory_estimate(n_subjects, duration, sfreq, dtype),
+                 f"simulate_eeg_fmri(n_subjects={n_subjects}, duration={duration:g}, "
+                 f"sfreq={sfreq:g}, dtype={dtype.name})",
+                 "Simulate fewer or shorter runs, at a lower sfreq or in float32.")
     params = dict(n_subjects=n_subjects, duration=duration, sfreq=sfreq, tr=tr, snr=snr,
                   invisible_fraction=invisible_fraction,
                   subject_variability=subject_variability, eeg_noise=eeg_noise,
@@ -381,6 +385,16 @@ def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=No
 
 def _identity(values):
     return values
+
+
+def _memory_estimate(n_subjects, duration, sfreq, dtype):
+    """Bytes the simulation holds at its peak: every subject's EEG, plus the
+    float64 sources, background and their spectra of the subject being made."""
+    n_times = duration * sfreq
+    n_channels, n_dipoles = len(CWL_CH_NAMES), len(SOURCES) + N_BACKGROUND
+    kept = n_subjects * n_channels * n_times * dtype.itemsize
+    working = 8 * (3 * n_dipoles + 3 * n_channels) * n_times
+    return int(kept + working)
 
 
 def _stream(entropy, *key):
