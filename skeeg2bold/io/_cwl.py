@@ -104,11 +104,18 @@ def read_cwl(
     Warns
     -----
     VolumeMarkerWarning
-        When the markers and the volumes differ in number: marker ``k`` is
-        taken as the onset of volume ``k`` and missing trailing onsets are
-        extrapolated with the measured TR (the rule of
-        :func:`~skeeg2bold.volume_onsets_from_markers`); extra markers are
-        dropped.
+        When the markers had to be repaired to match the volumes: repeats
+        and off-grid markers dropped, onsets of volumes without a marker
+        interpolated (inside the run) or extrapolated with the measured TR
+        (after the last marker), extra markers ignored (the rules of
+        :func:`~skeeg2bold.volume_onsets_from_markers`). The repairs are
+        kept in ``recording.marker_report``.
+
+    Raises
+    ------
+    ValueError
+        When the markers cannot be matched to the volumes, or their interval
+        disagrees with the TR in the NIfTI header (a wrong EEG sampling rate).
 
     Examples
     --------
