@@ -193,25 +193,35 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
 
 
 def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None):
-    """Raise ``ValueError`` when windows ``X`` differ from those ``estimator`` was fitted on.
+    """Return ``X`` after checking it against the windows ``estimator`` was fitted on.
 
-    Checks the sampling rate and the channel names (when both ``X``, an
-    :class:`~skeeg2bold.EEGWindows`, and the fit knew them), then the number
-    of channels (or series) per window, in scikit-learn's wording, which its
-    estimator checks look for, then the samples per window.
+    Checks the sampling rate and the channel names, then the number of
+    channels (or series) per window, in scikit-learn's wording, which its
+    estimator checks look for, then the samples per window. Raises
+    ``ValueError`` on any difference, with two exceptions that cannot give a
+    wrong answer: windows with the fitted channels in another order (named,
+    an :class:`~skeeg2bold.EEGWindows`) are returned with the channels put
+    back in the fitted order; and when the fit knew no channel names (plain
+    arrays), only the shapes are checked.
+
+    A plain array given to an estimator fitted on named channels is refused:
+    its channel order and rate cannot be checked, and a reordered array
+    (``np.asarray(X)[:, ::-1]``) would be predicted as if nothing had
+    changed. :meth:`EEGWindows.from_array` names such windows.
     """
     owner = type(estimator).__name__
+    x_names = getattr(X, "ch_names", None)
     x_sfreq = getattr(X, "sfreq", None)
     if sfreq is not None and x_sfreq is not None and not np.isclose(x_sfreq, sfreq):
         raise ValueError(f"X is sampled at {x_sfreq:g} Hz but {owner} was fitted at {sfreq:g} Hz.")
-    x_names = getattr(X, "ch_names", None)
     if ch_names is not None and x_names and list(x_names) != list(ch_names):
         diff = sorted(set(x_names) ^ set(ch_names))
-        detail = f"differing: {diff}" if diff else "same channels in another order"
-        raise ValueError(
-            f"X has other channels than {owner} was fitted on ({detail}); pick and "
-            "order the channels identically."
-        )
+        if diff or len(x_names) != len(ch_names):
+            raise ValueError(
+                f"X has other channels than {owner} was fitted on (differing: {diff}); pick "
+                "the channels it was fitted on."
+            )
+        X = X.pick(ch_names)  # same channels in another order: put them back
     n_channels_x, n_times_x = X.shape[1:]
     if n_channels_x != n_channels:
         raise ValueError(
@@ -225,3 +235,17 @@ def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_na
             f"X has windows of {n_times_x} samples (shape {(n_channels_x, n_times_x)}) but "
             f"{owner} was fitted on {n_channels} of {n_times} samples."
         )
+    if ch_names is not None and not x_names:
+        rate = f" at {sfreq:g} Hz" if sfreq is not None else ""
+        raise ValueError(
+            f"X is a plain array but {owner} was fitted on named channels "
+            f"({len(ch_names)}: {_short(ch_names)}){rate}, so the order and the rate of X's "
+            "channels cannot be checked. Pass windows from make_windows, or name them "
+            "with EEGWindows.from_array(X, sfreq=..., ch_names=...)."
+        )
+    return X
+
+
+def _short(names, n=5):
+    names = list(names)
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")

@@ -161,6 +161,69 @@ class EEGWindows:
         """Materialise as an ndarray of ``dtype``."""
         return np.asarray(self, dtype=dtype)
 
+    # -- construction and channels -------------------------------------
+    @classmethod
+    def from_array(cls, X, *, sfreq, ch_names, groups=None):
+        """Name the channels and the sampling rate of plain windows.
+
+        Estimators fitted on windows from :func:`make_windows` know their
+        channel names and rate, and refuse plain arrays, whose channels they
+        cannot check. Windows from elsewhere (a stream, another toolbox) are
+        wrapped here to state what they hold; every window is then a view of
+        ``X``, filtered on its own (as plain arrays are).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, n_channels, n_times)
+        sfreq : float
+            Sampling rate in Hz.
+        ch_names : list of str
+            Name of each channel, in the order of ``X``'s second axis.
+        groups : array-like of shape (n_windows,), default=None
+            Subject of each window; all ``"sub-01"`` if None.
+
+        Returns
+        -------
+        windows : EEGWindows
+        """
+        from ._validation import check_eeg_windows_array, check_names
+
+        X = check_eeg_windows_array(X, "X")
+        n_windows, n_channels, n_times = X.shape
+        sfreq = check_positive(sfreq, "sfreq")
+        ch_names = check_names(ch_names, n_channels, "ch_names")
+        groups = np.full(n_windows, "sub-01") if groups is None else np.asarray(groups)
+        if groups.shape != (n_windows,):
+            raise ValueError(f"groups has shape {groups.shape} but X has {n_windows} windows.")
+        return cls(list(X), np.arange(n_windows), np.zeros(n_windows, dtype=np.intp), n_times,
+                   sfreq, ch_names, np.full(n_windows, n_times / sfreq), groups)
+
+    def pick(self, ch_names):
+        """The same windows with the channels ``ch_names``, in that order.
+
+        The continuous EEG is copied once, with its rows in the new order.
+
+        Parameters
+        ----------
+        ch_names : list of str
+            Channels to keep, each one of :attr:`ch_names`.
+
+        Returns
+        -------
+        windows : EEGWindows
+        """
+        ch_names = [str(c) for c in ch_names]
+        missing = [c for c in ch_names if c not in self.ch_names]
+        if missing or not ch_names or len(set(ch_names)) != len(ch_names):
+            raise ValueError(
+                f"ch_names must be distinct channels of the windows; {missing or ch_names} "
+                f"are not (channels: {self.ch_names})."
+            )
+        order = [self.ch_names.index(c) for c in ch_names]
+        buffers = [np.ascontiguousarray(b[order]) for b in self._buffers]
+        return EEGWindows(buffers, self.recording_index, self.start, self.n_times,
+                          self.sfreq, ch_names, self.times, self.groups)
+
     # -- structure ------------------------------------------------------
     def iter_segments(self):
         """Yield ``(continuous_eeg, starts, positions)`` per recording.

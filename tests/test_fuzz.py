@@ -395,7 +395,7 @@ def test_time_blocked_split_folds_are_disjoint_and_gapped(layout, n_splits, wind
     cv = TimeBlockedSplit(n_splits, window=window, gap=gap, times=times)
     X = np.zeros((times.size, 1))
     folds = call_or_named_error(
-        lambda: list(cv.split(X, groups=groups)), "n_splits", "X", "fold", "subject"
+        lambda: list(cv.split(X, groups=groups)), "n_splits", "X", "fold", "subject", "gap"
     )
     if folds is None:
         return
