@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_finite, check_option, check_positive
 from ._atlas import SUBCORTICAL_ROIS, fetch_subcortical_atlas, restrict_atlas
+from ._files import read_file
 
 __all__ = ["BOLDRoiTargets", "load_confounds", "t_r_from_header"]
 
@@ -314,7 +315,7 @@ def _load_4d(img):
         path = Path(img)
         if not path.is_file():
             raise FileNotFoundError(f"BOLD image not found: {str(path)!r}.")
-        img = nib.load(path)
+        img = read_file(nib.load, path, "BOLD image")
     if not isinstance(img, nib.spatialimages.SpatialImage):
         raise TypeError(
             f"A BOLD image must be a path or a nibabel image, got {type(img).__name__}."

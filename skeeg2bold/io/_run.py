@@ -139,10 +139,24 @@ def _set_montage(raw, montage):
     if montage is None:
         return
     if isinstance(montage, str) and montage == "auto":
-        if raw.get_montage() is not None:
+        if _has_positions(raw):
             return
         montage = _standard_montage_name()
     raw.set_montage(montage, on_missing="warn", match_case=False)
+
+
+def _has_positions(raw):
+    """Whether the file gives a position to any EEG channel.
+
+    EEGLAB files with empty electrode locations read as a montage whose
+    positions are all NaN: that is no montage.
+    """
+    montage = raw.get_montage()
+    if montage is None:
+        return False
+    positions = montage.get_positions()["ch_pos"]
+    eeg = [n for n, kind in zip(raw.ch_names, raw.get_channel_types()) if kind == "eeg"]
+    return any(np.all(np.isfinite(positions[n])) for n in eeg if n in positions)
 
 
 def _standard_montage_name():
