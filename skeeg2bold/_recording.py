@@ -256,8 +256,8 @@ class MarkerReport:
                             ("off-grid marker(s) dropped", self.spurious),
                             ("volume(s) without a marker inside the run, interpolated",
                              self.interpolated),
-                            ("trailing volume(s) without a marker, extrapolated with the "
-                             f"TR {self.tr:.4g} s", self.extrapolated)):
+                            ((f"trailing volume(s) without a marker, extrapolated with the "
+                              f"TR {self.tr:.4g} s"), self.extrapolated)):
             if items:
                 parts.append(f"{len(items)} {name} (at {_short_list(items)})")
         if self.n_extra:

@@ -16,7 +16,7 @@ from .._recording import Recording
 from .._validation import check_memory, check_positive, validate_type
 from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
 from ._eeg import band_amplitudes, scalp_eeg
-from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, N_BACKGROUND, SOURCES, subject_head
+from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
 __all__ = ["simulate_eeg_fmri", "ceiling_for", "ROI_NAMES", "FEATURE_NAMES"]
@@ -390,6 +390,8 @@ def _identity(values):
 def _memory_estimate(n_subjects, duration, sfreq, dtype):
     """Bytes the simulation holds at its peak: every subject's EEG, plus the
     float64 sources, background and their spectra of the subject being made."""
+    from ._head import N_BACKGROUND
+
     n_times = duration * sfreq
     n_channels, n_dipoles = len(CWL_CH_NAMES), len(SOURCES) + N_BACKGROUND
     kept = n_subjects * n_channels * n_times * dtype.itemsize

@@ -14,7 +14,7 @@ def read_file(reader, path, what, **kwargs):
         return reader(path, **kwargs)
     except (FileNotFoundError, PermissionError):
         raise
-    except Exception as err:  # noqa: BLE001 - any parser error means an unreadable file
+    except Exception as err:  # any parser error means an unreadable file
         raise ValueError(
             f"Could not read the {what} file {str(path)!r} ({type(err).__name__}: {err}); "
             "is it complete and in the expected format?"
