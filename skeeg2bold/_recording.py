@@ -300,9 +300,12 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None, header_tr=No
     n_volumes : int
         Number of volumes in the BOLD image.
     tr : float, default=None
-        TR of the volume grid; the median marker interval if None (the
-        measured TR, which can differ from the nominal one: about 1.95 s for
-        a nominal 2 s on the CWL scanners).
+        TR of the volume grid. If None, it is measured: the markers are
+        matched to a grid with the median marker interval, and the TR is
+        then the least-squares slope of the matched markers against their
+        volume numbers (which repeats and gaps do not bias). The measured TR
+        can differ from the nominal one: about 1.95 s for a nominal 2 s on
+        the CWL scanners.
     header_tr : float, default=None
         TR written in the image header. When given, the median marker
         interval must agree with it within 10 %; a larger difference means
@@ -343,7 +346,8 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None, header_tr=No
     if n_volumes < 1:
         raise ValueError(f"n_volumes must be >= 1, got {n_volumes}.")
     header_tr = check_positive(header_tr, "header_tr", allow_none=True)
-    if tr is None:
+    estimated = tr is None
+    if estimated:
         if markers.size < 2:
             raise ValueError("tr is required when fewer than two markers are present.")
         tr = float(np.median(np.diff(markers)))
@@ -357,7 +361,12 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None, header_tr=No
     if markers.size == 1:
         volumes, duplicates, spurious = np.zeros(1, dtype=int), (), ()
     else:
-        volumes, duplicates, spurious = _match_grid(markers, tr)
+        volumes, duplicates, spurious, slope = _match_grid(markers, tr)
+        if estimated:
+            # Repeats and gaps bias the median interval of a short train; the
+            # slope through the matched markers does not. Match again with it.
+            tr = slope
+            volumes, duplicates, spurious, tr = _match_grid(markers, tr)
     kept = np.setdiff1d(np.arange(markers.size), duplicates + spurious)
     times = markers[kept]
     n_extra = int(np.count_nonzero(volumes >= n_volumes))
@@ -377,7 +386,8 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None, header_tr=No
 
 
 def _match_grid(markers, tr):
-    """Volume index of each kept marker, and the markers dropped as repeats or off-grid.
+    """Volume index of each kept marker, the markers dropped as repeats or
+    off-grid, and the TR measured on the kept markers (least-squares slope).
 
     The chain starts at each of the first few markers in turn (one of them
     may be spurious) and the chain that keeps the most markers wins; a
@@ -421,4 +431,4 @@ def _match_grid(markers, tr):
             f"the {slope:.4g} s grid fitted to the markers; the markers cannot be matched "
             "to volumes unambiguously."
         )
-    return volumes, tuple(duplicates), tuple(spurious)
+    return volumes, tuple(duplicates), tuple(spurious), float(slope)
