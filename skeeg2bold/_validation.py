@@ -192,16 +192,18 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
     return np.ascontiguousarray(X)
 
 
-def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None):
+def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None,
+                         reorder=False):
     """Return ``X`` after checking it against the windows ``estimator`` was fitted on.
 
     Checks the sampling rate and the channel names, then the number of
     channels (or series) per window, in scikit-learn's wording, which its
     estimator checks look for, then the samples per window. Raises
     ``ValueError`` on any difference, with two exceptions that cannot give a
-    wrong answer: windows with the fitted channels in another order (named,
-    an :class:`~skeeg2bold.EEGWindows`) are returned with the channels put
-    back in the fitted order; and when the fit knew no channel names (plain
+    wrong answer: with ``reorder=True`` (for callers that use the returned
+    windows), windows with the fitted channels in another order (named, an
+    :class:`~skeeg2bold.EEGWindows`) are returned with the channels put back
+    in the fitted order; and when the fit knew no channel names (plain
     arrays), only the shapes are checked.
 
     A plain array given to an estimator fitted on named channels is refused:
@@ -216,10 +218,11 @@ def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_na
         raise ValueError(f"X is sampled at {x_sfreq:g} Hz but {owner} was fitted at {sfreq:g} Hz.")
     if ch_names is not None and x_names and list(x_names) != list(ch_names):
         diff = sorted(set(x_names) ^ set(ch_names))
-        if diff or len(x_names) != len(ch_names):
+        if diff or len(x_names) != len(ch_names) or not reorder:
+            detail = f"differing: {diff}" if diff else "same channels in another order"
             raise ValueError(
-                f"X has other channels than {owner} was fitted on (differing: {diff}); pick "
-                "the channels it was fitted on."
+                f"X has other channels than {owner} was fitted on ({detail}); pick and "
+                "order the channels identically."
             )
         X = X.pick(ch_names)  # same channels in another order: put them back
     n_channels_x, n_times_x = X.shape[1:]

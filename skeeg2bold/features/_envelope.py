@@ -222,7 +222,8 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         X = _check_windows(X)
         X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
                                  sfreq=self.sfreq_,
-                                 ch_names=self.ch_names_ if self._names_known else None)
+                                 ch_names=self.ch_names_ if self._names_known else None,
+                                 reorder=True)
         return self._finish(X)
 
     def get_feature_names_out(self, input_features=None):

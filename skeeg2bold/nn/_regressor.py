@@ -273,7 +273,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
     def _check_X_matches(self, X):
         X = self._check_X(X)
         return check_fitted_windows(X, self, n_channels=self.n_chans_, n_times=self.n_times_,
-                                    sfreq=self.sfreq_, ch_names=self.ch_names_)
+                                    sfreq=self.sfreq_, ch_names=self.ch_names_, reorder=True)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, torch.utils.data.Dataset):
