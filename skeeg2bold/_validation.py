@@ -73,21 +73,34 @@ def check_finite(array, name):
 
 
 def available_memory():
-    """Bytes of memory the system can give without swapping (``MemAvailable``).
+    """Bytes of memory this process can still get without swapping.
 
-    Falls back to the physical memory where ``/proc/meminfo`` does not exist.
+    ``MemAvailable`` of ``/proc/meminfo``, lowered to what a container's
+    cgroup (v2) limit leaves; the physical memory where neither exists;
+    None when nothing tells.
     """
+    available = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
     except OSError:
-        pass
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, OSError, ValueError):  # pragma: no cover - no sysconf
+            pass
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - no such sysconf
-        return None
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+    except (OSError, ValueError):
+        return available
+    if limit == "max":
+        return available
+    left = max(int(limit) - used, 0)
+    return left if available is None else min(available, left)
 
 
 def check_memory(n_bytes, what, hint=""):
