@@ -104,6 +104,7 @@ def test_1_marker_interval_checked_against_the_header_tr():
     with pytest.raises(ValueError, match=r"7\.8 s apart.*TR of 1\.95 s.*sampling rate"):
         volume_onsets_from_markers(4 * TRUE_ONSETS, 40, header_tr=1.95)
     onsets, report = volume_onsets_from_markers(TRUE_ONSETS, 40, header_tr=2.0)  # nominal
+    np.testing.assert_allclose(onsets, TRUE_ONSETS)
     assert report.header_tr == 2.0 and not report.repaired
 
 
