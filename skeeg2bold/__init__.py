@@ -21,7 +21,7 @@ import os
 # imported; a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._recording import Recording, volume_onsets_from_markers
+from ._recording import MarkerReport, Recording, volume_onsets_from_markers
 from ._windows import DroppedWindowsWarning, EEGWindows, make_windows
 
 __version__ = "0.1.0.dev0"
@@ -56,6 +56,7 @@ _LAZY = {
 __all__ = [
     "DroppedWindowsWarning",
     "EEGWindows",
+    "MarkerReport",
     "Recording",
     "make_windows",
     "volume_onsets_from_markers",

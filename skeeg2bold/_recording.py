@@ -1,10 +1,18 @@
 """One subject's simultaneous EEG-fMRI run."""
 
+import dataclasses
+
 import numpy as np
 
-from ._validation import check_finite, check_names, check_positive, check_real_array
+from ._validation import (
+    check_finite,
+    check_names,
+    check_positive,
+    check_real_array,
+    validate_type,
+)
 
-__all__ = ["Recording", "volume_onsets_from_markers"]
+__all__ = ["MarkerReport", "Recording", "volume_onsets_from_markers"]
 
 
 class Recording:
@@ -36,6 +44,9 @@ class Recording:
         by topographic plots.
     picks : str or list, default="eeg"
         Channels taken from a Raw (ignored for arrays).
+    marker_report : MarkerReport, default=None
+        How ``volume_times`` were obtained from scanner markers (what
+        :func:`volume_onsets_from_markers` repaired); the readers set it.
 
     Attributes
     ----------
@@ -46,6 +57,9 @@ class Recording:
         Length of the EEG in seconds.
     tr : float
         Median interval between volume onsets (the measured repetition time).
+    marker_report : MarkerReport or None
+        Duplicated, off-grid and missing volume markers found when the onsets
+        were matched to the volumes (None when onsets were given directly).
 
     Examples
     --------
@@ -70,6 +84,7 @@ class Recording:
         subject="sub-01",
         montage=None,
         picks="eeg",
+        marker_report=None,
     ):
         self._info = None
         if _is_raw(eeg):
@@ -136,6 +151,9 @@ class Recording:
         self.volume_times = volume_times
         self.subject = str(subject)
         self.montage = montage
+        if marker_report is not None:
+            validate_type(marker_report, MarkerReport, "marker_report")
+        self.marker_report = marker_report
 
     @property
     def n_channels(self):
@@ -183,18 +201,97 @@ def _is_raw(obj):
     return isinstance(obj, BaseRaw)
 
 
-def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None):
-    """Onset of every volume from scanner markers that may be incomplete.
+@dataclasses.dataclass(frozen=True)
+class MarkerReport:
+    """What :func:`volume_onsets_from_markers` found and repaired in a marker train.
 
-    Real runs can have fewer volume markers than volumes in the image (the
-    CWL data: 143 ``mri`` markers for 146 volumes). The rule applied here,
-    everywhere in the package: marker ``k`` is the onset of volume ``k``
-    (the markers are the *first* volumes; the scanner stops after the EEG
-    recording has stopped), and the onsets of the missing trailing volumes are
-    extrapolated with the measured TR (median marker interval). Volumes whose
-    extrapolated onset lies past the end of the EEG are later dropped, with a
-    count, by :func:`~skeeg2bold.make_windows`. Extra markers beyond
-    ``n_volumes`` are discarded.
+    Marker indices count in the train as given (sorted); volume indices count
+    in the BOLD image.
+
+    Attributes
+    ----------
+    n_markers : int
+        Markers given.
+    n_volumes : int
+        Volumes in the BOLD image.
+    tr : float
+        Repetition time (s) of the volume grid the markers were matched to.
+    header_tr : float or None
+        TR from the image header, when it was given.
+    duplicates : tuple of int
+        Markers dropped as repeats of the marker before them (closer to it
+        than ``tolerance`` TR).
+    spurious : tuple of int
+        Markers dropped because they fall between volumes, off the grid.
+    interpolated : tuple of int
+        Volumes inside the run without a marker; their onsets are
+        interpolated between the neighbouring markers.
+    extrapolated : tuple of int
+        Trailing volumes after the last marker; their onsets are extrapolated
+        with ``tr``.
+    n_extra : int
+        Markers past the last volume of the image, ignored.
+    """
+
+    n_markers: int
+    n_volumes: int
+    tr: float
+    header_tr: float | None = None
+    duplicates: tuple = ()
+    spurious: tuple = ()
+    interpolated: tuple = ()
+    extrapolated: tuple = ()
+    n_extra: int = 0
+
+    @property
+    def repaired(self):
+        """Whether anything was dropped, interpolated, extrapolated or ignored."""
+        return bool(self.duplicates or self.spurious or self.interpolated
+                    or self.extrapolated or self.n_extra)
+
+    def summary(self):
+        """One sentence listing every repair (empty if none)."""
+        parts = []
+        for name, items in (("duplicated marker(s) dropped", self.duplicates),
+                            ("off-grid marker(s) dropped", self.spurious),
+                            ("volume(s) without a marker inside the run, interpolated",
+                             self.interpolated),
+                            ((f"trailing volume(s) without a marker, extrapolated with the "
+                              f"TR {self.tr:.4g} s"), self.extrapolated)):
+            if items:
+                parts.append(f"{len(items)} {name} (at {_short_list(items)})")
+        if self.n_extra:
+            parts.append(f"{self.n_extra} marker(s) after the last volume ignored")
+        return "; ".join(parts)
+
+
+def _short_list(items, n=6):
+    items = list(items)
+    return ", ".join(map(str, items[:n])) + (", ..." if len(items) > n else "")
+
+
+#: Markers may sit this far (in TRs) off the volume grid and still mark a volume.
+_GRID_TOLERANCE = 0.2
+#: The median marker interval may differ this much (relative) from the header TR.
+_HEADER_TR_TOLERANCE = 0.1
+#: Largest share of the markers that may be dropped as off-grid before refusing.
+_MAX_SPURIOUS_FRACTION = 0.1
+
+
+def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None, header_tr=None):
+    """Onset of every volume from scanner markers that may be glitched.
+
+    The markers are matched to the volume grid: marker intervals of about
+    one TR step to the next volume, intervals of about ``k`` TRs skip
+    ``k - 1`` volumes whose markers were lost (their onsets are interpolated
+    between the neighbours), markers closer than ``0.2`` TR to the previous
+    one are repeats of it (dropped), and markers off the grid are spurious
+    (dropped; more than 10 % of them, or a train that stays off the grid,
+    is refused). The first marker that starts the grid is volume 0, and
+    volumes after the last marker (the CWL data: 143 ``mri`` markers for 146
+    volumes, the scanner stopping after the EEG) are extrapolated with the
+    TR; :func:`~skeeg2bold.make_windows` later drops, with a count, those
+    past the end of the EEG. Markers beyond ``n_volumes`` are ignored.
 
     Parameters
     ----------
@@ -203,13 +300,41 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None):
     n_volumes : int
         Number of volumes in the BOLD image.
     tr : float, default=None
-        TR used to extrapolate; the median marker interval if None.
+        TR of the volume grid. If None, it is measured: the markers are
+        matched to a grid with the median marker interval, and the TR is
+        then the least-squares slope of the matched markers against their
+        volume numbers (which repeats and gaps do not bias). The measured TR
+        can differ from the nominal one: about 1.95 s for a nominal 2 s on
+        the CWL scanners.
+    header_tr : float, default=None
+        TR written in the image header. When given, the median marker
+        interval must agree with it within 10 %; a larger difference means
+        the EEG sampling rate or the marker name is wrong, and is refused.
 
     Returns
     -------
     onsets : ndarray of shape (n_volumes,)
-    n_missing : int
-        Volumes without a marker (negative if there were extra markers).
+    report : MarkerReport
+        What was dropped, interpolated and extrapolated (kept by readers on
+        :attr:`Recording.marker_report`).
+
+    Raises
+    ------
+    ValueError
+        When the markers disagree with ``header_tr`` or cannot be matched to
+        a volume grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold import volume_onsets_from_markers
+    >>> true = 3.2 + 1.95 * np.arange(8)
+    >>> markers = np.r_[true[:3], true[2] + 0.003, true[4:7]]  # a repeat, a gap
+    >>> onsets, report = volume_onsets_from_markers(markers, 8)
+    >>> np.allclose(onsets, true)
+    True
+    >>> report.duplicates, report.interpolated, report.extrapolated
+    ((3,), (3,), (7,))
     """
     markers = check_real_array(marker_times, "marker_times")
     if markers.ndim != 1 or markers.size == 0:
@@ -220,13 +345,90 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None):
     n_volumes = int(n_volumes)
     if n_volumes < 1:
         raise ValueError(f"n_volumes must be >= 1, got {n_volumes}.")
-    n_missing = n_volumes - markers.size
-    if n_missing <= 0:
-        return markers[:n_volumes].copy(), n_missing
-    if tr is None:
+    header_tr = check_positive(header_tr, "header_tr", allow_none=True)
+    estimated = tr is None
+    if estimated:
         if markers.size < 2:
             raise ValueError("tr is required when fewer than two markers are present.")
         tr = float(np.median(np.diff(markers)))
     tr = check_positive(tr, "tr")
-    extra = markers[-1] + tr * np.arange(1, n_missing + 1)
-    return np.concatenate([markers, extra]), n_missing
+    if header_tr is not None and abs(tr - header_tr) > _HEADER_TR_TOLERANCE * header_tr:
+        raise ValueError(
+            f"The volume markers are {tr:.4g} s apart (median) but the image header gives "
+            f"a TR of {header_tr:.4g} s. Check the EEG sampling rate (a wrong rate scales "
+            "every marker time) and that the marker name marks volumes."
+        )
+    if markers.size == 1:
+        volumes, duplicates, spurious = np.zeros(1, dtype=int), (), ()
+    else:
+        volumes, duplicates, spurious, slope = _match_grid(markers, tr)
+        if estimated:
+            # Repeats and gaps bias the median interval of a short train; the
+            # slope through the matched markers does not. Match again with it.
+            tr = slope
+            volumes, duplicates, spurious, tr = _match_grid(markers, tr)
+    kept = np.setdiff1d(np.arange(markers.size), duplicates + spurious)
+    times = markers[kept]
+    n_extra = int(np.count_nonzero(volumes >= n_volumes))
+    times, volumes = times[volumes < n_volumes], volumes[volumes < n_volumes]
+    grid = np.arange(n_volumes)
+    onsets = np.interp(grid, volumes, times)
+    after = grid > volumes[-1]
+    onsets[after] = times[-1] + tr * (grid[after] - volumes[-1])
+    inside = np.setdiff1d(grid[~after], volumes)
+    report = MarkerReport(
+        n_markers=int(markers.size), n_volumes=n_volumes, tr=tr, header_tr=header_tr,
+        duplicates=tuple(int(i) for i in duplicates), spurious=tuple(int(i) for i in spurious),
+        interpolated=tuple(int(v) for v in inside),
+        extrapolated=tuple(int(v) for v in grid[after]), n_extra=n_extra,
+    )
+    return onsets, report
+
+
+def _match_grid(markers, tr):
+    """Volume index of each kept marker, the markers dropped as repeats or
+    off-grid, and the TR measured on the kept markers (least-squares slope).
+
+    The chain starts at each of the first few markers in turn (one of them
+    may be spurious) and the chain that keeps the most markers wins; a
+    marker joins the chain when it lies a whole number of TRs after the
+    last marker of the chain.
+    """
+    best = None
+    for anchor in range(min(3, markers.size)):
+        volumes, duplicates, spurious = [0], [], list(range(anchor))
+        last = markers[anchor]
+        for i in range(anchor + 1, markers.size):
+            steps = (markers[i] - last) / tr
+            k = int(np.round(steps))
+            if abs(steps - k) > _GRID_TOLERANCE:
+                spurious.append(i)
+            elif k == 0:
+                duplicates.append(i)
+            else:
+                volumes.append(volumes[-1] + k)
+                last = markers[i]
+        if best is None or len(volumes) > len(best[0]):
+            best = (volumes, duplicates, spurious)
+    volumes, duplicates, spurious = best
+    if len(spurious) > _MAX_SPURIOUS_FRACTION * markers.size or len(volumes) < 2:
+        raise ValueError(
+            f"{len(spurious)} of {markers.size} volume markers fall between volumes of a "
+            f"{tr:.4g} s grid (more than {_MAX_SPURIOUS_FRACTION:.0%}); the markers cannot be "
+            "matched to volumes. Check the marker name and pass the TR (tr=) if the "
+            "median marker interval is not the TR."
+        )
+    volumes = np.asarray(volumes)
+    kept = np.setdiff1d(np.arange(markers.size), duplicates + spurious)
+    # Small per-step errors can add up over a long gap: the kept markers must
+    # lie on one straight line of slope ~TR.
+    slope, intercept = np.polyfit(volumes, markers[kept], 1)
+    residual = np.abs(markers[kept] - (intercept + slope * volumes))
+    if residual.max() > _GRID_TOLERANCE * tr:
+        worst = int(kept[residual.argmax()])
+        raise ValueError(
+            f"volume marker {worst} ({markers[worst]:.3f} s) is {residual.max():.3f} s off "
+            f"the {slope:.4g} s grid fitted to the markers; the markers cannot be matched "
+            "to volumes unambiguously."
+        )
+    return volumes, tuple(duplicates), tuple(spurious), float(slope)

@@ -6,6 +6,7 @@ a numpy or torch traceback from deep inside a computation.
 """
 
 import numbers
+import os
 
 import numpy as np
 from scipy.sparse import issparse
@@ -15,6 +16,7 @@ __all__ = [
     "check_positive",
     "check_finite",
     "check_fitted_windows",
+    "check_memory",
     "check_names",
     "check_eeg_windows_array",
     "check_real_array",
@@ -68,6 +70,61 @@ def check_finite(array, name):
             "interpolate them before building windows."
         )
     return array
+
+
+def available_memory():
+    """Bytes of memory this process can still get without swapping.
+
+    ``MemAvailable`` of ``/proc/meminfo``, lowered to what a container's
+    cgroup (v2) limit leaves; the physical memory where neither exists;
+    None when nothing tells.
+    """
+    available = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except OSError:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, OSError, ValueError):  # pragma: no cover - no sysconf
+            pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+    except (OSError, ValueError):
+        return available
+    if limit == "max":
+        return available
+    left = max(int(limit) - used, 0)
+    return left if available is None else min(available, left)
+
+
+def check_memory(n_bytes, what, hint=""):
+    """Raise ``ValueError`` when ``what`` needs more than the available memory.
+
+    ``n_bytes`` is an up-front estimate; the message gives it and the memory
+    available, so that a request too large for the machine fails at once
+    instead of swapping or being killed after minutes of work.
+    """
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise ValueError(
+            f"{what} would need about {_format_bytes(n_bytes)} of memory but only "
+            f"{_format_bytes(available)} is available.{' ' + hint if hint else ''}"
+        )
+    return n_bytes
+
+
+def _format_bytes(n_bytes):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024:
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    return f"{n_bytes:.3g} TB"
 
 
 def check_real_array(value, name, *, dtype=float):
@@ -148,26 +205,39 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
     return np.ascontiguousarray(X)
 
 
-def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None):
-    """Raise ``ValueError`` when windows ``X`` differ from those ``estimator`` was fitted on.
+def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None,
+                         reorder=False):
+    """Return ``X`` after checking it against the windows ``estimator`` was fitted on.
 
-    Checks the sampling rate and the channel names (when both ``X``, an
-    :class:`~skeeg2bold.EEGWindows`, and the fit knew them), then the number
-    of channels (or series) per window, in scikit-learn's wording, which its
-    estimator checks look for, then the samples per window.
+    Checks the sampling rate and the channel names, then the number of
+    channels (or series) per window, in scikit-learn's wording, which its
+    estimator checks look for, then the samples per window. Raises
+    ``ValueError`` on any difference, with two exceptions that cannot give a
+    wrong answer: with ``reorder=True`` (for callers that use the returned
+    windows), windows with the fitted channels in another order (named, an
+    :class:`~skeeg2bold.EEGWindows`) are returned with the channels put back
+    in the fitted order; and when the fit knew no channel names (plain
+    arrays), only the shapes are checked.
+
+    A plain array given to an estimator fitted on named channels is refused:
+    its channel order and rate cannot be checked, and a reordered array
+    (``np.asarray(X)[:, ::-1]``) would be predicted as if nothing had
+    changed. :meth:`EEGWindows.from_array` names such windows.
     """
     owner = type(estimator).__name__
+    x_names = getattr(X, "ch_names", None)
     x_sfreq = getattr(X, "sfreq", None)
     if sfreq is not None and x_sfreq is not None and not np.isclose(x_sfreq, sfreq):
         raise ValueError(f"X is sampled at {x_sfreq:g} Hz but {owner} was fitted at {sfreq:g} Hz.")
-    x_names = getattr(X, "ch_names", None)
     if ch_names is not None and x_names and list(x_names) != list(ch_names):
         diff = sorted(set(x_names) ^ set(ch_names))
-        detail = f"differing: {diff}" if diff else "same channels in another order"
-        raise ValueError(
-            f"X has other channels than {owner} was fitted on ({detail}); pick and "
-            "order the channels identically."
-        )
+        if diff or len(x_names) != len(ch_names) or not reorder:
+            detail = f"differing: {diff}" if diff else "same channels in another order"
+            raise ValueError(
+                f"X has other channels than {owner} was fitted on ({detail}); pick and "
+                "order the channels identically."
+            )
+        X = X.pick(ch_names)  # same channels in another order: put them back
     n_channels_x, n_times_x = X.shape[1:]
     if n_channels_x != n_channels:
         raise ValueError(
@@ -181,3 +251,17 @@ def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_na
             f"X has windows of {n_times_x} samples (shape {(n_channels_x, n_times_x)}) but "
             f"{owner} was fitted on {n_channels} of {n_times} samples."
         )
+    if ch_names is not None and not x_names:
+        rate = f" at {sfreq:g} Hz" if sfreq is not None else ""
+        raise ValueError(
+            f"X is a plain array but {owner} was fitted on named channels "
+            f"({len(ch_names)}: {_short(ch_names)}){rate}, so the order and the rate of X's "
+            "channels cannot be checked. Pass windows from make_windows, or name them "
+            "with EEGWindows.from_array(X, sfreq=..., ch_names=...)."
+        )
+    return X
+
+
+def _short(names, n=5):
+    names = list(names)
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")

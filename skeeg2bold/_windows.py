@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._recording import Recording
-from ._validation import check_positive, validate_type
+from ._validation import check_memory, check_positive, validate_type
 
 __all__ = ["EEGWindows", "make_windows", "DroppedWindowsWarning"]
 
@@ -89,7 +89,11 @@ class EEGWindows:
     def __array__(self, dtype=None, copy=None):
         if copy is False:
             raise ValueError("EEGWindows cannot be turned into one array without a copy.")
-        out = np.empty(self.shape, dtype=dtype or self.dtype)
+        dtype = np.dtype(dtype or self.dtype)
+        check_memory(self.size * dtype.itemsize, f"Materialising {self!r} as one array",
+                     "Keep the windows lazy (estimators of this package read them as "
+                     "views) or index fewer windows.")
+        out = np.empty(self.shape, dtype=dtype)
         for i, (r, s) in enumerate(zip(self.recording_index, self.start)):
             out[i] = self._buffers[r][:, s : s + self.n_times]
         return out
@@ -99,23 +103,50 @@ class EEGWindows:
             yield self[i]
 
     def __getitem__(self, key):
-        rest = ()
-        if isinstance(key, tuple):
-            key, rest = key[0], tuple(k for k in key[1:] if k is not Ellipsis)
-        if isinstance(key, numbers.Integral):
-            i = int(key)
+        """Index as numpy indexes the dense array, without materialising it.
+
+        Selecting windows only (an integer, a slice, a 1-D integer or boolean
+        array, optionally followed by ``...`` or ``:``) gives a read-only
+        view of the continuous EEG (integer) or a lazy ``EEGWindows``; any
+        other index is applied by numpy to a copy of just the windows it
+        touches, so ``X[key]`` always equals ``np.asarray(X)[key]``.
+        """
+        key = _expand_index(key if isinstance(key, tuple) else (key,))
+        first = next(i for i, k in enumerate(key) if k is not None)
+        k0, rest = key[first], key[first + 1 :]
+        windows_only = first == 0 and all(
+            isinstance(k, slice) and k == slice(None) for k in rest
+        )
+        if isinstance(k0, numbers.Integral):
+            i = int(k0)
             if not -len(self) <= i < len(self):
                 raise IndexError(f"window index {i} out of range for {len(self)} windows.")
-            r, s = self.recording_index[i], self.start[i]
-            view = self._buffers[r][:, s : s + self.n_times]
-            return view[rest] if rest else view
-        idx = np.arange(len(self))[key]
-        if idx.ndim != 1:
-            raise IndexError(
-                "EEGWindows selects windows with an integer, a slice or a 1-D "
-                f"integer/boolean array; {key!r:.80} selects shape {idx.shape}."
-            )
-        sub = EEGWindows(
+            view = self._window(i)
+            if windows_only:
+                return view
+            # Through a 1-window stack so numpy applies its own rules (an
+            # integer beside advanced indices is one of them).
+            return view[np.newaxis][key[:first] + (0,) + rest]
+        if isinstance(k0, np.ndarray) and k0.dtype == bool and k0.ndim > 1:
+            # A mask over windows and channels: numpy must see the whole array.
+            return np.asarray(self)[key]
+        idx = np.arange(len(self))[k0]
+        if windows_only and idx.ndim == 1:
+            return self._subset(idx)
+        if isinstance(k0, slice):
+            return np.asarray(self._subset(idx))[key[:first] + (slice(None),) + rest]
+        unique, inverse = np.unique(idx, return_inverse=True)
+        dense = np.asarray(self._subset(unique))
+        return dense[key[:first] + (inverse.reshape(idx.shape),) + rest]
+
+    def _window(self, i):
+        r, s = self.recording_index[i], self.start[i]
+        view = self._buffers[r][:, s : s + self.n_times]
+        view.flags.writeable = False  # the caller's EEG and every overlapping window
+        return view
+
+    def _subset(self, idx):
+        return EEGWindows(
             self._buffers,
             self.recording_index[idx],
             self.start[idx],
@@ -125,13 +156,73 @@ class EEGWindows:
             self.times[idx],
             self.groups[idx],
         )
-        if rest:
-            return np.asarray(sub)[(slice(None),) + rest]
-        return sub
 
     def astype(self, dtype, copy=True):
         """Materialise as an ndarray of ``dtype``."""
         return np.asarray(self, dtype=dtype)
+
+    # -- construction and channels -------------------------------------
+    @classmethod
+    def from_array(cls, X, *, sfreq, ch_names, groups=None):
+        """Name the channels and the sampling rate of plain windows.
+
+        Estimators fitted on windows from :func:`make_windows` know their
+        channel names and rate, and refuse plain arrays, whose channels they
+        cannot check. Windows from elsewhere (a stream, another toolbox) are
+        wrapped here to state what they hold; every window is then a view of
+        ``X``, filtered on its own (as plain arrays are).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, n_channels, n_times)
+        sfreq : float
+            Sampling rate in Hz.
+        ch_names : list of str
+            Name of each channel, in the order of ``X``'s second axis.
+        groups : array-like of shape (n_windows,), default=None
+            Subject of each window; all ``"sub-01"`` if None.
+
+        Returns
+        -------
+        windows : EEGWindows
+        """
+        from ._validation import check_eeg_windows_array, check_names
+
+        X = check_eeg_windows_array(X, "X")
+        n_windows, n_channels, n_times = X.shape
+        sfreq = check_positive(sfreq, "sfreq")
+        ch_names = check_names(ch_names, n_channels, "ch_names")
+        groups = np.full(n_windows, "sub-01") if groups is None else np.asarray(groups)
+        if groups.shape != (n_windows,):
+            raise ValueError(f"groups has shape {groups.shape} but X has {n_windows} windows.")
+        return cls(list(X), np.arange(n_windows), np.zeros(n_windows, dtype=np.intp), n_times,
+                   sfreq, ch_names, np.full(n_windows, n_times / sfreq), groups)
+
+    def pick(self, ch_names):
+        """The same windows with the channels ``ch_names``, in that order.
+
+        The continuous EEG is copied once, with its rows in the new order.
+
+        Parameters
+        ----------
+        ch_names : list of str
+            Channels to keep, each one of :attr:`ch_names`.
+
+        Returns
+        -------
+        windows : EEGWindows
+        """
+        ch_names = [str(c) for c in ch_names]
+        missing = [c for c in ch_names if c not in self.ch_names]
+        if missing or not ch_names or len(set(ch_names)) != len(ch_names):
+            raise ValueError(
+                f"ch_names must be distinct channels of the windows; {missing or ch_names} "
+                f"are not (channels: {self.ch_names})."
+            )
+        order = [self.ch_names.index(c) for c in ch_names]
+        buffers = [np.ascontiguousarray(b[order]) for b in self._buffers]
+        return EEGWindows(buffers, self.recording_index, self.start, self.n_times,
+                          self.sfreq, ch_names, self.times, self.groups)
 
     # -- structure ------------------------------------------------------
     def iter_segments(self):
@@ -280,6 +371,10 @@ def make_windows(
             f"({1 / out_sfreq:g} s)."
         )
 
+    check_memory(_memory_estimate(recordings, out_sfreq, step, dtype),
+                 f"make_windows on {len(recordings)} recording(s) at {out_sfreq:g} Hz"
+                 + (f" with step={step:g} s" if step is not None else ""),
+                 "Use fewer recordings, a coarser step, float32 or a lower sfreq.")
     buffers, rec_index, starts, times, bold_times, groups, ys = [], [], [], [], [], [], []
     n_before = n_after = 0
     for r, rec in enumerate(recordings):
@@ -348,6 +443,42 @@ def make_windows(
         shift=float(shift),
         info=info,
     )
+
+
+def _expand_index(key):
+    """Replace ``...`` by the slices it stands for, as numpy does for 3-D arrays."""
+    n_ellipsis = sum(k is Ellipsis for k in key)
+    if n_ellipsis > 1:
+        raise IndexError("an index can only have a single ellipsis ('...').")
+    n_axes = sum(
+        np.ndim(k) if isinstance(k, np.ndarray) and k.dtype == bool else 1
+        for k in key if k is not None and k is not Ellipsis
+    )
+    if n_axes > 3:
+        raise IndexError(f"too many indices for EEGWindows: 3-D, but {n_axes} were indexed.")
+    fill = (slice(None),) * (3 - n_axes)
+    if n_ellipsis:
+        at = next(i for i, k in enumerate(key) if k is Ellipsis)
+        return key[:at] + fill + key[at + 1 :]
+    return key + fill
+
+
+def _memory_estimate(recordings, out_sfreq, step, dtype):
+    """Bytes make_windows allocates: resampled or recast EEG (the windows
+    themselves are views) and, per BOLD sample, its targets and bookkeeping."""
+    total = 0
+    for rec in recordings:
+        if not np.isclose(rec.sfreq, out_sfreq):
+            # resample_poly works in float64 and returns the output's size.
+            total += rec.n_channels * rec.eeg.shape[1] * out_sfreq / rec.sfreq * 16
+        elif dtype is not None and dtype != rec.eeg.dtype:
+            total += rec.n_channels * rec.eeg.shape[1] * dtype.itemsize
+        n_samples = rec.n_volumes
+        if step is not None:
+            n_samples = (rec.volume_times[-1] - rec.volume_times[0]) / step + 1
+        # y (float64 per ROI), start, index, end time, BOLD time, group, masks.
+        total += n_samples * (8 * rec.bold.shape[1] + 8 * 6 + 64)
+    return int(total)
 
 
 def _bold_samples(rec, step):

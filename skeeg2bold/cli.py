@@ -8,6 +8,7 @@ writes a report folder (CSV, JSON, figures).
 """
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -94,7 +95,9 @@ def main(argv=None):
         return 0 if args.command is None and argv is not None else 2
     try:
         return _run(args, parser)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ImportError, ValueError) as err:
+        # Missing or unreadable files, a missing optional package (the atlas),
+        # bad data: a message, not a traceback.
         parser.exit(2, f"skeeg2bold run: error: {err}\n")
 
 
@@ -112,6 +115,10 @@ def _run(args, parser):
         parser.error(f"--data {args.data} needs --root PATH")
     if args.root is not None and not args.root.is_dir():
         parser.error(f"--root {args.root} is not a folder")
+    # Checked before any work: a bad --out or --device would otherwise fail
+    # only after all the fits.
+    _check_out(parser, args.out)
+    _check_device(parser, args.device)
     progress = not args.no_progress
     t_start = time.perf_counter()
 
@@ -164,6 +171,28 @@ def _run(args, parser):
         _figures(result, data, folder)
     _say(f"\nreport written to {folder}/ in {time.perf_counter() - t_start:.0f} s")
     return 0
+
+
+def _check_out(parser, out):
+    """The report folder must be a folder, or creatable where it is asked for."""
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} exists and is not a folder")
+    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        parser.error(f"--out {out}: {existing} is a file, so the folder cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"--out {out}: {existing} is not writable")
+
+
+def _check_device(parser, device):
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        parser.error(f"--device must be a torch device such as cpu or cuda, got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {device}: torch sees no CUDA device on this machine")
 
 
 def _load(args, preset, progress):

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.signal import fftconvolve, hilbert
 from sklearn.base import clone
 
-from skeeg2bold import Recording, make_windows
+from skeeg2bold import EEGWindows, Recording, make_windows
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 
 SFREQ = 100.0
@@ -105,7 +105,8 @@ def test_windows_and_array_routes_agree_inside_windows():
     data = _windows(n_subjects=2)
     ext = EnvelopeFeatureExtractor(bands={"alpha": (8.0, 13.0)}, dtype="float64")
     lazy = ext.fit_transform(data.X).reshape(len(data.X), 3, -1)
-    dense = ext.transform(np.asarray(data.X)).reshape(len(data.X), 3, -1)
+    plain = EEGWindows.from_array(np.asarray(data.X), sfreq=SFREQ, ch_names=CH_NAMES)
+    dense = ext.transform(plain).reshape(len(data.X), 3, -1)
     inner = (ext.lags_ >= 2.0) & (ext.lags_ <= 7.0)
     assert_allclose(lazy[..., inner], dense[..., inner], rtol=0, atol=1e-3 * np.abs(lazy).mean())
 
@@ -187,8 +188,11 @@ def test_sfreq_from_windows_and_mismatches():
         ext.transform(resampled.X)
     with pytest.raises(ValueError, match="2 channels"):
         ext.transform(np.asarray(data.X)[:, :2])
+    with pytest.raises(ValueError, match="plain array.*named channels"):
+        ext.transform(np.asarray(data.X))
     with pytest.raises(ValueError, match="500 samples"):
-        ext.transform(np.asarray(data.X)[:, :, :500])
+        ext.transform(EEGWindows.from_array(np.asarray(data.X)[:, :, :500], sfreq=SFREQ,
+                                            ch_names=CH_NAMES))
 
 
 @pytest.mark.parametrize(

@@ -314,8 +314,61 @@ def test_eeg_windows_index_like_the_materialised_array(recs, data):
     np.testing.assert_array_equal(sub.groups, X.groups[key])
     with pytest.raises(IndexError):
         X[n]
-    with pytest.raises(IndexError, match="1-D"):
-        X[np.zeros((1, 1), dtype=int)]
+    two_d = np.zeros((1, 1), dtype=int)  # numpy's result, not a lazy subset
+    np.testing.assert_array_equal(X[two_d], dense[two_d])
+
+
+def _axis_index(draw, size):
+    """One axis's index: integer, slice (negative steps too), integer list or mask."""
+    return draw(st.one_of(
+        st.integers(-size, size - 1),
+        st.builds(slice, st.none() | st.integers(-size - 1, size + 1),
+                  st.none() | st.integers(-size - 1, size + 1),
+                  st.none() | st.sampled_from([1, 2, 3, -1, -2, -3])),
+        st.lists(st.integers(-size, size - 1), min_size=1, max_size=3).map(np.array),
+        hnp.arrays(bool, size),
+    ))
+
+
+@st.composite
+def index_expressions(draw, shape):
+    """Index tuples as users write them: up to one per axis, ``...`` anywhere."""
+    n_axes = draw(st.integers(1, 3))
+    axes = draw(st.sampled_from([(0, 1, 2)[:n_axes], (0, 1, 2)[3 - n_axes:]]))
+    parts = [_axis_index(draw, shape[a]) for a in axes]
+    if draw(st.booleans()) and n_axes < 3:
+        # ``...`` stands for the axes not indexed: before the leading ones
+        # when the trailing axes are indexed, after them otherwise.
+        at = 0 if axes[0] > 0 else len(parts)
+        parts.insert(at, Ellipsis)
+    elif axes[0] > 0:
+        parts = [slice(None)] * axes[0] + parts
+    if draw(st.booleans()):
+        parts.insert(draw(st.integers(0, len(parts))), None)
+    return tuple(parts)
+
+
+@FUZZ
+@given(recs=st.lists(valid_recordings(n_channels=2, sfreq=10.0), min_size=1, max_size=2),
+       data=st.data())
+def test_eeg_windows_any_index_equals_numpy_on_the_dense_array(recs, data):
+    recs = [Recording(r.eeg, r.bold[:, :1], r.volume_times, sfreq=r.sfreq, ch_names=r.ch_names,
+                      subject=f"s{k}") for k, r in enumerate(recs)]
+    windows = call_or_named_error(lambda: make_windows(recs, window=1.0), "No BOLD sample")
+    assume(windows is not None)
+    X, dense = windows.X, np.asarray(windows.X)
+    key = data.draw(index_expressions(dense.shape), label="key")
+    try:
+        expected = dense[key]
+    except IndexError:
+        with pytest.raises(IndexError):
+            X[key]
+        return
+    got = X[key]
+    assert np.shape(got) == expected.shape
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    if isinstance(got, np.ndarray) and np.shares_memory(got, windows.X._buffers[0]):
+        assert not got.flags.writeable
 
 
 # -- splitters ---------------------------------------------------------------
@@ -342,7 +395,7 @@ def test_time_blocked_split_folds_are_disjoint_and_gapped(layout, n_splits, wind
     cv = TimeBlockedSplit(n_splits, window=window, gap=gap, times=times)
     X = np.zeros((times.size, 1))
     folds = call_or_named_error(
-        lambda: list(cv.split(X, groups=groups)), "n_splits", "X", "fold", "subject"
+        lambda: list(cv.split(X, groups=groups)), "n_splits", "X", "fold", "subject", "gap"
     )
     if folds is None:
         return
@@ -647,5 +700,15 @@ def test_fit_predict_mismatch_is_caught_by_the_baselines(mismatch):
             X_new = np.asarray(X)[:, :2]
         else:
             X_new = np.asarray(X)[:, :, 50:]
+        if mismatch == "channel order":
+            # Named channels in another order are put back in the fitted
+            # order: labelling row 0 "Cz" means Cz's data is in row 0.
+            swapped = Recording(rec.eeg[[1, 0, 2]], rec.bold, rec.volume_times,
+                                sfreq=EEG_SFREQ, ch_names=rec.ch_names)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DroppedWindowsWarning)
+                expected = model.predict(make_windows(swapped, window=4.0).X)
+            np.testing.assert_allclose(model.predict(X_new), expected, rtol=1e-6)
+            continue
         with pytest.raises(ValueError, match="channel|Hz|features|samples"):
             model.predict(X_new)

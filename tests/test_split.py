@@ -85,7 +85,7 @@ def test_paper_protocol_matches_hand_computed_parts():
     times = np.arange(10.0, 300.0, 2.0)  # window 10 s: spans start at 0 s
     groups = np.repeat(["a", "b"], times.size)
     times2 = np.r_[times, times]
-    cv = PaperProtocolSplit(times=times2, subjects=["b"])
+    cv = PaperProtocolSplit(window=10.0, times=times2, subjects=["b"])
     (train, valid, test), = cv.split_with_validation(np.zeros((times2.size, 1)), groups=groups)
     own_t = times2[train][groups[train] == "b"]
     assert own_t.min() == 10.0 and own_t.max() == 68.0  # ends <= 68.7
@@ -134,7 +134,7 @@ def test_splitter_errors():
         next(PaperProtocolSplit(times=np.arange(20.0)).split(X, groups=np.zeros(20)))
     short = np.arange(10.0, 100.0, 2.0)
     with pytest.raises(ValueError, match="no test window"):
-        next(PaperProtocolSplit(times=np.r_[short, short]).split(
+        next(PaperProtocolSplit(window=10.0, times=np.r_[short, short]).split(
             np.zeros((2 * short.size, 1)), groups=np.repeat([0, 1], short.size)))
     with pytest.raises(ValueError, match="gap must be"):
         next(TimeBlockedSplit(gap=-1.0, times=np.arange(20.0)).split(X))

@@ -47,9 +47,10 @@ def test_windows_align_with_hand_computed_indices_under_jitter():
 def test_missing_last_marker_is_extrapolated_and_windows_follow():
     rec = _recording(seed=1)
     markers = rec.volume_times[:-1]  # the scanner's last marker is missing
-    onsets, n_missing = volume_onsets_from_markers(markers, rec.n_volumes)
-    assert n_missing == 1
-    assert onsets[-1] == pytest.approx(markers[-1] + np.median(np.diff(markers)))
+    onsets, report = volume_onsets_from_markers(markers, rec.n_volumes)
+    assert report.extrapolated == (rec.n_volumes - 1,)
+    assert report.tr == pytest.approx(np.median(np.diff(markers)), rel=1e-3)
+    assert onsets[-1] == pytest.approx(markers[-1] + report.tr)
     rec2 = Recording(rec.eeg, rec.bold, onsets, sfreq=SFREQ, ch_names=rec.ch_names)
     with pytest.warns(DroppedWindowsWarning):
         data = make_windows(rec2, window=5.0)

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from .._recording import Recording
-from .._validation import check_positive, validate_type
+from .._validation import check_memory, check_positive, validate_type
 from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
 from ._eeg import band_amplitudes, scalp_eeg
 from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
@@ -260,6 +260,10 @@ def simulate_eeg_fmri(
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {dtype}.")
+    check_memory(_memory_estimate(n_subjects, duration, sfreq, dtype),
+                 f"simulate_eeg_fmri(n_subjects={n_subjects}, duration={duration:g}, "
+                 f"sfreq={sfreq:g}, dtype={dtype.name})",
+                 "Simulate fewer or shorter runs, at a lower sfreq or in float32.")
     params = dict(n_subjects=n_subjects, duration=duration, sfreq=sfreq, tr=tr, snr=snr,
                   invisible_fraction=invisible_fraction,
                   subject_variability=subject_variability, eeg_noise=eeg_noise,
@@ -430,6 +434,18 @@ def source_recordings(simulation):
 
 def _identity(values):
     return values
+
+
+def _memory_estimate(n_subjects, duration, sfreq, dtype):
+    """Bytes the simulation holds at its peak: every subject's EEG, plus the
+    float64 sources, background and their spectra of the subject being made."""
+    from ._head import N_BACKGROUND
+
+    n_times = duration * sfreq
+    n_channels, n_dipoles = len(CWL_CH_NAMES), len(SOURCES) + N_BACKGROUND
+    kept = n_subjects * n_channels * n_times * dtype.itemsize
+    working = 8 * (3 * n_dipoles + 3 * n_channels) * n_times
+    return int(kept + working)
 
 
 def _stream(entropy, *key):

@@ -115,6 +115,9 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         ``layout="series"`` decreasing, so that time increases.
     ch_names_ : list of str
         Channel names (from ``X.ch_names``, else ``"ch0", "ch1", ...``).
+        When fitted on named windows, ``transform`` puts named windows'
+        channels in this order and refuses plain arrays, whose channel order
+        it cannot check (see :meth:`~skeeg2bold.EEGWindows.from_array`).
     n_channels_ : int
     n_features_in_ : int
         Same as ``n_channels_``: scikit-learn's name for the input width.
@@ -217,9 +220,10 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "lags_")
         X = _check_windows(X)
-        check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
-                             sfreq=self.sfreq_,
-                             ch_names=self.ch_names_ if self._names_known else None)
+        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
+                                 sfreq=self.sfreq_,
+                                 ch_names=self.ch_names_ if self._names_known else None,
+                                 reorder=True)
         return self._finish(X)
 
     def get_feature_names_out(self, input_features=None):

@@ -4,6 +4,7 @@ import warnings
 from pathlib import Path
 
 from .._validation import validate_type
+from ._files import read_file
 from ._run import recording_from_run
 
 __all__ = ["read_bids"]
@@ -103,8 +104,8 @@ def read_bids(
 
     eeg_query = BIDSPath(root=root, datatype="eeg", suffix="eeg", **entities)
     eeg_path = _single_match(eeg_query, _EEG_EXTENSIONS, "EEG")
-    raw = read_raw_bids(eeg_path, verbose="error")
-    raw.load_data(verbose="error")
+    raw = read_file(read_raw_bids, eeg_path, "EEG", verbose="error")
+    read_file(type(raw).load_data, raw, f"EEG ({eeg_path.fpath})", verbose="error")
 
     deriv_root = Path(derivatives) if Path(derivatives).is_absolute() else root / derivatives
     if space is None:

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_finite, check_option, check_positive
 from ._atlas import SUBCORTICAL_ROIS, fetch_subcortical_atlas, restrict_atlas
+from ._files import read_file
 
 __all__ = ["BOLDRoiTargets", "load_confounds", "t_r_from_header"]
 
@@ -226,8 +227,13 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
         img = _load_4d(img)
         n_volumes = img.shape[3]
         t_r = self.t_r if self.t_r is not None else t_r_from_header(img)
+        self._check_filters(t_r)
         # Fitting a copy on the image resamples the atlas to this image's grid.
         masker = clone(self.masker_)
+        img, finite = _without_non_finite(img)
+        if finite is not None:
+            # nilearn would average the non-finite voxels in as zeros.
+            masker.set_params(mask_img=finite)
         try:
             with warnings.catch_warnings():
                 # Resampling the image to the atlas is what resampling_target
@@ -241,9 +247,19 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
             signals, found = None, set()
         missing = [n for k, n in enumerate(self.roi_names_, 1) if k not in found]
         if missing or signals.shape[1] != self.n_features_out_:
+            nan = " with finite values in every volume" if finite is not None else ""
             raise ValueError(
-                f"ROIs {missing} have no voxel in the data grid (image shape "
-                f"{img.shape[:3]}); use resampling_target='labels' or a finer grid."
+                f"ROIs {missing} have no voxel{nan} in the data grid (image shape "
+                f"{img.shape[:3]}); use resampling_target='labels' or a finer grid, or "
+                "leave them out with rois=."
+            )
+        constant = [n for n, ptp in zip(self.roi_names_, np.ptp(signals, axis=0)) if ptp == 0]
+        if constant:
+            raise ValueError(
+                f"ROIs {constant} have a constant signal in the image: their voxels are "
+                "all zero or constant (outside the image's brain mask or field of view?). "
+                "Check that the image and the atlas are in the same space, or leave them "
+                "out with rois=."
             )
         regressors = []
         if confounds is not None:
@@ -261,6 +277,19 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
             t_r=t_r,
         )
         return check_finite(np.asarray(cleaned, dtype=np.float64), "ROI signals")
+
+    def _check_filters(self, t_r):
+        """Refuse cut-offs the BOLD sampling cannot carry (nilearn would clip them)."""
+        nyquist = 0.5 / t_r
+        if self.high_pass is not None and self.high_pass >= nyquist:
+            raise ValueError(
+                f"high_pass={self.high_pass:g} Hz is at or above the BOLD Nyquist frequency "
+                f"{nyquist:g} Hz (TR {t_r:g} s): it would remove the whole signal."
+            )
+        if None not in (self.high_pass, self.low_pass) and self.high_pass >= self.low_pass:
+            raise ValueError(
+                f"high_pass={self.high_pass:g} Hz must be below low_pass={self.low_pass:g} Hz."
+            )
 
     def _confound_signal(self, img, signal):
         from nilearn.maskers import NiftiLabelsMasker
@@ -296,6 +325,33 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
         return tags
 
 
+def _without_non_finite(img):
+    """The image with its non-finite voxels zeroed, and a mask without them.
+
+    Returns ``(img, None)`` when every voxel is finite. Otherwise warns with
+    the count: those voxels are left out of every ROI mean (a voxel NaN in
+    one volume is left out of all, so that each ROI mean is over the same
+    voxels throughout the run). The zeroed copy keeps nilearn from zeroing
+    the caller's array in place.
+    """
+    if img.get_data_dtype().kind not in "fc":
+        return img, None
+    finite = np.ones(img.shape[:3], dtype=bool)
+    for k in range(img.shape[3]):  # one volume at a time: no 4-D temporary
+        finite &= np.isfinite(np.asarray(img.dataobj[..., k]))
+    if finite.all():
+        return img, None
+    warnings.warn(
+        f"{int((~finite).sum())} voxels of the BOLD image hold NaN or infinite values in "
+        "some volume; they are left out of the ROI means.",
+        UserWarning,
+        stacklevel=4,
+    )
+    data = np.where(finite[..., np.newaxis], np.asarray(img.dataobj), 0)
+    return (nib.Nifti1Image(data, img.affine, img.header),
+            nib.Nifti1Image(finite.astype(np.int8), img.affine))
+
+
 def _as_list(X, confounds):
     if isinstance(X, (list, tuple)):
         if confounds is None:
@@ -314,7 +370,7 @@ def _load_4d(img):
         path = Path(img)
         if not path.is_file():
             raise FileNotFoundError(f"BOLD image not found: {str(path)!r}.")
-        img = nib.load(path)
+        img = read_file(nib.load, path, "BOLD image")
     if not isinstance(img, nib.spatialimages.SpatialImage):
         raise TypeError(
             f"A BOLD image must be a path or a nibabel image, got {type(img).__name__}."

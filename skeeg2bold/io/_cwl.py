@@ -6,6 +6,7 @@ from pathlib import Path
 from sklearn.utils import Bunch
 
 from .._validation import check_option, validate_type
+from ._files import read_file
 from ._run import recording_from_run
 
 __all__ = ["CWL_SUBJECTS", "cwl_paths", "read_cwl"]
@@ -88,7 +89,9 @@ def read_cwl(
     montage : "auto", str, mne.channels.DigMontage or None, default="auto"
         Sensor positions: ``"auto"`` keeps the file's and falls back to
         the standard 10-20 positions (``"colin27_1020"``, formerly
-        ``"standard_1020"``) when it has none; None leaves them unset.
+        ``"standard_1020"``) when it has none (no EEG channel with a
+        finite position, as EEGLAB files with empty locations); None leaves
+        them unset.
     return_raw : bool, default=False
         Also return the full :class:`mne.io.Raw` with the EOG, ECG and
         carbon-wire (CW1-CW6, type ``misc``) channels, which the Recording
@@ -104,11 +107,18 @@ def read_cwl(
     Warns
     -----
     VolumeMarkerWarning
-        When the markers and the volumes differ in number: marker ``k`` is
-        taken as the onset of volume ``k`` and missing trailing onsets are
-        extrapolated with the measured TR (the rule of
-        :func:`~skeeg2bold.volume_onsets_from_markers`); extra markers are
-        dropped.
+        When the markers had to be repaired to match the volumes: repeats
+        and off-grid markers dropped, onsets of volumes without a marker
+        interpolated (inside the run) or extrapolated with the measured TR
+        (after the last marker), extra markers ignored (the rules of
+        :func:`~skeeg2bold.volume_onsets_from_markers`). The repairs are
+        kept in ``recording.marker_report``.
+
+    Raises
+    ------
+    ValueError
+        When the markers cannot be matched to the volumes, or their interval
+        disagrees with the TR in the NIfTI header (a wrong EEG sampling rate).
 
     Examples
     --------
@@ -128,7 +138,7 @@ def read_cwl(
                 f"{str(path)!r} (see the 'Using real data' page for the layout)."
             )
 
-    raw = mne.io.read_raw_eeglab(paths.eeg, preload=True, verbose="error")
+    raw = read_file(mne.io.read_raw_eeglab, paths.eeg, "EEGLAB", preload=True, verbose="error")
     return recording_from_run(
         raw,
         paths.bold,

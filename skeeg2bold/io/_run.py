@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .._recording import Recording, volume_onsets_from_markers
-from ._bold_roi import BOLDRoiTargets, _load_4d
+from ._bold_roi import BOLDRoiTargets, _load_4d, t_r_from_header
 
 __all__ = ["VolumeMarkerWarning", "marker_times", "recording_from_run"]
 
@@ -20,7 +20,8 @@ _CHANNEL_TYPES = (
 
 
 class VolumeMarkerWarning(UserWarning):
-    """The number of volume markers differs from the number of BOLD volumes."""
+    """Volume markers were repaired: repeats or off-grid markers dropped, or
+    onsets of volumes without a marker interpolated or extrapolated."""
 
 
 def recording_from_run(
@@ -38,9 +39,10 @@ def recording_from_run(
     """Align a run's EEG (with volume markers) and its 4-D BOLD image.
 
     Sets the non-EEG channel types and the montage on ``raw`` (in place),
-    takes one onset per volume from the markers (warning when their numbers
-    differ) and the ROI signals with ``bold_targets`` (a copy; the measured
-    TR is set when its ``t_r`` is None).
+    matches the markers to the volumes (:func:`volume_onsets_from_markers`,
+    checked against the header's TR; a warning lists the repairs, which the
+    Recording keeps in ``marker_report``) and takes the ROI signals with
+    ``bold_targets`` (a copy; the measured TR is set when its ``t_r`` is None).
     """
     if bold_targets is None:
         targets = BOLDRoiTargets()
@@ -56,28 +58,39 @@ def recording_from_run(
 
     img = _load_4d(bold_img)
     n_volumes = img.shape[3]
-    onsets, n_missing = volume_onsets_from_markers(markers, n_volumes)
-    if n_missing:
-        action = (
-            f"the last {n_missing} onsets were extrapolated with the measured TR"
-            if n_missing > 0
-            else f"the last {-n_missing} markers were ignored"
-        )
+    try:
+        onsets, report = volume_onsets_from_markers(markers, n_volumes,
+                                                    header_tr=_header_tr(img))
+    except ValueError as err:
+        raise ValueError(
+            f"{run_name}: {markers.size} {volume_marker!r} markers for {n_volumes} volumes "
+            f"(EEG at {raw.info['sfreq']:g} Hz): {err}"
+        ) from None
+    if report.repaired:
         warnings.warn(
             f"{run_name}: {markers.size} {volume_marker!r} markers for {n_volumes} "
-            f"volumes in the BOLD image; {action}.",
+            f"volumes in the BOLD image; {report.summary()} (Recording.marker_report).",
             VolumeMarkerWarning,
             stacklevel=3,
         )
 
-    if targets.t_r is None and markers.size > 1:
-        targets.set_params(t_r=float(np.median(np.diff(markers))))
+    if targets.t_r is None:
+        targets.set_params(t_r=report.tr)
     bold = targets.fit_transform(img, confounds=confounds)
 
     recording = Recording(
-        raw, bold, onsets, roi_names=targets.roi_names_, subject=subject, picks="eeg"
+        raw, bold, onsets, roi_names=targets.roi_names_, subject=subject, picks="eeg",
+        marker_report=report,
     )
     return (recording, raw) if return_raw else recording
+
+
+def _header_tr(img):
+    """The header's TR in seconds, or None when the header has no usable one."""
+    try:
+        return t_r_from_header(img)
+    except ValueError:
+        return None
 
 
 def marker_times(raw, description):
@@ -126,10 +139,24 @@ def _set_montage(raw, montage):
     if montage is None:
         return
     if isinstance(montage, str) and montage == "auto":
-        if raw.get_montage() is not None:
+        if _has_positions(raw):
             return
         montage = _standard_montage_name()
     raw.set_montage(montage, on_missing="warn", match_case=False)
+
+
+def _has_positions(raw):
+    """Whether the file gives a position to any EEG channel.
+
+    EEGLAB files with empty electrode locations read as a montage whose
+    positions are all NaN: that is no montage.
+    """
+    montage = raw.get_montage()
+    if montage is None:
+        return False
+    positions = montage.get_positions()["ch_pos"]
+    eeg = [n for n, kind in zip(raw.ch_names, raw.get_channel_types()) if kind == "eeg"]
+    return any(np.all(np.isfinite(positions[n])) for n in eeg if n in positions)
 
 
 def _standard_montage_name():

@@ -9,7 +9,10 @@ Every splitter needs each window's end time. It reads it from ``X.times``
 when ``X`` is an :class:`~skeeg2bold.EEGWindows` (what :func:`make_windows`
 returns), which survives sklearn's indexing inside ``cross_validate`` and
 nested searches, or from the ``times`` given to the constructor for plain
-arrays. Subjects come from ``groups`` (or ``X.groups``).
+arrays. Subjects come from ``groups`` (or ``X.groups``), and the window
+length from ``X.n_times / X.sfreq`` (or ``window=`` for plain arrays): a
+splitter that assumed 10 s windows on 30 s ones would let training windows
+overlap test windows.
 """
 
 import numbers
@@ -32,6 +35,29 @@ class _TimeAwareSplitter(BaseCrossValidator):
     # Route ``groups`` to ``split`` under sklearn's metadata routing, as the
     # Group* splitters do.
     __metadata_request__split = {"groups": True}
+
+    def _window(self, X, *, required=True):
+        """Window length (s): read from an EEGWindows X, which ``window`` must not
+        contradict; ``window`` for plain arrays (an error if needed and None)."""
+        x_window = None
+        n_times, sfreq = getattr(X, "n_times", None), getattr(X, "sfreq", None)
+        if n_times is not None and sfreq is not None:
+            x_window = n_times / sfreq
+        if self.window is None:
+            if x_window is None and required:
+                raise ValueError(
+                    f"{type(self).__name__} needs the window length: pass X from "
+                    "make_windows (an EEGWindows knows it) or window= in seconds."
+                )
+            return x_window
+        window = check_positive(self.window, "window")
+        # make_windows rounds the window to whole samples.
+        if x_window is not None and abs(window - x_window) > 0.5 / sfreq + 1e-9:
+            raise ValueError(
+                f"window={window:g} s contradicts the windows of X ({n_times} samples at "
+                f"{sfreq:g} Hz: {x_window:g} s); leave window=None to read it from X."
+            )
+        return window
 
     def _resolve(self, X, groups):
         n = _num_windows(X)
@@ -79,13 +105,17 @@ class TimeBlockedSplit(_TimeAwareSplitter):
     ----------
     n_splits : int, default=5
         Number of blocks per subject (>= 2).
-    window : float, default=10.0
-        Length of each EEG window in seconds.
+    window : float, default=None
+        Length of each EEG window in seconds. ``None`` reads it from X (an
+        :class:`~skeeg2bold.EEGWindows`); a value that contradicts X's
+        windows is refused. Needed for plain arrays when ``gap`` is None.
     gap : float, default=None
         Minimum distance in seconds between the end times of any training and
         any test window of the same subject. ``None`` means
         ``window + 16.0`` (the HRF's memory), the least that keeps both the
-        EEG spans and the hemodynamic responses apart.
+        EEG spans and the hemodynamic responses apart. When the window
+        length is known, a gap shorter than it (which would let training and
+        test windows overlap) is refused.
     times : array-like of shape (n_windows,), default=None
         Window end times, for plain-array X (ignored when X carries ``times``).
 
@@ -94,12 +124,12 @@ class TimeBlockedSplit(_TimeAwareSplitter):
     >>> import numpy as np
     >>> from skeeg2bold.model_selection import TimeBlockedSplit
     >>> times = np.arange(10.0, 300.0, 2.0)
-    >>> cv = TimeBlockedSplit(n_splits=3, times=times)
+    >>> cv = TimeBlockedSplit(n_splits=3, window=10.0, times=times)
     >>> [(len(tr), len(te)) for tr, te in cv.split(np.zeros((times.size, 1)))]
     [(84, 49), (73, 48), (85, 48)]
     """
 
-    def __init__(self, n_splits=5, *, window=10.0, gap=None, times=None):
+    def __init__(self, n_splits=5, *, window=None, gap=None, times=None):
         self.n_splits = n_splits
         self.window = window
         self.gap = gap
@@ -108,19 +138,24 @@ class TimeBlockedSplit(_TimeAwareSplitter):
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.n_splits
 
-    def _gap(self):
-        window = check_positive(self.window, "window")
+    def _gap(self, X):
+        window = self._window(X, required=self.gap is None)
         if self.gap is None:
             return window + HEMODYNAMIC_MEMORY
         gap = check_positive(self.gap, "gap", allow_zero=True)
+        if window is not None and gap < window:
+            raise ValueError(
+                f"gap={gap:g} s is shorter than the {window:g} s windows: training "
+                "windows would overlap test windows. Use gap >= window, or gap=None."
+            )
         return gap
 
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` index arrays."""
         if isinstance(self.n_splits, bool) or not isinstance(self.n_splits, numbers.Integral) or self.n_splits < 2:
             raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}.")
-        gap = self._gap()
         times, groups = self._resolve(X, groups)
+        gap = self._gap(X)
         blocks = np.empty(times.shape[0], dtype=int)
         for g in np.unique(groups):
             idx = np.flatnonzero(groups == g)
@@ -172,8 +207,10 @@ class PaperProtocolSplit(_TimeAwareSplitter):
     ----------
     train, valid, test : float, default=68.7, 60.0, 150.0
         Durations in seconds of the target subject's three parts.
-    window : float, default=10.0
-        Length of each EEG window in seconds.
+    window : float, default=None
+        Length of each EEG window in seconds. ``None`` reads it from X (an
+        :class:`~skeeg2bold.EEGWindows`); a value that contradicts X's
+        windows is refused. Required for plain arrays.
     gap : float, default=0.0
         Extra seconds dropped at each internal boundary.
     subjects : list, default=None
@@ -182,7 +219,7 @@ class PaperProtocolSplit(_TimeAwareSplitter):
         Window end times, for plain-array X (ignored when X carries ``times``).
     """
 
-    def __init__(self, *, train=68.7, valid=60.0, test=150.0, window=10.0, gap=0.0,
+    def __init__(self, *, train=68.7, valid=60.0, test=150.0, window=None, gap=0.0,
                  subjects=None, times=None):
         self.train = train
         self.valid = valid
@@ -212,7 +249,6 @@ class PaperProtocolSplit(_TimeAwareSplitter):
     def split_with_validation(self, X, y=None, groups=None):
         """Yield ``(train, valid, test)`` index arrays, one triple per target subject."""
         durations = [check_positive(getattr(self, n), n) for n in ("train", "valid", "test")]
-        window = check_positive(self.window, "window")
         gap = check_positive(self.gap, "gap", allow_zero=True)
         times, groups = self._resolve(X, groups)
         if isinstance(self.subjects, str):
@@ -222,6 +258,7 @@ class PaperProtocolSplit(_TimeAwareSplitter):
         subjects = np.unique(groups) if self.subjects is None else list(self.subjects)
         if len(np.unique(groups)) < 2:
             raise ValueError("PaperProtocolSplit needs windows of at least two subjects.")
+        window = self._window(X)
         starts = times - window
         for subject in subjects:
             own = groups == subject

@@ -146,7 +146,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         Same as ``n_chans_``: scikit-learn's name for the input width.
     sfreq_ : float
     ch_names_ : list of str or None
-        Channel names when ``X`` carried them; checked in ``predict``.
+        Channel names when ``X`` carried them. ``predict`` then puts named
+        windows' channels in this order and refuses plain arrays, whose
+        channel order it cannot check (see
+        :meth:`~skeeg2bold.EEGWindows.from_array`).
     input_scale_ : float
         Inputs are divided by this before the network.
     output_coef_, output_intercept_ : ndarray of shape ``(n_outputs_,)``
@@ -269,9 +272,8 @@ class EEG2BoldRegressor(NeuralNetRegressor):
 
     def _check_X_matches(self, X):
         X = self._check_X(X)
-        check_fitted_windows(X, self, n_channels=self.n_chans_, n_times=self.n_times_,
-                             sfreq=self.sfreq_, ch_names=self.ch_names_)
-        return X
+        return check_fitted_windows(X, self, n_channels=self.n_chans_, n_times=self.n_times_,
+                                    sfreq=self.sfreq_, ch_names=self.ch_names_, reorder=True)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, torch.utils.data.Dataset):
@@ -346,6 +348,12 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             self._reset_data_attributes(X, y)
         X = self._check_X_matches(X)
         _, y2 = self._check_y(y, len(X))
+        if y2.shape[1] != self.n_outputs_:
+            # Training on fewer columns would recalibrate every output to them.
+            raise ValueError(
+                f"y has {y2.shape[1]} target(s) but {type(self).__name__} was fitted on "
+                f"{self.n_outputs_}; partial_fit needs all of them, in the same order."
+            )
         super().partial_fit(X, y2, **fit_params)
         if getattr(self, "_in_fit_", False):
             self._refit_readout(X, y2)
@@ -466,7 +474,16 @@ class EEG2BoldRegressor(NeuralNetRegressor):
 
         A new estimator with the same parameters as the saved one, given
         ``f_fitted`` and ``f_params``, predicts exactly as the saved one did.
+        ``f_fitted`` without ``f_params`` (or a checkpoint) is refused: the
+        network would keep its random initial weights. Weights saved from a
+        network of other shapes (channels, window, outputs) are refused with
+        the shapes of both.
         """
+        if f_fitted is not None and f_params is None and checkpoint is None:
+            raise ValueError(
+                "load_params got f_fitted but no f_params: the network would keep "
+                "random weights. Pass the weights file written by save_params too."
+            )
         hidden = getattr(checkpoint, "f_fitted", None)
         if f_fitted is None and hidden is not None:
             # The checkpoint names its files after the history's last epoch,
@@ -492,6 +509,19 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                                 f_criterion=f_criterion, f_history=f_history,
                                 checkpoint=checkpoint, use_safetensors=use_safetensors,
                                 **kwargs)
+        except RuntimeError as err:
+            if "size mismatch" not in str(err):
+                raise
+            shapes = {name: getattr(self, name, None)
+                      for name in ("n_chans_", "n_times_", "n_outputs_")}
+            detail = next((line.strip() for line in str(err).splitlines()
+                           if "size mismatch" in line and ":" in line), "")
+            raise ValueError(
+                f"The saved weights do not fit this {type(self.module_).__name__}, built "
+                f"for {shapes}: they come from a network with other channels, window "
+                f"length or outputs ({detail}). Load the f_fitted file saved with them, "
+                "or give this model the same data shapes."
+            ) from None
         finally:
             if hidden is not None:
                 checkpoint.f_fitted = hidden
