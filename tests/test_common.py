@@ -42,9 +42,15 @@ from sklearn.utils.estimator_checks import _get_check_estimator_ids
 
 from sklearn.linear_model import Ridge
 
-from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
+from skeeg2bold.baselines import make_hrf_baseline, make_riemann_baseline, make_ridge_baseline
 from skeeg2bold.ensemble import SeedEnsembleRegressor
-from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
+from skeeg2bold.features import (
+    BandCovariances,
+    EnvelopeFeatureExtractor,
+    HRFConvolution,
+    SubjectAlignment,
+    TangentSpaceFeatures,
+)
 from skeeg2bold.io import BOLDRoiTargets
 from skeeg2bold.nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
 from skeeg2bold.targets import CommonModeSplitter
@@ -123,6 +129,8 @@ def as_window_estimator(cls):
 
 WindowedEnvelopeFeatureExtractor = as_window_estimator(EnvelopeFeatureExtractor)
 WindowedHRFConvolution = as_window_estimator(HRFConvolution)
+WindowedBandCovariances = as_window_estimator(BandCovariances)
+WindowedSubjectAlignment = as_window_estimator(SubjectAlignment)
 WindowedEEG2BoldRegressor = as_window_estimator(EEG2BoldRegressor)
 
 SMALL_NET = dict(
@@ -137,6 +145,9 @@ WINDOW_ESTIMATORS = [
     WindowedEnvelopeFeatureExtractor(sfreq=SFREQ, layout="series", smoothing=None,
                                      bands={"alpha": (8.0, 13.0)}, envelope="rectify"),
     WindowedHRFConvolution(sfreq=SFREQ, time_length=1.0),
+    WindowedBandCovariances(sfreq=SFREQ, n_bins=1),
+    WindowedBandCovariances(sfreq=SFREQ, n_bins=2, recenter=False, estimator="lwf"),
+    WindowedSubjectAlignment(),
     WindowedEEG2BoldRegressor(module=CompactNet, module__n_branches=2, module__n_lags=2,
                               **SMALL_NET),
     SeedEnsembleRegressor(
@@ -144,11 +155,16 @@ WINDOW_ESTIMATORS = [
                                   **SMALL_NET), n_members=2, random_state=0),
 ]
 
-_WINDOW_CLASSES = (EnvelopeFeatureExtractor, HRFConvolution, EEG2BoldRegressor)
+_WINDOW_CLASSES = (EnvelopeFeatureExtractor, HRFConvolution, EEG2BoldRegressor, BandCovariances,
+                   SubjectAlignment)
 _SKORCH = "skorch's NeuralNet design, which EEG2BoldRegressor inherits: "
 
 #: Checks that cannot apply: (estimator classes, check name) -> reason.
 EXPECTED_FAILURES = {
+    ((BandCovariances,), "check_estimators_dtypes"):
+        "the check's integer data make all-zero windows, whose covariance is zero in "
+        "every band; BandCovariances refuses them ('singular covariance ... flat or "
+        "all-zero EEG') rather than invent a geometry",
     (_WINDOW_CLASSES, "check_estimators_empty_data_messages"):
         "the message sklearn looks for quotes a 2-D shape '(n, 0)'; windows without "
         "channels are rejected with 'X is empty: shape (n, 0, n_times)'",
@@ -225,12 +241,16 @@ def _all_public_estimators():
         CommonModeSplitter(),
         EnvelopeFeatureExtractor(),
         HRFConvolution(),
+        BandCovariances(),
+        TangentSpaceFeatures(),
+        SubjectAlignment(),
         BOLDRoiTargets(),
         EEG2BoldRegressor(),
         EEG2BoldRegressor(EEG2BoldNet, module__n_blocks=1, sfreq=SFREQ),
         SeedEnsembleRegressor(EEG2BoldRegressor(CompactNet), n_members=3),
         make_ridge_baseline(),
         make_hrf_baseline(),
+        make_riemann_baseline(),
     ]
 
 

@@ -158,8 +158,8 @@ class BandCovariances(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "bin_samples_")
         X = _check_windows(X)
-        check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
-                             sfreq=self.sfreq_, ch_names=self._fitted_names)
+        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
+                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
         covs = self._covariances(X)
         if self._references is not None:
             groups = window_groups(X, groups)
@@ -227,7 +227,23 @@ class BandCovariances(TransformerMixin, BaseEstimator):
             for b, mask in enumerate(self._masks):
                 out[lo : lo + len(batch), b] = _band_covariance(spectra[..., mask],
                                                                 self.estimator)
+        self._check_definite(out)
         return out
+
+    def _check_definite(self, covs):
+        """Refuse windows without power in a band: they have no geometry to compare."""
+        if self.estimator == "oas":  # shrinkage makes any matrix with power definite
+            bad = np.trace(covs, axis1=-2, axis2=-1) <= 0
+        else:
+            bad = np.linalg.eigvalsh(covs)[..., 0] <= 0
+        if bad.any():
+            window, band, time_bin = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{int(bad.any(axis=(1, 2)).sum())} window(s) have a singular covariance, the "
+                f"first window {window} in band {list(self.bands_)[band]!r} (bin {time_bin}): "
+                "flat or all-zero EEG there. Remove flat windows or channels, or use "
+                "estimator='oas'."
+            )
 
     @staticmethod
     def _recenter(covs, groups, references):

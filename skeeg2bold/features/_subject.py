@@ -173,8 +173,8 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "references_")
         X = _check_windows(X)
-        check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=X.shape[2],
-                             sfreq=self.sfreq_, ch_names=self._fitted_names)
+        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=X.shape[2],
+                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
         groups = window_groups(X, groups)
         seen = {_key(g) for g in np.unique(groups)} <= set(self.references_)
         covs = None if seen else _window_covariances(X)
