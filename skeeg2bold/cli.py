@@ -2,8 +2,8 @@
 
 ``skeeg2bold run`` simulates (or reads) the data, cuts 10 s EEG windows,
 splits the 14 ROIs into differential signals plus their common mode, fits
-the deep model, the ridge and HRF baselines and the chance-level surrogate
-under the paper's protocol (or subject-wise CV), prints a per-ROI table and
+the deep models, the Riemannian, ridge and HRF baselines, the chance-level
+surrogate and, on simulated data, the unmixing oracle under the paper's protocol (or subject-wise CV), prints a per-ROI table and
 writes a report folder (CSV, JSON, figures).
 """
 
@@ -25,9 +25,9 @@ __all__ = ["main"]
 #: subject in turn.
 PRESETS = {
     "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
-                  epochs=25, models=("compact", "deep", "ridge", "hrf")),
+                  epochs=25, models=("compact", "deep", "riemann", "logridge", "ridge", "hrf")),
     "full": dict(sim_sfreq=1000.0, sfreq=100.0, targets=1, repeats=3, chance_repeats=3,
-                 epochs=40, models=("compact", "deep", "ridge", "hrf")),
+                 epochs=40, models=("compact", "deep", "riemann", "logridge", "ridge", "hrf")),
 }
 #: What each model name builds (``--models``).
 MODEL_HELP = {
@@ -36,11 +36,15 @@ MODEL_HELP = {
     "deep": "EEG2BoldRegressor(EEG2BoldNet): the paper's network",
     "ensemble": "SeedEnsembleRegressor of 3 CompactNets (seeds averaged)",
     "ridge": "lagged band envelopes + ridge",
+    "logridge": "lagged log band envelopes + ridge",
     "hrf": "band envelopes convolved with the canonical HRF + ridge",
+    "riemann": "band covariances, per-subject re-centring, tangent space + ridge",
 }
 MODEL_NAMES = tuple(MODEL_HELP)
 #: Models whose chance level is estimated: the first of these that is fitted.
-_CHANCE_PREFERENCE = ("compact", "deep", "ensemble", "ridge", "hrf")
+_CHANCE_PREFERENCE = ("compact", "deep", "ensemble", "riemann", "logridge", "ridge", "hrf")
+#: Name of the unmixing oracle in the report (simulated data only).
+ORACLE = "unmixing oracle"
 
 
 def build_parser():
@@ -124,7 +128,7 @@ def _run(args, parser):
 
     _say(f"skeeg2bold run — {'quick' if args.quick else 'full'} preset, {args.data} data, "
          f"{args.protocol} protocol")
-    recordings, ceiling_fn = _load(args, preset, progress)
+    recordings, ceiling_fn, sources = _load(args, preset, progress)
 
     from . import make_windows
     from .targets import CommonModeSplitter
@@ -160,6 +164,8 @@ def _run(args, parser):
             chance_repeats=max(preset["chance_repeats"], 1), ceiling=ceiling,
             random_state=args.seed, progress=progress,
         )
+        if sources is not None:
+            result = _with_oracle(result, sources, data, cv, preset, args, progress)
     result.info.update(preset=preset, data=args.data, protocol=args.protocol,
                        seconds=round(time.perf_counter() - t_start, 1))
     folder = result.save(args.out)
@@ -202,7 +208,10 @@ def _load(args, preset, progress):
         _say(f"  simulating {args.n_subjects} subjects x 285 s at {preset['sim_sfreq']:g} Hz ...")
         sim = simulate_eeg_fmri(n_subjects=args.n_subjects, sfreq=preset["sim_sfreq"],
                                 random_state=args.seed)
-        return sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform)
+        from .datasets import source_recordings
+
+        return (sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform),
+                source_recordings(sim))
     if args.data == "cwl":
         from .io import read_cwl
 
@@ -211,13 +220,13 @@ def _load(args, preset, progress):
         recordings = []
         for subject in _progress(subjects, "reading CWL", progress):
             recordings.append(read_cwl(args.root, subject, pump=args.pump))
-        return recordings, None
+        return recordings, None, None
     from .io import read_bids
 
     if not args.subjects:
         raise ValueError("--data bids needs --subjects (the BIDS subject labels)")
     return [read_bids(args.root, s, args.task) for s in
-            _progress(args.subjects, "reading BIDS", progress)], None
+            _progress(args.subjects, "reading BIDS", progress)], None, None
 
 
 def _protocol(args, preset, data):
@@ -244,8 +253,33 @@ def _protocol(args, preset, data):
     return _LastSubjects()
 
 
+def _with_oracle(result, sources, data, cv, preset, args, progress):
+    """Add the unmixing oracle: the log-envelope ridge on the true sources' windows."""
+    import numpy as np
+    import pandas as pd
+
+    from . import make_windows
+    from .baselines import make_ridge_baseline
+    from .experiment import run_experiment
+
+    with warnings.catch_warnings():  # the same windows as the EEG's, already reported
+        warnings.simplefilter("ignore")
+        oracle_data = make_windows(sources, window=10.0, sfreq=preset["sfreq"],
+                                   dtype="float32")
+    if not (np.allclose(oracle_data.X.times, data.X.times)
+            and np.array_equal(oracle_data.groups, data.groups)):
+        raise RuntimeError("the source windows do not line up with the EEG windows")
+    oracle_data.y, oracle_data.target_names = data.y, data.target_names
+    oracle = run_experiment({ORACLE: make_ridge_baseline(log=True)}, oracle_data, cv=cv,
+                            random_state=args.seed, progress=progress)
+    result.scores = pd.concat([result.scores, oracle.scores], ignore_index=True)
+    result.info["models"].update(oracle.info["models"])
+    result.info["fit_seconds_mean"].update(oracle.info["fit_seconds_mean"])
+    return result
+
+
 def _models(preset, data, args):
-    from .baselines import make_hrf_baseline, make_ridge_baseline
+    from .baselines import make_hrf_baseline, make_riemann_baseline, make_ridge_baseline
 
     models = {}
     for name in preset["models"]:
@@ -262,6 +296,10 @@ def _models(preset, data, args):
                                                      random_state=args.seed)
         elif name == "ridge":
             models[name] = make_ridge_baseline(sfreq=data.sfreq)
+        elif name == "logridge":
+            models[name] = make_ridge_baseline(sfreq=data.sfreq, log=True)
+        elif name == "riemann":
+            models[name] = make_riemann_baseline(sfreq=data.sfreq)
         else:
             models[name] = make_hrf_baseline(sfreq=data.sfreq)
     return models
