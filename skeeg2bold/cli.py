@@ -3,8 +3,9 @@
 ``skeeg2bold run`` simulates (or reads) the data, cuts 10 s EEG windows,
 splits the 14 ROIs into differential signals plus their common mode, fits
 the deep models, the Riemannian, ridge and HRF baselines, the chance-level
-surrogate and, on simulated data, the unmixing oracle under the paper's protocol (or subject-wise CV), prints a per-ROI table and
-writes a report folder (CSV, JSON, figures).
+surrogate and, on simulated data, the unmixing oracle under the paper's
+protocol (or subject-wise CV), prints a per-ROI table and writes a report
+folder (CSV, JSON, figures).
 """
 
 import argparse
