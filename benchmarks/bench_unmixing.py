@@ -7,8 +7,9 @@ mean Pearson r over the 15 targets (14 differential ROIs + common mode) of:
   envelopes (channel envelopes: no unmixing);
 - ``riemann``: :func:`~skeeg2bold.baselines.make_riemann_baseline` (band
   covariances, per-subject re-centring, tangent space, ridge);
-- ``compact``, ``aligned-compact``, ``eeg2boldnet``: the networks
-  (:class:`~skeeg2bold.nn.CompactNet` without and with
+- ``bandpower``, ``compact``, ``aligned-compact``, ``eeg2boldnet``: the
+  networks (:class:`~skeeg2bold.nn.BandPowerNet`, log band power of learned
+  spatial filters; :class:`~skeeg2bold.nn.CompactNet` without and with
   :class:`~skeeg2bold.features.SubjectAlignment` in front, and the paper's
   network at its defaults), when asked for with ``--models``;
 - ``oracle``: the unmixing oracle, the log-envelope ridge on the true source
@@ -28,7 +29,7 @@ test EEG). Settings were chosen on sub-01 and sub-02 of the default data; the
 tables report those two and the other six separately.
 
 Run: ``python benchmarks/bench_unmixing.py [--settings default,seed1,hard]
-[--protocols paper,loso] [--models ridge,logridge,riemann] [--threads 1]``
+[--protocols paper,loso] [--models logridge,riemann,bandpower] [--threads 1]``
 """
 
 import argparse
@@ -59,9 +60,10 @@ def _networks():
     from sklearn.pipeline import make_pipeline
 
     from skeeg2bold.features import SubjectAlignment
-    from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
+    from skeeg2bold.nn import BandPowerNet, CompactNet, EEG2BoldRegressor
 
     return {
+        "bandpower": lambda: EEG2BoldRegressor(BandPowerNet, random_state=0),
         "compact": lambda: EEG2BoldRegressor(CompactNet, random_state=0),
         "aligned-compact": lambda: make_pipeline(
             SubjectAlignment(), EEG2BoldRegressor(CompactNet, random_state=0)),
@@ -145,7 +147,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settings", default="default,seed1,hard")
     parser.add_argument("--protocols", default="paper,loso")
-    parser.add_argument("--models", default="ridge,logridge,riemann")
+    parser.add_argument("--models", default="logridge,riemann,bandpower")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     model_names = args.models.split(",")

@@ -184,7 +184,7 @@ def make_riemann_baseline(
     sfreq=None,
     *,
     bands=None,
-    n_bins=2,
+    n_bins=3,
     estimator="oas",
     recenter=True,
     unseen_subjects="eeg",

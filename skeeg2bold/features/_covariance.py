@@ -57,7 +57,7 @@ class BandCovariances(TransformerMixin, BaseEstimator):
     bands : dict or list of (float, float), default=None
         Filter bank, as in :class:`EnvelopeFeatureExtractor` (``None``: delta
         to gamma). A band needs at least one Fourier frequency of a bin.
-    n_bins : int, default=2
+    n_bins : int, default=3
         Contiguous bins each window is cut into (the last ends at the
         window's last sample; leftover samples at the start are unused).
     estimator : str, default="oas"
@@ -103,7 +103,7 @@ class BandCovariances(TransformerMixin, BaseEstimator):
     Neurocomputing 112, 172-178; Zanini et al. (2018), IEEE TBME 65(5).
     """
 
-    def __init__(self, sfreq=None, *, bands=None, n_bins=2, estimator="oas", recenter=True,
+    def __init__(self, sfreq=None, *, bands=None, n_bins=3, estimator="oas", recenter=True,
                  unseen_subjects="eeg"):
         self.sfreq = sfreq
         self.bands = bands

@@ -1,5 +1,6 @@
 """Deep models: the paper's EEG-to-BOLD network, a compact one, and their tools."""
 
+from ._band_power import BandPowerNet
 from ._base import EEGModuleMixin
 from ._blocks import MHAConvBlock
 from ._compact import CompactNet
@@ -14,6 +15,7 @@ from ._regressor import EEG2BoldRegressor
 from ._valid_split import PredefinedValidSplit, TimeBlockedValidSplit
 
 __all__ = [
+    "BandPowerNet",
     "CompactNet",
     "CorrelationCLIPLoss",
     "Decoder",
