@@ -32,6 +32,8 @@ PRESETS = {
 }
 #: What each model name builds (``--models``).
 MODEL_HELP = {
+    "bandpower": "EEG2BoldRegressor(BandPowerNet): log band power of learned spatial "
+                 "filters (unmixing), per time bin",
     "compact": "EEG2BoldRegressor(CompactNet): the interpretable network, started from "
                "the classical envelope features",
     "deep": "EEG2BoldRegressor(EEG2BoldNet): the paper's network",
@@ -43,7 +45,7 @@ MODEL_HELP = {
 }
 MODEL_NAMES = tuple(MODEL_HELP)
 #: Models whose chance level is estimated: the first of these that is fitted.
-_CHANCE_PREFERENCE = ("compact", "deep", "ensemble", "riemann", "logridge", "ridge", "hrf")
+_CHANCE_PREFERENCE = ("bandpower", "compact", "deep", "ensemble", "riemann", "logridge", "ridge", "hrf")
 #: Name of the unmixing oracle in the report (simulated data only).
 ORACLE = "unmixing oracle"
 
@@ -284,10 +286,10 @@ def _models(preset, data, args):
 
     models = {}
     for name in preset["models"]:
-        if name in ("deep", "compact", "ensemble"):
-            from .nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
+        if name in ("bandpower", "deep", "compact", "ensemble"):
+            from .nn import BandPowerNet, CompactNet, EEG2BoldNet, EEG2BoldRegressor
 
-            module = EEG2BoldNet if name == "deep" else CompactNet
+            module = {"bandpower": BandPowerNet, "deep": EEG2BoldNet}.get(name, CompactNet)
             models[name] = EEG2BoldRegressor(module, max_epochs=preset["epochs"],
                                              device=args.device, random_state=args.seed)
             if name == "ensemble":
