@@ -290,3 +290,27 @@ def _hrf_features(sim, get, lags=(5.0,)):
         Y.append(rec.bold - rec.bold.mean(axis=0))
         groups += [rec.subject] * rec.n_volumes
     return np.vstack(X), np.vstack(Y), np.array(groups)
+
+
+def test_source_recordings_are_what_the_leadfield_mixes_into_the_eeg():
+    import warnings
+
+    from skeeg2bold import make_windows
+    from skeeg2bold.datasets import source_recordings
+
+    sim = simulate_eeg_fmri(n_subjects=2, duration=40.0, sfreq=100.0, eeg_noise=0.0,
+                            artifacts=False, random_state=3)
+    sources = source_recordings(sim)
+    for rec, src, gt in zip(sim.recordings, sources, sim.truth):
+        assert src.ch_names == sim.source_names and src.subject == rec.subject
+        assert src.sfreq == gt.sources_sfreq == rec.sfreq  # 100 Hz EEG: no upsampling
+        # Without background, sensor noise and artifacts the EEG is the mixed sources.
+        np.testing.assert_allclose(rec.eeg, gt.gain @ (gt.sources.astype(float) * 1e-9),
+                                   rtol=1e-4, atol=1e-4 * np.abs(rec.eeg).max())
+        np.testing.assert_array_equal(src.bold, rec.bold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eeg = make_windows(sim.recordings, window=5.0)
+        src = make_windows(sources, window=5.0)
+    np.testing.assert_allclose(src.X.times, eeg.X.times)
+    np.testing.assert_array_equal(src.groups, eeg.groups)
