@@ -42,6 +42,19 @@ MODEL_NAMES = tuple(MODEL_HELP)
 _CHANCE_PREFERENCE = ("compact", "deep", "ensemble", "ridge", "hrf")
 
 
+def add_data_arguments(parser):
+    """The data-source options shared by ``run`` and ``fit``."""
+    src = parser.add_argument_group("data")
+    src.add_argument("--data", choices=("simulated", "cwl", "bids"), default="simulated",
+                     help="data source (default: the embedded simulator)")
+    src.add_argument("--root", type=Path, help="dataset folder for --data cwl/bids")
+    src.add_argument("--subjects", nargs="+", help="subjects to load (cwl: trio1 ... verio8)")
+    src.add_argument("--task", default="rest", help="BIDS task (default: rest)")
+    src.add_argument("--pump", choices=("on", "off"), default="off",
+                     help="CWL helium-pump condition (default: off)")
+    src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="skeeg2bold",
@@ -52,15 +65,7 @@ def build_parser():
         "run", help="run the paper's experiment and write a report",
         description=__doc__.split("\n\n")[1].replace("\n", " "),
     )
-    src = run.add_argument_group("data")
-    src.add_argument("--data", choices=("simulated", "cwl", "bids"), default="simulated",
-                     help="data source (default: the embedded simulator)")
-    src.add_argument("--root", type=Path, help="dataset folder for --data cwl/bids")
-    src.add_argument("--subjects", nargs="+", help="subjects to load (cwl: trio1 ... verio8)")
-    src.add_argument("--task", default="rest", help="BIDS task (default: rest)")
-    src.add_argument("--pump", choices=("on", "off"), default="off",
-                     help="CWL helium-pump condition (default: off)")
-    src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+    add_data_arguments(run)
     exp = run.add_argument_group("experiment")
     exp.add_argument("--quick", action="store_true",
                      help="quick preset: about 6 minutes on 2 CPU cores")
@@ -83,19 +88,25 @@ def build_parser():
                      help="report folder (default: ./skeeg2bold-report)")
     out.add_argument("--no-figures", action="store_true", help="skip the figures")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from ._cli_deploy import add_deploy_parsers
+
+    add_deploy_parsers(sub, add_data_arguments, MODEL_NAMES, MODEL_HELP)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "run":
+    from ._cli_deploy import COMMANDS
+
+    commands = {"run": _run, **COMMANDS}
+    if args.command not in commands:
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
     try:
-        return _run(args, parser)
-    except (FileNotFoundError, ValueError) as err:
-        parser.exit(2, f"skeeg2bold run: error: {err}\n")
+        return commands[args.command](args, parser)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        parser.exit(2, f"skeeg2bold {args.command}: error: {err}\n")
 
 
 def _run(args, parser):
@@ -140,9 +151,9 @@ def _run(args, parser):
     if preset["chance_repeats"] == 0:
         chance_models = []
 
-    from .experiment import run_experiment
-
     from scipy.linalg import LinAlgWarning
+
+    from .experiment import run_experiment
 
     with warnings.catch_warnings():
         # RidgeCV tries tiny penalties on purpose; the ill-conditioned ones
@@ -170,9 +181,11 @@ def _load(args, preset, progress):
     if args.data == "simulated":
         from .datasets import ceiling_for, simulate_eeg_fmri
 
-        _say(f"  simulating {args.n_subjects} subjects x 285 s at {preset['sim_sfreq']:g} Hz ...")
-        sim = simulate_eeg_fmri(n_subjects=args.n_subjects, sfreq=preset["sim_sfreq"],
-                                random_state=args.seed)
+        duration = getattr(args, "sim_duration", 285.0)  # fit has --sim-duration
+        _say(f"  simulating {args.n_subjects} subjects x {duration:g} s at "
+             f"{preset['sim_sfreq']:g} Hz ...")
+        sim = simulate_eeg_fmri(n_subjects=args.n_subjects, duration=duration,
+                                sfreq=preset["sim_sfreq"], random_state=args.seed)
         return sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform)
     if args.data == "cwl":
         from .io import read_cwl

@@ -14,13 +14,13 @@ import functools
 import numpy as np
 
 __all__ = [
-    "CWL_CH_NAMES",
     "BAND_NAMES",
-    "SOURCES",
-    "N_BACKGROUND",
+    "CWL_CH_NAMES",
     "MONTAGE",
-    "template_head",
+    "N_BACKGROUND",
+    "SOURCES",
     "subject_head",
+    "template_head",
 ]
 
 #: The EEG channels of the CWL cap, in the order of the CWL recordings.

@@ -130,6 +130,8 @@ class OnlineTwin:
     signature_ : WindowSignature
         Channels, sampling rate and window length the model expects.
     target_names_ : list of str
+    out_name_ : str
+        Name of the output stream.
     step_ : float
     stream_ : mne_lsl.stream.StreamLSL
     outlet_ : mne_lsl.lsl.StreamOutlet
@@ -204,8 +206,9 @@ class OnlineTwin:
         if names is None:
             names = [f"target{i}" for i in range(n_targets)]
         self.target_names_ = check_names(names, n_targets, "target_names")
+        self.out_name_ = self.out_name or f"{self.stream_.name}-BOLD"
         info = StreamInfo(
-            self.out_name or f"{self.stream_.name}-BOLD", "BOLD", n_targets,
+            self.out_name_, "BOLD", n_targets,
             1.0 / self.step_, "float64",
             self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}",
         )
