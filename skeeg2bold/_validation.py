@@ -11,12 +11,12 @@ import numpy as np
 from scipy.sparse import issparse
 
 __all__ = [
-    "check_eeg_windows_array",
+    "check_option",
+    "check_positive",
     "check_finite",
     "check_fitted_windows",
     "check_names",
-    "check_option",
-    "check_positive",
+    "check_eeg_windows_array",
     "check_real_array",
     "validate_type",
 ]

@@ -9,7 +9,7 @@ from sklearn.utils import Bunch
 from ._recording import Recording
 from ._validation import check_positive, validate_type
 
-__all__ = ["DroppedWindowsWarning", "EEGWindows", "make_windows"]
+__all__ = ["EEGWindows", "make_windows", "DroppedWindowsWarning"]
 
 
 class DroppedWindowsWarning(UserWarning):

@@ -151,9 +151,9 @@ def _run(args, parser):
     if preset["chance_repeats"] == 0:
         chance_models = []
 
-    from scipy.linalg import LinAlgWarning
-
     from .experiment import run_experiment
+
+    from scipy.linalg import LinAlgWarning
 
     with warnings.catch_warnings():
         # RidgeCV tries tiny penalties on purpose; the ill-conditioned ones

@@ -7,7 +7,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..features import EnvelopeFeatureExtractor, HRFConvolution
 
-__all__ = ["make_hrf_baseline", "make_ridge_baseline"]
+__all__ = ["make_ridge_baseline", "make_hrf_baseline"]
 
 #: Ridge penalties searched by default.
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 8))

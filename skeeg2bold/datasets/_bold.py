@@ -5,7 +5,7 @@ from scipy.signal import oaconvolve
 
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
-__all__ = ["BOLD_SD_PERCENT", "bold_noise", "convolve_hrf", "hrf", "volume_onsets"]
+__all__ = ["BOLD_SD_PERCENT", "hrf", "convolve_hrf", "volume_onsets", "bold_noise"]
 
 # Noise of the BOLD: its parts, as variance fractions.
 _BOLD_NOISE_PARTS = {"global": 0.3, "physiological": 0.25, "thermal": 0.25, "drift": 0.2}

@@ -14,13 +14,13 @@ import functools
 import numpy as np
 
 __all__ = [
-    "BAND_NAMES",
     "CWL_CH_NAMES",
-    "MONTAGE",
-    "N_BACKGROUND",
+    "BAND_NAMES",
     "SOURCES",
-    "subject_head",
+    "N_BACKGROUND",
+    "MONTAGE",
     "template_head",
+    "subject_head",
 ]
 
 #: The EEG channels of the CWL cap, in the order of the CWL recordings.

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["LATENT_SFREQ", "colored_noise", "sample", "slow_processes", "standardize"]
+__all__ = ["LATENT_SFREQ", "colored_noise", "slow_processes", "standardize", "sample"]
 
 #: Rate (Hz) of the latent grid of the slow processes and the haemodynamics:
 #: far above their < 0.1 Hz content, far below the EEG rate.

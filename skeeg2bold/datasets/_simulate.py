@@ -19,7 +19,7 @@ from ._eeg import band_amplitudes, scalp_eeg
 from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
-__all__ = ["FEATURE_NAMES", "ROI_NAMES", "ceiling_for", "simulate_eeg_fmri"]
+__all__ = ["simulate_eeg_fmri", "ceiling_for", "ROI_NAMES", "FEATURE_NAMES"]
 
 #: The 14 subcortical ROIs, spelled as in the Harvard-Oxford atlas.
 ROI_NAMES = tuple(

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["plot_prediction_traces", "plot_roi_correlations"]
+__all__ = ["plot_roi_correlations", "plot_prediction_traces"]
 
 _COLORS = ["#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6"]
 

@@ -181,7 +181,7 @@ def run_experiment(models, data, *, cv=None, chance_models=(), n_repeats=1,
                 chance_rows.append(dict(model=name, repeat=repeat, target=target, r=float(r)))
 
     info = dict(
-        n_windows=len(X), n_subjects=len(np.unique(groups)),
+        n_windows=int(len(X)), n_subjects=int(len(np.unique(groups))),
         n_folds=len(splits), n_repeats=int(n_repeats), chance_repeats=int(chance_repeats),
         cv=repr(cv), models={k: _describe(v) for k, v in models.items()},
         fit_seconds_mean={k: float(np.mean(v)) for k, v in timings.items()},

@@ -18,7 +18,7 @@ from .._validation import (
 )
 from .._windows import EEGWindows
 
-__all__ = ["DEFAULT_BANDS", "EnvelopeFeatureExtractor"]
+__all__ = ["EnvelopeFeatureExtractor", "DEFAULT_BANDS"]
 
 #: Classical EEG rhythms (Hz); the default filter bank.
 DEFAULT_BANDS = {

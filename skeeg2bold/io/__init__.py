@@ -14,9 +14,9 @@ from ._run import VolumeMarkerWarning
 from ._write import write_cwl
 
 __all__ = [
+    "BOLDRoiTargets",
     "CWL_SUBJECTS",
     "SUBCORTICAL_ROIS",
-    "BOLDRoiTargets",
     "VolumeMarkerWarning",
     "cwl_paths",
     "fetch_subcortical_atlas",
