@@ -197,7 +197,7 @@ class OnlineTwin:
             check_positive(getattr(self, arg), arg)
         self._model_ch_names = self._check_model_ch_names()
         self.stats_ = {"predictions": 0, "gaps": 0, "dropouts": 0, "skipped_gap": 0,
-                           "skipped_nonfinite": 0, "reconnects": 0}
+                       "skipped_nonfinite": 0, "reconnects": 0}
         self.history_ = deque(maxlen=self.history)
         self._open_stream()
         n_targets = self._warm_up()
@@ -207,11 +207,8 @@ class OnlineTwin:
             names = [f"target{i}" for i in range(n_targets)]
         self.target_names_ = check_names(names, n_targets, "target_names")
         self.out_name_ = self.out_name or f"{self.stream_.name}-BOLD"
-        info = StreamInfo(
-            self.out_name_, "BOLD", n_targets,
-            1.0 / self.step_, "float64",
-            self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}",
-        )
+        info = StreamInfo(self.out_name_, "BOLD", n_targets, 1.0 / self.step_, "float64",
+                          self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}")
         info.set_channel_names(self.target_names_)
         self.outlet_ = StreamOutlet(info, chunk_size=1)
         return self
