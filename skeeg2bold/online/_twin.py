@@ -55,7 +55,7 @@ class TwinStep:
     prediction: np.ndarray
     status: str
     latency: float
-    window: np.ndarray = None
+    window: np.ndarray
 
 
 class OnlineTwin:
