@@ -444,9 +444,10 @@ class OnlineTwin:
         """
         from mne_lsl.lsl import local_clock
 
-        if self._last_ts is None:
+        first = self._last_ts is None  # (re)connected: the first sample starts a stretch
+        if first:
             self._contiguous_from = float(ts[0])
-            new = ts
+            new, before = ts, ts[:1]
         else:
             older = ts <= self._last_ts
             new = ts[~older]
@@ -454,12 +455,12 @@ class OnlineTwin:
                 return False
             # The sample before the first new one: the last seen, if still in view.
             before = ts[older][-1:] if older.any() else np.array([-np.inf])
-            jumps = np.diff(np.concatenate([before, new])) > self.max_gap
-            if jumps.any():
-                self._contiguous_from = float(new[np.flatnonzero(jumps)[-1]])
-                self.stats_["gaps"] += 1
-                if not self._in_dropout:  # a drop-out already has its NaN row
-                    self._emit(local_clock(), None, "gap", None, callback)
+        jumps = np.diff(np.concatenate([before, new])) > self.max_gap
+        if jumps.any():
+            self._contiguous_from = float(new[np.flatnonzero(jumps)[-1]])
+            self.stats_["gaps"] += 1
+            if not (first or self._in_dropout):  # a drop-out already has its NaN row
+                self._emit(local_clock(), None, "gap", None, callback)
         self._last_ts = float(new[-1])
         return True
 
