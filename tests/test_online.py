@@ -334,3 +334,21 @@ def test_bad_arguments(ridge):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="step must be finite and > 0"):
             OnlineTwin(ridge, name="x", step=-1.0).connect()
+
+
+def test_model_file_gives_target_names_and_step(sim, ridge, tmp_path):
+    pytest.importorskip("skops")
+    from skeeg2bold.persistence import save_model
+
+    path = save_model(ridge, tmp_path / "ridge.zip",
+                      metadata={"target_names": ["x", "y", "z"], "tr": 0.7})
+    player, name = _player(_raw(sim))
+    try:
+        twin = OnlineTwin(str(path), name=name).connect()
+        assert twin.target_names_ == ["x", "y", "z"] and twin.step_ == 0.7
+        assert twin.out_name_ == f"{name}-BOLD"
+        twin.disconnect()
+        with pytest.raises(ValueError, match="target_names has 2 entries"):
+            OnlineTwin(str(path), name=name, target_names=["x", "y"]).connect()
+    finally:
+        player.stop()

@@ -200,12 +200,17 @@ class OnlineTwin:
                        "skipped_nonfinite": 0, "reconnects": 0}
         self.history_ = deque(maxlen=self.history)
         self._open_stream()
-        n_targets = self._warm_up()
-        names = self.target_names if self.target_names is not None else metadata.get(
-            "target_names")
-        if names is None:
-            names = [f"target{i}" for i in range(n_targets)]
-        self.target_names_ = check_names(names, n_targets, "target_names")
+        try:
+            n_targets = self._warm_up()
+            names = self.target_names if self.target_names is not None else metadata.get(
+                "target_names")
+            if names is None:
+                names = [f"target{i}" for i in range(n_targets)]
+            self.target_names_ = check_names(names, n_targets, "target_names")
+        except Exception:
+            self.stream_.disconnect()
+            self.stream_ = None
+            raise
         self.out_name_ = self.out_name or f"{self.stream_.name}-BOLD"
         info = StreamInfo(self.out_name_, "BOLD", n_targets, 1.0 / self.step_, "float64",
                           self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}")
