@@ -12,6 +12,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["COMMANDS", "add_deploy_parsers"]
 
 
@@ -60,6 +62,9 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
     stream.add_argument("--out-name", help="name of the output stream")
     stream.add_argument("--show", type=int, default=3,
                         help="targets printed per line (default: 3; all are logged)")
+    stream.add_argument("--plot", action="store_true",
+                        help="live plot of the predicted BOLD per target (matplotlib); "
+                             "saved beside the log as PNG at the end")
 
     replay = sub.add_parser(
         "replay", help="play a recording or the simulator as an LSL EEG stream",
@@ -85,8 +90,6 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
 
 
 def _fit(args, parser):
-    import numpy as np
-
     from . import make_windows
     from .cli import PRESETS, _load, _models, _say
     from .persistence import save_model
@@ -132,8 +135,6 @@ def _fit(args, parser):
 
 
 def _stream(args, parser):
-    import numpy as np
-
     from .online import OnlineTwin
 
     if args.source is None and args.source_id is None:
@@ -150,11 +151,14 @@ def _stream(args, parser):
     shown = names[:max(args.show, 0)]
     print(f"streaming {twin.stream_.name!r} -> {twin.out_name_!r}: "
           f"{len(names)} targets every {twin.step_:g} s; log: {args.log}", flush=True)
+    plot = _LivePlot(names) if args.plot else None
     with open(args.log, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["lsl_time", "status", "latency_ms", *names])
 
         def on_step(row):
+            if plot is not None:
+                plot.update(row)
             writer.writerow([f"{row.timestamp:.6f}", row.status, f"{1e3 * row.latency:.3f}",
                              *(f"{v:.6g}" for v in row.prediction)])
             values = "  ".join(f"{n}={v:+.3f}" for n, v in zip(shown, row.prediction))
@@ -170,12 +174,58 @@ def _stream(args, parser):
             stats = dict(twin.stats_)
             latencies = [r.latency for r in twin.history_ if r.status == "ok"]
             twin.disconnect()
+    if plot is not None:
+        print(f"plot written to {plot.save(args.log.with_suffix('.png'))}", flush=True)
     summary = ", ".join(f"{k} {v}" for k, v in stats.items())
     if latencies:
         p50, p99 = 1e3 * np.percentile(latencies, [50, 99])
         summary += f"; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     print(f"stopped: {summary}", flush=True)
     return 0
+
+
+class _LivePlot:
+    """The last ``n_rows`` predictions, one trace per target, z-scored and stacked.
+
+    Redrawn after every row (in the twin's loop, after the row was pushed, so
+    drawing delays the next poll, never the row itself).
+    """
+
+    def __init__(self, names, n_rows=120):
+        from collections import deque
+
+        import matplotlib.pyplot as plt
+
+        self.plt = plt
+        self.rows = deque(maxlen=n_rows)
+        self.fig, self.ax = plt.subplots(figsize=(9, 1.5 + 0.35 * len(names)))
+        self.lines = [self.ax.plot([], [], lw=1)[0] for _ in names]
+        self.ax.set_yticks(-3.0 * np.arange(len(names)), names)
+        self.ax.set_xlabel("time (s, LSL clock)")
+        self.ax.set_title("predicted BOLD (each target z-scored over the plot)")
+        self.fig.tight_layout()
+        if plt.isinteractive() or plt.get_backend().lower() not in ("agg", "pdf", "svg"):
+            plt.show(block=False)
+
+    def update(self, row):
+        self.rows.append((row.timestamp, row.prediction))
+        t = np.array([r[0] for r in self.rows])
+        y = np.array([r[1] for r in self.rows])
+        with warnings.catch_warnings():  # a target with no prediction yet
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, sd = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
+        z = (y - mean) / np.where(sd > 0, sd, 1.0)
+        for k, line in enumerate(self.lines):
+            line.set_data(t, z[:, k] - 3.0 * k)
+        self.ax.set_xlim(t[0], max(t[-1], t[0] + 1.0))
+        self.ax.set_ylim(-3.0 * len(self.lines), 3.0)
+        self.fig.canvas.draw_idle()
+        self.fig.canvas.flush_events()
+
+    def save(self, path):
+        self.fig.savefig(path, dpi=100)
+        self.plt.close(self.fig)
+        return path
 
 
 def _replay(args, parser):

@@ -56,7 +56,7 @@ def test_replay_simulator_and_stream_write_log(ridge_file, tmp_path, capsys):
     log = tmp_path / "log.csv"
     try:
         code = main(["stream", "--model", str(ridge_file), "--source", name, "--step", "0.5",
-                     "--duration", "3.5", "--log", str(log)])
+                     "--duration", "3.5", "--log", str(log), "--plot"])
     finally:
         replay.join()
     assert code == 0
@@ -71,6 +71,8 @@ def test_replay_simulator_and_stream_write_log(ridge_file, tmp_path, capsys):
     assert "Left Thalamus=" in step_lines[0] and "(+12 more)" in step_lines[0]
     assert f"replaying the simulator (seed 1) as LSL stream {name!r}" in printed
     assert "stopped: predictions" in printed
+    # The live plot is saved beside the log.
+    assert (tmp_path / "log.png").stat().st_size > 5000
 
 
 def test_replay_a_recording_file(tmp_path):
