@@ -319,7 +319,20 @@ def test_model_without_channel_names_uses_stream_order_with_warning(sim, data):
 
 
 def test_window_signature_of_every_model_kind(data, models):
-    for model in models.values():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.model_selection import GridSearchCV
+
+    from skeeg2bold.targets import CommonModeSplitter
+
+    wrapped = {
+        "common-mode target": TransformedTargetRegressor(
+            make_ridge_baseline(bands=BANDS), transformer=CommonModeSplitter(),
+            check_inverse=False),
+        "search": GridSearchCV(make_ridge_baseline(bands=BANDS),
+                               {"ridgecv__alphas": [(1.0, 10.0), (100.0, 1000.0)]}, cv=2),
+    }
+    fitted = [m.fit(data.X, data.y[:, :3]) for m in wrapped.values()]
+    for model in [*models.values(), *fitted]:
         sig = window_signature(model)
         assert sig.ch_names == data.ch_names
         assert (sig.sfreq, sig.n_times) == (data.sfreq, int(WINDOW * data.sfreq))
