@@ -50,6 +50,19 @@ _CHANCE_PREFERENCE = ("bandpower", "compact", "deep", "ensemble", "riemann", "lo
 ORACLE = "unmixing oracle"
 
 
+def add_data_arguments(parser):
+    """The data-source options shared by ``run`` and ``fit``."""
+    src = parser.add_argument_group("data")
+    src.add_argument("--data", choices=("simulated", "cwl", "bids"), default="simulated",
+                     help="data source (default: the embedded simulator)")
+    src.add_argument("--root", type=Path, help="dataset folder for --data cwl/bids")
+    src.add_argument("--subjects", nargs="+", help="subjects to load (cwl: trio1 ... verio8)")
+    src.add_argument("--task", default="rest", help="BIDS task (default: rest)")
+    src.add_argument("--pump", choices=("on", "off"), default="off",
+                     help="CWL helium-pump condition (default: off)")
+    src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="skeeg2bold",
@@ -60,15 +73,7 @@ def build_parser():
         "run", help="run the paper's experiment and write a report",
         description=__doc__.split("\n\n")[1].replace("\n", " "),
     )
-    src = run.add_argument_group("data")
-    src.add_argument("--data", choices=("simulated", "cwl", "bids"), default="simulated",
-                     help="data source (default: the embedded simulator)")
-    src.add_argument("--root", type=Path, help="dataset folder for --data cwl/bids")
-    src.add_argument("--subjects", nargs="+", help="subjects to load (cwl: trio1 ... verio8)")
-    src.add_argument("--task", default="rest", help="BIDS task (default: rest)")
-    src.add_argument("--pump", choices=("on", "off"), default="off",
-                     help="CWL helium-pump condition (default: off)")
-    src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+    add_data_arguments(run)
     exp = run.add_argument_group("experiment")
     exp.add_argument("--quick", action="store_true",
                      help="quick preset: about 6 minutes on 2 CPU cores")
@@ -91,21 +96,27 @@ def build_parser():
                      help="report folder (default: ./skeeg2bold-report)")
     out.add_argument("--no-figures", action="store_true", help="skip the figures")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from ._cli_deploy import add_deploy_parsers
+
+    add_deploy_parsers(sub, add_data_arguments, MODEL_NAMES, MODEL_HELP)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "run":
+    from ._cli_deploy import COMMANDS
+
+    commands = {"run": _run, **COMMANDS}
+    if args.command not in commands:
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
     try:
-        return _run(args, parser)
-    except (OSError, ImportError, ValueError) as err:
+        return commands[args.command](args, parser)
+    except (OSError, ImportError, ValueError, RuntimeError) as err:
         # Missing or unreadable files, a missing optional package (the atlas),
         # bad data: a message, not a traceback.
-        parser.exit(2, f"skeeg2bold run: error: {err}\n")
+        parser.exit(2, f"skeeg2bold {args.command}: error: {err}\n")
 
 
 def _run(args, parser):
@@ -208,11 +219,13 @@ def _load(args, preset, progress):
     if args.data == "simulated":
         from .datasets import ceiling_for, simulate_eeg_fmri
 
-        _say(f"  simulating {args.n_subjects} subjects x 285 s at {preset['sim_sfreq']:g} Hz ...")
-        sim = simulate_eeg_fmri(n_subjects=args.n_subjects, sfreq=preset["sim_sfreq"],
-                                random_state=args.seed)
         from .datasets import source_recordings
 
+        duration = getattr(args, "sim_duration", 285.0)  # fit has --sim-duration
+        _say(f"  simulating {args.n_subjects} subjects x {duration:g} s at "
+             f"{preset['sim_sfreq']:g} Hz ...")
+        sim = simulate_eeg_fmri(n_subjects=args.n_subjects, duration=duration,
+                                sfreq=preset["sim_sfreq"], random_state=args.seed)
         return (sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform),
                 source_recordings(sim))
     if args.data == "cwl":

@@ -225,3 +225,14 @@ def test_subject_alignment_unseen_subjects(windows):
                                np.asarray(align.transform(windows[~seen])), rtol=1e-6)
     with pytest.raises(ValueError, match="subject 's2' was not seen"):
         SubjectAlignment(unseen_subjects="error").fit(windows[seen]).transform(windows)
+
+
+def test_an_unseen_subject_needs_enough_windows_for_a_reference(windows):
+    seen = windows.groups != "s2"
+    est = BandCovariances(n_bins=2).fit(windows[seen])
+    s2 = np.flatnonzero(~seen)
+    with pytest.raises(ValueError, match="only 1 window"):
+        est.transform(windows[s2[:1]])
+    est.transform(windows[s2[:10]])
+    with pytest.raises(ValueError, match="only 3 window"):
+        SubjectAlignment().fit(windows[seen]).transform(windows[s2[:3]])

@@ -14,6 +14,10 @@ __all__ = ["SubjectAlignment", "SubjectReferences", "window_groups"]
 
 #: What a transformer does with a subject it did not see in ``fit``.
 UNSEEN_OPTIONS = ("eeg", "error")
+#: Fewest windows an unseen subject's reference is taken from: fewer make a
+#: reference close to the windows themselves, which would whiten their
+#: content away (one window re-centred at itself is the identity).
+MIN_REFERENCE_WINDOWS = 10
 
 
 def window_groups(X, groups, name="groups"):
@@ -76,6 +80,15 @@ class SubjectReferences:
                     "reference from the EEG being transformed."
                 )
             else:
+                n = int(np.sum(groups == g))
+                if n < MIN_REFERENCE_WINDOWS:
+                    raise ValueError(
+                        f"subject {key!r} was not seen in {self.owner}.fit and only {n} "
+                        f"window(s) of its EEG were given; its reference needs at least "
+                        f"{MIN_REFERENCE_WINDOWS} (a reference from a few windows whitens "
+                        "their own content away). Transform more of its windows at once, "
+                        "or fit on some of its EEG."
+                    )
                 out[key] = self.compute(stats[groups == g])
         return out
 

@@ -1,0 +1,8 @@
+"""Run a fitted model online: EEG from Lab Streaming Layer in, predicted BOLD out.
+
+Needs the ``online`` extra (``pip install "skeeg2bold[online]"``: mne-lsl).
+"""
+
+from ._twin import OnlineTwin, TwinStep
+
+__all__ = ["OnlineTwin", "TwinStep"]

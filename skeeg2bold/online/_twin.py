@@ -1,0 +1,567 @@
+"""OnlineTwin: EEG over Lab Streaming Layer in, predicted BOLD over LSL out."""
+
+import math
+import threading
+import time
+import uuid
+import warnings
+from collections import deque
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import numpy as np
+
+from .._signature import window_signature
+from .._validation import check_names, check_positive
+from .._windows import _MAX_RATIO_DENOMINATOR, EEGWindows, _check_resampling
+
+__all__ = ["OnlineTwin", "TwinStep"]
+
+#: Subject label of streamed windows when none is given: no fitted model knows it.
+_STREAM_SUBJECT = "online-stream"
+#: Default prediction interval (s) when the model's TR is unknown.
+DEFAULT_STEP = 0.5
+#: Samples of EEG before the window that resampling reads, in model samples,
+#: so that the filter's start-up transient falls outside the window.
+_RESAMPLE_PAD = 64
+
+
+@dataclass(frozen=True, eq=False)
+class TwinStep:
+    """One output row of an :class:`OnlineTwin`.
+
+    Attributes
+    ----------
+    timestamp : float
+        LSL time of the last EEG sample of the window (for ``"dropout"``
+        rows: the LSL time the drop-out was detected). The row is pushed
+        with this timestamp.
+    prediction : ndarray of shape (n_targets,)
+        Predicted BOLD; all NaN unless ``status == "ok"``.
+    status : {"ok", "gap", "nonfinite", "dropout"}
+        ``"ok"``: predicted. ``"gap"``: the window spans a break in the EEG
+        (samples missing or a reconnection) and was not predicted on.
+        ``"nonfinite"``: the window holds NaN or infinite samples and was
+        not predicted on. ``"dropout"``: no EEG arrived for
+        ``stall_timeout`` seconds, or the stream was lost.
+    latency : float
+        Seconds from ``timestamp`` to the moment the row was pushed, on the
+        LSL clock.
+    window : ndarray of shape (n_channels, n_times) or None
+        The window predicted on, in the model's channel order (given to the
+        ``callback`` of :meth:`OnlineTwin.run`; ``None`` in
+        :attr:`OnlineTwin.history_`).
+    """
+
+    timestamp: float
+    prediction: np.ndarray
+    status: str
+    latency: float
+    window: np.ndarray
+
+
+class OnlineTwin:
+    """Run a fitted EEG-to-BOLD model on a live LSL EEG stream.
+
+    Connects to an EEG stream with :class:`mne_lsl.stream.StreamLSL`, keeps
+    its most recent window, predicts every ``step`` seconds and pushes each
+    prediction to an LSL outlet: one channel per target, named by target,
+    each row timestamped with the LSL time of the last EEG sample it used
+    (so ``local_clock() - timestamp`` on the receiving side is the age of
+    the prediction).
+
+    The stream is checked against the fitted model: channels are picked and
+    reordered by name (extra channels are ignored; a missing one is an
+    error), and a stream at another rate is resampled to the model's rate
+    when a polyphase ratio reaches it exactly (downsampling only).
+
+    Every ``step`` gives one output row. When no prediction can be made,
+    the row is all NaN and its status says why:
+
+    - **gaps**: consecutive EEG samples further apart than ``max_gap``
+      (samples lost, the source restarted) are a gap; windows that span it
+      are not predicted on until a full window of EEG has arrived after it;
+    - **drop-outs**: no EEG for ``stall_timeout`` seconds, or a lost
+      connection, push one NaN row at once; the twin keeps waiting and
+      reconnects (LSL itself recovers a source that comes back with the
+      same ``source_id``);
+    - **non-finite samples**: a window holding NaN or inf is skipped.
+
+    Each event is counted in :attr:`stats_`. Predicted rows are exactly
+    what ``model.predict`` gives on the same window offline.
+
+    Parameters
+    ----------
+    model : fitted estimator or str or path-like
+        Any fitted estimator of the package (network, baseline pipeline,
+        ensemble, or a wrapper of one), or a model file written by
+        :func:`skeeg2bold.persistence.save_model`, whose stored target names
+        and TR are then used as defaults.
+    name, source_id : str, default=None
+        Identify the EEG stream (at least one of them).
+    step : float, default=None
+        Seconds between predictions; ``None`` is the TR stored with the
+        model, else 0.5.
+    target_names : list of str, default=None
+        Output channel names; ``None`` takes those stored with the model,
+        else ``"target0", "target1", ...``.
+    ch_names : list of str, default=None
+        The model's channel names, for a model fitted on plain arrays that
+        does not know them. If neither knows them, the stream's channels are
+        used in their order, with a warning.
+    out_name : str, default=None
+        Name of the output stream; ``None`` is ``"<EEG stream name>-BOLD"``.
+    out_source_id : str, default=None
+        Source id of the output stream; ``None`` makes a unique one.
+    max_gap : float, default=0.1
+        Largest interval (s) between consecutive EEG samples that is not a
+        gap. Keep it above the timestamp jitter of the amplifier.
+    stall_timeout : float, default=1.0
+        Seconds without new EEG after which a drop-out is flagged.
+    timeout : float, default=5.0
+        Seconds to wait for the stream when connecting.
+    processing_flags : tuple of str, default=("clocksync",)
+        Passed to :meth:`mne_lsl.stream.StreamLSL.connect`; ``"clocksync"``
+        maps the EEG timestamps to this machine's LSL clock, so the output
+        timestamps are in it too.
+    history : int, default=10000
+        Number of recent :class:`TwinStep` rows kept in :attr:`history_`.
+    subject : str, default=None
+        Subject the streamed windows are labelled with (their ``groups``).
+        Models with per-subject references (re-centring in
+        :class:`~skeeg2bold.features.BandCovariances`,
+        :class:`~skeeg2bold.features.SubjectAlignment`) use the reference
+        learned for this subject in ``fit``; a subject they did not see is
+        refused, since one window cannot make a reference. ``None``: a label
+        no fitted model knows.
+
+    Attributes
+    ----------
+    signature_ : WindowSignature
+        Channels, sampling rate and window length the model expects.
+    target_names_ : list of str
+    out_name_ : str
+        Name of the output stream.
+    step_ : float
+    stream_ : mne_lsl.stream.StreamLSL
+    outlet_ : mne_lsl.lsl.StreamOutlet
+    stats_ : dict
+        ``predictions``, ``gaps`` (breaks in the EEG found), ``dropouts``,
+        ``skipped_gap`` and ``skipped_nonfinite`` (steps not predicted on),
+        ``reconnects``.
+    history_ : collections.deque of TwinStep
+
+    Examples
+    --------
+    >>> from skeeg2bold.online import OnlineTwin
+    >>> twin = OnlineTwin(model, name="EEG")  # doctest: +SKIP
+    >>> with twin:  # doctest: +SKIP
+    ...     twin.run(duration=60, callback=lambda row: print(row.prediction))
+    """
+
+    def __init__(self, model, *, name=None, source_id=None, step=None, target_names=None,
+                 ch_names=None, out_name=None, out_source_id=None, max_gap=0.1,
+                 stall_timeout=1.0, timeout=5.0, processing_flags=("clocksync",),
+                 history=10000, subject=None):
+        self.model = model
+        self.name = name
+        self.source_id = source_id
+        self.step = step
+        self.target_names = target_names
+        self.ch_names = ch_names
+        self.out_name = out_name
+        self.out_source_id = out_source_id
+        self.max_gap = max_gap
+        self.stall_timeout = stall_timeout
+        self.timeout = timeout
+        self.processing_flags = processing_flags
+        self.history = history
+        self.subject = subject
+        self._thread = None
+        self._stop = threading.Event()
+
+    # -- connection ---------------------------------------------------------
+    def connect(self):
+        """Load the model, connect to the EEG stream, check it and open the outlet.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            The stream lacks a channel of the model, or its rate cannot be
+            resampled to the model's.
+        RuntimeError
+            No stream (or more than one) matches ``name``/``source_id``.
+        """
+        from mne_lsl.lsl import StreamInfo, StreamOutlet
+
+        if self.name is None and self.source_id is None:
+            raise ValueError("give the EEG stream's name or source_id (or both).")
+        self.estimator_, metadata = _load(self.model)
+        self.signature_ = window_signature(self.estimator_)
+        step = self.step if self.step is not None else metadata.get("tr") or DEFAULT_STEP
+        self.step_ = check_positive(step, "step")
+        for arg in ("max_gap", "stall_timeout", "timeout"):
+            check_positive(getattr(self, arg), arg)
+        self._model_ch_names = self._check_model_ch_names()
+        self.stats_ = {"predictions": 0, "gaps": 0, "dropouts": 0, "skipped_gap": 0,
+                       "skipped_nonfinite": 0, "reconnects": 0}
+        self.history_ = deque(maxlen=self.history)
+        self._open_stream()
+        try:
+            n_targets = self._warm_up()
+            names = self.target_names if self.target_names is not None else metadata.get(
+                "target_names")
+            if names is None:
+                names = [f"target{i}" for i in range(n_targets)]
+            self.target_names_ = check_names(names, n_targets, "target_names")
+        except Exception:
+            self.stream_.disconnect()
+            self.stream_ = None
+            raise
+        self.out_name_ = self.out_name or f"{self.stream_.name}-BOLD"
+        info = StreamInfo(self.out_name_, "BOLD", n_targets, 1.0 / self.step_, "float64",
+                          self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}")
+        info.set_channel_names(self.target_names_)
+        self.outlet_ = StreamOutlet(info, chunk_size=1)
+        return self
+
+    def _check_model_ch_names(self):
+        sig = self.signature_
+        if sig.ch_names is not None:
+            if self.ch_names is not None and list(self.ch_names) != sig.ch_names:
+                raise ValueError(
+                    f"ch_names={list(self.ch_names)} differ from the channels the model "
+                    f"was fitted on ({sig.ch_names}); leave ch_names=None."
+                )
+            return sig.ch_names
+        if self.ch_names is not None:
+            return check_names(self.ch_names, sig.n_channels, "ch_names")
+        return None
+
+    def _open_stream(self):
+        from mne_lsl.stream import StreamLSL
+
+        sig = self.signature_
+        # Room for one window (plus resampling padding) and two steps of new samples.
+        bufsize = sig.window + 2 * self.step_ + 2.0 + _RESAMPLE_PAD / sig.sfreq
+        stream = StreamLSL(bufsize, name=self.name, source_id=self.source_id)
+        stream.connect(processing_flags=list(self.processing_flags) or None,
+                       timeout=self.timeout)
+        try:
+            self._picks = self._match_channels(stream.ch_names, stream.name)
+            self._ratio = self._match_rate(float(stream.info["sfreq"]), stream.name)
+        except ValueError:
+            stream.disconnect()
+            raise
+        self.stream_ = stream
+        self._stream_sfreq = float(stream.info["sfreq"])
+        self._n_window = sig.n_times if self._ratio is None else math.ceil(
+            (sig.n_times + _RESAMPLE_PAD) * self._stream_sfreq / sig.sfreq)
+        # Where the EEG is known to be contiguous from, and the schedule.
+        self._last_ts = None
+        self._contiguous_from = None
+        self._next_due = None
+        self._t_fetch = None
+        self._last_arrival = self._last_resolve = time.monotonic()
+        self._n_pending = 0
+        self._in_dropout = False
+
+    def _match_channels(self, stream_names, stream_name):
+        sig = self.signature_
+        wanted = self._model_ch_names
+        if wanted is None:
+            if len(stream_names) != sig.n_channels:
+                raise ValueError(
+                    f"stream {stream_name!r} has {len(stream_names)} channels but the model "
+                    f"takes {sig.n_channels}, and the model does not know its channel "
+                    "names to pick them; pass ch_names=."
+                )
+            warnings.warn(
+                f"the model does not know its channel names; the {len(stream_names)} "
+                f"channels of stream {stream_name!r} are used in the stream's order "
+                "unchecked. Pass ch_names= to pick them by name.", UserWarning, stacklevel=3)
+            return np.arange(sig.n_channels)
+        missing = [c for c in wanted if c not in stream_names]
+        if missing:
+            raise ValueError(
+                f"stream {stream_name!r} lacks channel(s) {missing} that the model was "
+                f"fitted on; it has {list(stream_names)}."
+            )
+        return np.array([stream_names.index(c) for c in wanted])
+
+    def _match_rate(self, stream_sfreq, stream_name):
+        model_sfreq = self.signature_.sfreq
+        if stream_sfreq <= 0:
+            raise ValueError(
+                f"stream {stream_name!r} has an irregular sampling rate; the model "
+                f"needs EEG at {model_sfreq:g} Hz."
+            )
+        if np.isclose(stream_sfreq, model_sfreq):
+            return None
+        try:
+            _check_resampling(stream_sfreq, model_sfreq, stream_name)
+        except ValueError as err:
+            raise ValueError(
+                f"stream {stream_name!r} at {stream_sfreq:g} Hz cannot feed a model fitted "
+                f"at {model_sfreq:g} Hz: {err}"
+            ) from None
+        return Fraction(model_sfreq / stream_sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
+
+    def _warm_up(self):
+        """Predict twice on noise (first calls allocate); return the number of targets."""
+        sig = self.signature_
+        noise = np.random.default_rng(0).standard_normal((1, sig.n_channels, sig.n_times))
+        for _ in range(2):
+            y = np.asarray(self.estimator_.predict(self._as_windows(noise)))
+        return int(y.reshape(1, -1).shape[1])
+
+    def _as_windows(self, X):
+        """Windows named with the model's channels and rate, labelled with ``subject``.
+
+        Models fitted on named windows refuse plain arrays, whose channel
+        order they cannot check; the stream's channels were put in the
+        model's order by name, so the names are known here.
+        """
+        sig = self.signature_
+        if sig.ch_names is None:  # fitted on plain arrays: they stay plain
+            return X
+        subject = _STREAM_SUBJECT if self.subject is None else self.subject
+        return EEGWindows.from_array(X, sfreq=sig.sfreq, ch_names=sig.ch_names,
+                                     groups=np.full(len(X), subject, dtype=object))
+
+    def disconnect(self):
+        """Stop, and close the EEG stream and the outlet."""
+        self.stop()
+        stream = getattr(self, "stream_", None)
+        if stream is not None and stream.connected:
+            stream.disconnect()
+        self.stream_ = None
+        self.outlet_ = None
+        return self
+
+    def __enter__(self):
+        if getattr(self, "stream_", None) is None:
+            self.connect()
+        return self
+
+    def __exit__(self, *exc):
+        self.disconnect()
+
+    # -- running ------------------------------------------------------------------
+    def run(self, duration=None, *, callback=None, poll_interval=0.001):
+        """Predict on the stream until ``duration`` seconds have passed or :meth:`stop`.
+
+        Parameters
+        ----------
+        duration : float, default=None
+            Seconds to run; ``None`` runs until :meth:`stop` is called (from a
+            callback or another thread).
+        callback : callable, default=None
+            Called with each :class:`TwinStep` (with its ``window``) after the
+            row is pushed.
+        poll_interval : float, default=0.001
+            Seconds between checks for new EEG.
+
+        Returns
+        -------
+        self
+        """
+        if getattr(self, "stream_", None) is None:
+            self.connect()
+        duration = check_positive(duration, "duration", allow_none=True)
+        end = None if duration is None else time.monotonic() + duration
+        self._stop.clear()
+        while not self._stop.is_set() and (end is None or time.monotonic() < end):
+            if not self._poll(callback):
+                time.sleep(poll_interval)
+        return self
+
+    def start(self, callback=None):
+        """Run in a background thread; :meth:`stop` ends it."""
+        if getattr(self, "stream_", None) is None:
+            self.connect()
+        self._thread = threading.Thread(target=self.run, kwargs={"callback": callback},
+                                        daemon=True, name="OnlineTwin")
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """End :meth:`run` (in this or the background thread)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+            self._thread = None
+        return self
+
+    # -- one polling round -------------------------------------------------------
+    def _poll(self, callback):
+        """Check the stream; fetch and predict when a step is due. True if work was done."""
+        from mne_lsl.lsl import local_clock
+
+        stream = self.stream_
+        now = time.monotonic()
+        if not stream.connected:  # mne-lsl dropped the inlet after an error
+            self._flag_dropout(local_clock(), callback)
+            self._reconnect(now)
+            return False
+        n_new = stream.n_new_samples
+        arrived = n_new > self._n_pending
+        if arrived:
+            self._last_arrival = now
+            self._n_pending = n_new
+        elif now - self._last_arrival > self.stall_timeout and self._last_ts is not None:
+            self._flag_dropout(local_clock(), callback)
+            self._reconnect(now)
+            return False
+        if n_new == 0 or not self._due(n_new, arrived):
+            return False
+        self._fetch_and_step(n_new, callback)
+        return True
+
+    def _due(self, n_new, arrived):
+        if self._in_dropout:  # EEG is back: find where it resumed
+            return arrived
+        if self._t_fetch is None:  # start-up: as soon as a window's worth is in
+            return n_new >= self._n_window
+        newest = self._t_fetch + n_new / self._stream_sfreq
+        return newest >= self._next_due - 0.5 / self._stream_sfreq
+
+    def _fetch_and_step(self, n_new, callback):
+        # One more sample than is new (to see the break from the last one) and
+        # slack for samples arriving while we read.
+        n_fetch = min(max(self._n_window, n_new + 1 + n_new // 2 + 16),
+                      self.stream_.n_buffer)
+        data, ts = self.stream_.get_data(winsize=n_fetch / self._stream_sfreq,
+                                         picks=self._picks)
+        self._n_pending = 0
+        filled = ts > 0
+        data, ts = data[:, filled], ts[filled]
+        if ts.size == 0:
+            return
+        if not self._find_breaks(ts, callback):
+            return
+        newest = float(ts[-1])
+        self._t_fetch = newest
+        self._in_dropout = False
+        if self._next_due is None:
+            self._next_due = newest
+        if newest < self._next_due - 0.5 / self._stream_sfreq:
+            return
+        self._next_due += self.step_
+        if self._next_due <= newest:  # fell behind: keep the cadence from now
+            self._next_due = newest + self.step_
+        window_ts = ts[-self._n_window:]
+        if window_ts.size < self._n_window or window_ts[0] < self._contiguous_from:
+            self.stats_["skipped_gap"] += 1
+            return self._emit(newest, None, "gap", None, callback)
+        window = data[:, -self._n_window:]
+        if not np.all(np.isfinite(window)):
+            self.stats_["skipped_nonfinite"] += 1
+            return self._emit(newest, None, "nonfinite", None, callback)
+        window = self._to_model_rate(np.asarray(window, dtype=np.float64))
+        y = np.asarray(self.estimator_.predict(self._as_windows(window[np.newaxis])),
+                       dtype=np.float64)
+        self.stats_["predictions"] += 1
+        self._emit(newest, y.reshape(-1), "ok", window, callback)
+
+    def _find_breaks(self, ts, callback):
+        """Count gaps among the new samples; remember where the EEG is contiguous from.
+
+        Returns whether any sample is new.
+        """
+        from mne_lsl.lsl import local_clock
+
+        first = self._last_ts is None  # (re)connected: the first sample starts a stretch
+        if first:
+            self._contiguous_from = float(ts[0])
+            new, before = ts, ts[:1]
+        else:
+            older = ts <= self._last_ts
+            new = ts[~older]
+            if new.size == 0:
+                return False
+            # The sample before the first new one: the last seen, if still in view.
+            before = ts[older][-1:] if older.any() else np.array([-np.inf])
+        jumps = np.diff(np.concatenate([before, new])) > self.max_gap
+        if jumps.any():
+            self._contiguous_from = float(new[np.flatnonzero(jumps)[-1]])
+            self.stats_["gaps"] += 1
+            if not (first or self._in_dropout):  # a drop-out already has its NaN row
+                self._emit(local_clock(), None, "gap", None, callback)
+        self._last_ts = float(new[-1])
+        return True
+
+    def _to_model_rate(self, window):
+        if self._ratio is None:
+            return window
+        from scipy.signal import resample_poly
+
+        resampled = resample_poly(window, self._ratio.numerator, self._ratio.denominator,
+                                  axis=1, padtype="line")
+        return resampled[:, -self.signature_.n_times:]
+
+    def _flag_dropout(self, timestamp, callback):
+        if self._in_dropout:
+            return
+        self._in_dropout = True
+        self.stats_["dropouts"] += 1
+        self._emit(timestamp, None, "dropout", None, callback)
+
+    def _reconnect(self, now):
+        """Reopen the stream if its source came back as a new outlet.
+
+        LSL's own recovery of a restarted source takes its watchdog's 15 s or
+        more; looking for a new outlet with the same name and source id
+        every ``stall_timeout`` (at most 1 s) reconnects sooner.
+        """
+        from mne_lsl.lsl import resolve_streams
+
+        interval = min(self.stall_timeout, 1.0)
+        if now - self._last_resolve < interval:
+            return
+        self._last_resolve = now
+        stream = self.stream_
+        current = stream.sinfo.uid if stream.connected else None
+        found = resolve_streams(timeout=min(interval, 0.2), name=self.name,
+                                source_id=self.source_id)
+        if not any(sinfo.uid != current for sinfo in found):
+            return
+        if stream.connected:
+            stream.disconnect()
+        try:
+            self._open_stream()
+        except RuntimeError:  # gone again, or ambiguous: try later
+            return
+        self._in_dropout = True  # its first samples start a contiguous stretch
+        self.stats_["reconnects"] += 1
+
+    def _emit(self, timestamp, y, status, window, callback):
+        from mne_lsl.lsl import local_clock
+
+        if y is None:
+            y = np.full(len(self.target_names_), np.nan)
+        self.outlet_.push_sample(y, timestamp=timestamp)
+        row = TwinStep(float(timestamp), y, status, local_clock() - timestamp, window)
+        self.history_.append(replace(row, window=None))
+        if callback is not None:
+            callback(row)
+
+    def __repr__(self):
+        source = self.name if self.name is not None else f"source_id={self.source_id}"
+        state = "connected" if getattr(self, "stream_", None) is not None else "not connected"
+        return f"<OnlineTwin | {type(self.model).__name__} on {source!r}, {state}>"
+
+
+def _load(model):
+    """The estimator and its deployment metadata (empty for an in-memory estimator)."""
+    import os
+
+    if isinstance(model, (str, os.PathLike)):
+        from ..persistence import load_model
+
+        return load_model(model, return_metadata=True)
+    return model, {}

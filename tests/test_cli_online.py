@@ -1,0 +1,106 @@
+"""``skeeg2bold fit``, ``stream`` and ``replay`` end to end on the LSL loopback."""
+
+import subprocess
+import sys
+import threading
+import uuid
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("mne_lsl")
+pytest.importorskip("skops")
+
+from skeeg2bold.cli import main
+from skeeg2bold import EEGWindows
+from skeeg2bold.datasets import CWL_CH_NAMES, simulate_eeg_fmri
+from skeeg2bold.persistence import load_model
+
+FIT = ["fit", "--quick", "--n-subjects", "2", "--sim-duration", "60", "--window", "2",
+       "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def ridge_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "ridge.zip"
+    assert main([*FIT, "--model", "ridge", "--out", str(path)]) == 0
+    return path
+
+
+def test_fit_saves_model_with_target_names_and_tr(ridge_file, capsys):
+    model, metadata = load_model(ridge_file, return_metadata=True)
+    assert len(metadata["target_names"]) == 15
+    assert metadata["target_names"][0] == "Left Thalamus"
+    assert metadata["target_names"][-1] == "common_mode"
+    assert metadata["tr"] == pytest.approx(1.95, abs=0.05)
+    assert (metadata["window"], metadata["sfreq"], metadata["model"]) == (2.0, 100.0, "ridge")
+    X = np.random.default_rng(0).standard_normal((3, 30, 200)) * 1e-5
+    X = EEGWindows.from_array(X, sfreq=100.0, ch_names=list(CWL_CH_NAMES))
+    assert model.predict(X).shape == (3, 15)
+
+
+def test_fit_network(tmp_path, capsys):
+    path = tmp_path / "compact.zip"
+    assert main([*FIT, "--model", "compact", "--epochs", "1", "--out", str(path)]) == 0
+    assert "model written to" in capsys.readouterr().out
+    model = load_model(path)
+    assert model.module.__name__ == "CompactNet" and model.n_outputs_ == 15
+
+
+def test_replay_simulator_and_stream_write_log(ridge_file, tmp_path, capsys):
+    name = f"cli-{uuid.uuid4().hex}"
+    replay = threading.Thread(target=main, args=(
+        ["replay", "--name", name, "--sfreq", "100", "--sim-duration", "20",
+         "--duration", "6"],), daemon=True)
+    replay.start()
+    log = tmp_path / "log.csv"
+    try:
+        code = main(["stream", "--model", str(ridge_file), "--source", name, "--step", "0.5",
+                     "--duration", "3.5", "--log", str(log), "--plot"])
+    finally:
+        replay.join()
+    assert code == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(log)
+    assert list(table.columns[:3]) == ["lsl_time", "status", "latency_ms"]
+    assert table.columns[3] == "Left Thalamus" and len(table.columns) == 3 + 15
+    assert (table.status == "ok").sum() >= 2
+    assert np.isfinite(table.loc[table.status == "ok"].iloc[:, 3:].to_numpy()).all()
+    step_lines = [line for line in printed.splitlines() if " ok " in line]
+    assert len(step_lines) == (table.status == "ok").sum()
+    assert "Left Thalamus=" in step_lines[0] and "(+12 more)" in step_lines[0]
+    assert f"replaying the simulator (seed 1) as LSL stream {name!r}" in printed
+    assert "stopped: predictions" in printed
+    # The live plot is saved beside the log.
+    assert (tmp_path / "log.png").stat().st_size > 5000
+
+
+def test_replay_a_recording_file(tmp_path):
+    rec = simulate_eeg_fmri(n_subjects=1, duration=20.0, sfreq=100.0,
+                            random_state=0).recordings[0]
+    path = tmp_path / "rec_raw.fif"
+    mne.io.RawArray(rec.eeg, rec.info, verbose=False).save(path, verbose=False)
+    name = f"file-{uuid.uuid4().hex}"
+    result = subprocess.run(
+        [sys.executable, "-m", "skeeg2bold", "replay", str(path), "--name", name,
+         "--duration", "1"], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"replaying {path} as LSL stream {name!r}: 30 channels at 100 Hz" in result.stdout
+
+
+def test_bad_arguments(tmp_path, ridge_file, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["stream", "--model", str(ridge_file)])
+    assert exc.value.code == 2
+    assert "--source NAME or --source-id" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["stream", "--model", str(tmp_path / "none.zip"), "--source", "x"])
+    assert "is not a file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["replay", str(tmp_path / "none.fif")])
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*FIT, "--window", "0"])
+    assert "--window must be positive" in capsys.readouterr().err
