@@ -236,3 +236,23 @@ def test_an_unseen_subject_needs_enough_windows_for_a_reference(windows):
     est.transform(windows[s2[:10]])
     with pytest.raises(ValueError, match="only 3 window"):
         SubjectAlignment().fit(windows[seen]).transform(windows[s2[:3]])
+
+
+def test_calibrate_adds_a_subject_from_its_eeg_alone(windows):
+    seen = windows.groups != "s2"
+    calibration = windows[np.flatnonzero(~seen)[:12]]
+    for cls in (BandCovariances, SubjectAlignment):
+        est = cls(unseen_subjects="error").fit(windows[seen])
+        before = {k: v.copy() for k, v in est.references_.items()}
+        with pytest.raises(ValueError, match="not seen"):
+            est.transform(calibration)
+        est.calibrate(calibration)
+        assert set(est.references_) == {"s0", "s1", "s2"}
+        for k, v in before.items():
+            np.testing.assert_array_equal(est.references_[k], v)
+        # The same reference as an unseen subject gets from the same windows,
+        # and now a single window can be transformed.
+        unseen = cls().fit(windows[seen])
+        np.testing.assert_allclose(np.asarray(est.transform(calibration)),
+                                   np.asarray(unseen.transform(calibration)))
+        est.transform(calibration[:1])

@@ -143,6 +143,33 @@ class BandCovariances(TransformerMixin, BaseEstimator):
             covs = self._recenter(covs, groups, self.references_)
         return covs
 
+    def calibrate(self, X, groups=None):
+        """Learn the re-centring references of new subjects from their EEG alone.
+
+        The fitted model is otherwise unchanged: a calibration recording of
+        a new subject (no fMRI) makes it a seen subject, e.g. for the online
+        twin (``pipeline[0].calibrate(windows)`` on a fitted
+        :func:`~skeeg2bold.baselines.make_riemann_baseline`). A subject
+        already known gets its reference replaced.
+
+        Parameters
+        ----------
+        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
+        groups : array-like of shape (n_windows,), default=None
+
+        Returns
+        -------
+        self : BandCovariances
+        """
+        check_is_fitted(self, "bin_samples_")
+        if self._references is None:
+            raise ValueError("calibrate needs recenter=True: there are no references.")
+        X = _check_windows(X)
+        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
+                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
+        self._references.add(window_groups(X, groups), self._covariances(X))
+        return self
+
     def transform(self, X, groups=None):
         """Covariances of every window, band and bin.
 

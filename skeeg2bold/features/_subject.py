@@ -65,6 +65,12 @@ class SubjectReferences:
         }
         return self
 
+    def add(self, groups, stats):
+        """Learn (or replace) the references of the subjects in ``groups``."""
+        self.references.update(SubjectReferences(self.compute, self.unseen, self.owner)
+                               .fit(groups, stats).references)
+        return self
+
     def lookup(self, groups, stats):
         """``{subject: reference}`` for every subject in ``groups``."""
         out = {}
@@ -169,6 +175,29 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
                                              type(self).__name__)
         self._references.fit(groups, _window_covariances(X))
         self.references_ = self._references.references
+        return self
+
+    def calibrate(self, X, groups=None):
+        """Learn the references of new subjects from their EEG alone.
+
+        The fitted model is otherwise unchanged: a calibration recording of
+        a new subject (no fMRI) makes it a seen subject, e.g. for the online
+        twin. A subject already known gets its reference replaced.
+
+        Parameters
+        ----------
+        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
+        groups : array-like of shape (n_windows,), default=None
+
+        Returns
+        -------
+        self : SubjectAlignment
+        """
+        check_is_fitted(self, "references_")
+        X = _check_windows(X)
+        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=X.shape[2],
+                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
+        self._references.add(window_groups(X, groups), _window_covariances(X))
         return self
 
     def transform(self, X, groups=None):
