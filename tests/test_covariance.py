@@ -256,3 +256,19 @@ def test_calibrate_adds_a_subject_from_its_eeg_alone(windows):
         np.testing.assert_allclose(np.asarray(est.transform(calibration)),
                                    np.asarray(unseen.transform(calibration)))
         est.transform(calibration[:1])
+
+
+def test_subject_alignment_scale_equalises_channel_gains_without_mixing():
+    recs = _recordings(scales=[1.0, 10.0, 0.1])
+    data = make_windows(recs, window=4.0)
+    dense = np.asarray(SubjectAlignment(method="scale").fit_transform(data.X))
+    raw = np.asarray(data.X)
+    for s in np.unique(data.groups):
+        w = dense[data.groups == s]
+        w = w - w.mean(axis=-1, keepdims=True)
+        np.testing.assert_allclose(np.mean(w**2, axis=(0, 2)), 1.0, rtol=1e-6)
+        # each output channel is its input channel times a constant
+        ratio = dense[data.groups == s] / raw[data.groups == s]
+        np.testing.assert_allclose(ratio, ratio[:1, :, :1] * np.ones_like(ratio), rtol=1e-5)
+    with pytest.raises(ValueError, match="method"):
+        SubjectAlignment(method="zca").fit(data.X)

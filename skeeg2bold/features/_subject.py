@@ -124,6 +124,11 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
+    method : {"euclidean", "scale"}, default="euclidean"
+        ``"euclidean"``: multiply by ``R_s^{-1/2}`` (He & Wu 2019).
+        ``"scale"``: divide each channel by its standard deviation over the
+        subject's windows (the diagonal of ``R_s``), which removes
+        differences of gain between subjects without mixing channels.
     unseen_subjects : {"eeg", "error"}, default="eeg"
 
     Attributes
@@ -145,7 +150,8 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
     Euclidean space data alignment approach", IEEE TBME 67(2).
     """
 
-    def __init__(self, unseen_subjects="eeg"):
+    def __init__(self, method="euclidean", unseen_subjects="eeg"):
+        self.method = method
         self.unseen_subjects = unseen_subjects
 
     def fit(self, X, y=None, groups=None):
@@ -163,6 +169,7 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
         -------
         self : SubjectAlignment
         """
+        check_option(self.method, ("euclidean", "scale"), "method")
         X = _check_windows(X)
         self.n_channels_ = self.n_features_in_ = X.shape[1]
         self.n_times_ = X.shape[2]
@@ -220,7 +227,8 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
         groups = window_groups(X, groups)
         seen = {_key(g) for g in np.unique(groups)} <= set(self.references_)
         covs = None if seen else _window_covariances(X)
-        whiteners = {g: _invsqrtm(ref)
+        whiten = _invsqrtm if self.method == "euclidean" else _inverse_channel_sd
+        whiteners = {g: whiten(ref)
                      for g, ref in self._references.lookup(groups, covs).items()}
         if isinstance(X, EEGWindows):
             return _align_windows(X, groups, whiteners)
@@ -250,6 +258,10 @@ def _mean_covariance(covs):
     from pyriemann.geometry.mean import mean_euclid
 
     return mean_euclid(covs)
+
+
+def _inverse_channel_sd(matrix):
+    return np.diag(1.0 / np.sqrt(np.diag(matrix)))
 
 
 def _invsqrtm(matrix):
