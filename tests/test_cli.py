@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skeeg2bold.cli import main
+from skeeg2bold.cli import ORACLE, main
 
 
 def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
@@ -18,8 +18,10 @@ def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Left Thalamus" in printed and "common_mode" in printed and "ceiling" in printed
     scores = pd.read_csv(out / "scores.csv")
-    assert set(scores.model) == {"ridge", "hrf"}
-    assert scores.groupby("model").size().tolist() == [2 * 15, 2 * 15]  # 2 folds x 15 targets
+    # The unmixing oracle joins on simulated data, on the same folds.
+    assert set(scores.model) == {"ridge", "hrf", ORACLE}
+    assert scores.groupby("model").size().tolist() == [2 * 15] * 3  # 2 folds x 15 targets
+    assert "unmixing oracle" in printed
     assert scores.r.between(-1, 1).all()
     summary = json.loads((out / "results.json").read_text())["summary"]
     assert set(summary) >= {"Left Thalamus", "common_mode", "mean over targets"}
@@ -38,7 +40,8 @@ def test_run_deep_model_and_branch_figure(tmp_path):
                  "--out", str(out)])
     assert code == 0
     scores = pd.read_csv(out / "scores.csv")
-    assert set(scores.model) == {"compact", "ensemble"} and np.isfinite(scores.r).all()
+    assert set(scores.model) == {"compact", "ensemble", ORACLE}
+    assert np.isfinite(scores.r).all()
     assert (out / "fig4_branch_patterns.png").stat().st_size > 10_000
 
 
