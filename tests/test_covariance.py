@@ -272,3 +272,8 @@ def test_subject_alignment_scale_equalises_channel_gains_without_mixing():
         np.testing.assert_allclose(ratio, ratio[:1, :, :1] * np.ones_like(ratio), rtol=1e-5)
     with pytest.raises(ValueError, match="method"):
         SubjectAlignment(method="zca").fit(data.X)
+
+
+def test_calibrate_without_references_is_refused(windows):
+    with pytest.raises(ValueError, match="no per-subject references"):
+        BandCovariances(n_bins=2, recenter=False).fit(windows).calibrate(windows)

@@ -8,10 +8,10 @@ from scipy.signal.windows import hann
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_fitted_windows, check_positive, check_real_array
+from .._validation import check_positive, check_real_array
 from .._windows import EEGWindows
 from ._envelope import _check_bands, _check_windows
-from ._subject import SubjectReferences, window_groups
+from ._subject import SubjectReferenceMixin, SubjectReferences, window_groups
 
 __all__ = ["BandCovariances", "TangentSpaceFeatures"]
 
@@ -21,7 +21,7 @@ _CENTRED_ESTIMATORS = ("lwf", "oas", "scm")
 _BATCH = 64
 
 
-class BandCovariances(TransformerMixin, BaseEstimator):
+class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     """Spatial covariance of every window in every band and time bin.
 
     Each window is cut into ``n_bins`` contiguous bins ending at its last
@@ -134,7 +134,7 @@ class BandCovariances(TransformerMixin, BaseEstimator):
         """Fit and return the (re-centred) covariances of ``X``."""
         X = _check_windows(X)
         self._check_params(X)
-        covs = self._covariances(X)
+        covs = self._statistics(X)
         groups = window_groups(X, groups)
         self._references = self._make_references()
         if self._references is not None:
@@ -142,33 +142,6 @@ class BandCovariances(TransformerMixin, BaseEstimator):
             self.references_ = self._references.references
             covs = self._recenter(covs, groups, self.references_)
         return covs
-
-    def calibrate(self, X, groups=None):
-        """Learn the re-centring references of new subjects from their EEG alone.
-
-        The fitted model is otherwise unchanged: a calibration recording of
-        a new subject (no fMRI) makes it a seen subject, e.g. for the online
-        twin (``pipeline[0].calibrate(windows)`` on a fitted
-        :func:`~skeeg2bold.baselines.make_riemann_baseline`). A subject
-        already known gets its reference replaced.
-
-        Parameters
-        ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        groups : array-like of shape (n_windows,), default=None
-
-        Returns
-        -------
-        self : BandCovariances
-        """
-        check_is_fitted(self, "bin_samples_")
-        if self._references is None:
-            raise ValueError("calibrate needs recenter=True: there are no references.")
-        X = _check_windows(X)
-        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
-                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
-        self._references.add(window_groups(X, groups), self._covariances(X))
-        return self
 
     def transform(self, X, groups=None):
         """Covariances of every window, band and bin.
@@ -184,10 +157,8 @@ class BandCovariances(TransformerMixin, BaseEstimator):
         covariances : ndarray of shape (n_windows, n_bands, n_bins, n_channels, n_channels)
         """
         check_is_fitted(self, "bin_samples_")
-        X = _check_windows(X)
-        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
-                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
-        covs = self._covariances(X)
+        X = self._check_input(X)
+        covs = self._statistics(X)
         if self._references is not None:
             groups = window_groups(X, groups)
             covs = self._recenter(covs, groups, self._references.lookup(groups, covs))
@@ -241,7 +212,8 @@ class BandCovariances(TransformerMixin, BaseEstimator):
             return None
         return SubjectReferences(_riemann_means, self.unseen_subjects, type(self).__name__)
 
-    def _covariances(self, X):
+    def _statistics(self, X):
+        """Covariances of every window, band and bin, before re-centring."""
         n, n_channels, n_times = X.shape
         n_bins, n_bin = self.n_bins, self.bin_samples_
         taper = hann(n_bin, sym=False)

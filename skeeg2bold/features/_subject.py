@@ -10,7 +10,7 @@ from .._validation import check_fitted_windows, check_option
 from .._windows import EEGWindows
 from ._envelope import _check_windows
 
-__all__ = ["SubjectAlignment", "SubjectReferences", "window_groups"]
+__all__ = ["SubjectAlignment", "SubjectReferenceMixin", "SubjectReferences", "window_groups"]
 
 #: What a transformer does with a subject it did not see in ``fit``.
 UNSEEN_OPTIONS = ("eeg", "error")
@@ -104,7 +104,53 @@ def _key(group):
     return group.item() if isinstance(group, np.generic) else group
 
 
-class SubjectAlignment(TransformerMixin, BaseEstimator):
+class SubjectReferenceMixin:
+    """``calibrate`` and the input check of the steps with per-subject references.
+
+    A class sets ``_references`` (a :class:`SubjectReferences` or None) in
+    ``fit`` and defines ``_statistics(X)``, the per-window statistics its
+    references are computed from; ``_any_length`` says whether windows of
+    another length than in ``fit`` are accepted.
+    """
+
+    _any_length = False
+
+    def _check_input(self, X):
+        """``X`` checked against the fit: rate, channels by name, shape."""
+        X = _check_windows(X)
+        n_times = X.shape[2] if self._any_length else self.n_times_
+        return check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=n_times,
+                                    sfreq=self.sfreq_, ch_names=self._fitted_names,
+                                    reorder=True)
+
+    def calibrate(self, X, groups=None):
+        """Learn the references of new subjects from their EEG alone.
+
+        The fitted model is otherwise unchanged: a calibration recording of
+        a new subject (no fMRI) makes it a seen subject, e.g. for the online
+        twin (``pipeline[0].calibrate(windows)`` on a fitted pipeline). A
+        subject already known gets its reference replaced.
+
+        Parameters
+        ----------
+        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
+        groups : array-like of shape (n_windows,), default=None
+            Subject of each window, for plain arrays.
+
+        Returns
+        -------
+        self : estimator
+        """
+        check_is_fitted(self)
+        if getattr(self, "_references", None) is None:
+            raise ValueError(f"{type(self).__name__} keeps no per-subject references to "
+                             "calibrate (recenter=False).")
+        X = self._check_input(X)
+        self._references.add(window_groups(X, groups), self._statistics(X))
+        return self
+
+
+class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     """Euclidean alignment: whiten each subject's EEG by its mean spatial covariance.
 
     Each window of subject ``s`` is multiplied by ``R_s^{-1/2}``, where
@@ -150,6 +196,8 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
     Euclidean space data alignment approach", IEEE TBME 67(2).
     """
 
+    _any_length = True
+
     def __init__(self, method="euclidean", unseen_subjects="eeg"):
         self.method = method
         self.unseen_subjects = unseen_subjects
@@ -180,32 +228,13 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
         groups = window_groups(X, groups)
         self._references = SubjectReferences(_mean_covariance, self.unseen_subjects,
                                              type(self).__name__)
-        self._references.fit(groups, _window_covariances(X))
+        self._references.fit(groups, self._statistics(X))
         self.references_ = self._references.references
         return self
 
-    def calibrate(self, X, groups=None):
-        """Learn the references of new subjects from their EEG alone.
-
-        The fitted model is otherwise unchanged: a calibration recording of
-        a new subject (no fMRI) makes it a seen subject, e.g. for the online
-        twin. A subject already known gets its reference replaced.
-
-        Parameters
-        ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        groups : array-like of shape (n_windows,), default=None
-
-        Returns
-        -------
-        self : SubjectAlignment
-        """
-        check_is_fitted(self, "references_")
-        X = _check_windows(X)
-        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=X.shape[2],
-                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
-        self._references.add(window_groups(X, groups), _window_covariances(X))
-        return self
+    @staticmethod
+    def _statistics(X):
+        return _window_covariances(X)
 
     def transform(self, X, groups=None):
         """Aligned windows.
@@ -221,12 +250,10 @@ class SubjectAlignment(TransformerMixin, BaseEstimator):
         X_aligned : EEGWindows or ndarray of the same shape as ``X``
         """
         check_is_fitted(self, "references_")
-        X = _check_windows(X)
-        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=X.shape[2],
-                                 sfreq=self.sfreq_, ch_names=self._fitted_names, reorder=True)
+        X = self._check_input(X)
         groups = window_groups(X, groups)
         seen = {_key(g) for g in np.unique(groups)} <= set(self.references_)
-        covs = None if seen else _window_covariances(X)
+        covs = None if seen else self._statistics(X)
         whiten = _invsqrtm if self.method == "euclidean" else _inverse_channel_sd
         whiteners = {g: whiten(ref)
                      for g, ref in self._references.lookup(groups, covs).items()}
