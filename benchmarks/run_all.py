@@ -70,7 +70,9 @@ def main(argv=None):
             parser.error(f"unknown benchmark(s) {sorted(unknown)}; have {[s.name for s in scripts]}")
         scripts = [s for s in scripts if s.name in wanted]
 
-    sections, failed = [], []
+    # With --only, the other benchmarks' sections of the existing file stay.
+    sections = _read_sections(Path(args.out)) if args.only else {}
+    failed = []
     for script in scripts:
         print(f"== {script.name}", flush=True)
         t0 = time.perf_counter()
@@ -83,15 +85,35 @@ def main(argv=None):
         status = "" if proc.returncode == 0 else f" — **FAILED (exit {proc.returncode})**"
         if proc.returncode:
             failed.append(script.name)
-        sections.append(
-            f"## {script.stem.removeprefix('bench_')}{status}\n\n{doc}\n\n"
-            f"`python benchmarks/{script.name}` ({elapsed:.0f} s)\n\n```\n{output}\n```\n"
+        name = script.stem.removeprefix("bench_")
+        sections[name] = (
+            f"## {name}{status}\n\n{doc}\n\n"
+            f"`python benchmarks/{script.name}` ({elapsed:.0f} s, "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)\n\n"
+            f"```\n{output}\n```\n"
         )
     text = ("# Benchmark results\n\nWritten by `python benchmarks/run_all.py`.\n\n"
-            f"{machine_description()}\n\n" + "\n".join(sections))
+            f"{machine_description()}\n\n"
+            + "\n".join(sections[name] for name in sorted(sections)))
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
     return 1 if failed else 0
+
+
+def _read_sections(path):
+    """``{name: text}`` of the ``## name`` sections of an existing results file."""
+    if not path.exists():
+        return {}
+    sections, name, in_code = {}, None, False
+    for line in path.read_text().splitlines(keepends=True):
+        if line.startswith("```"):
+            in_code = not in_code
+        if line.startswith("## ") and not in_code:  # benchmarks print "##" lines too
+            name = line[3:].split()[0]
+            sections[name] = ""
+        if name is not None:
+            sections[name] += line
+    return {k: v.rstrip("\n") + "\n" for k, v in sections.items()}
 
 
 def _first_doc_line(script):
