@@ -86,7 +86,7 @@ class CompactNet(EEGModuleMixin, nn.Module):
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
                  n_branches=None, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
                  log_envelope=True, init_bands="canonical", init_spatial="channels",
-                 envelope_sfreq=10.0,
+                 envelope_sfreq=10.0, learn_temporal=False,
                  n_lags=10, dropout=0.5):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
@@ -94,6 +94,7 @@ class CompactNet(EEGModuleMixin, nn.Module):
             n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
             smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
             init_bands=init_bands, init_spatial=init_spatial, envelope_sfreq=envelope_sfreq,
+            learn_temporal=learn_temporal,
         )
         n_env = self.n_times // self.feature_extractor.decimation
         if not 1 <= n_lags <= n_env:

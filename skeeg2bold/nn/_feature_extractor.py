@@ -67,10 +67,22 @@ class InterpretableFeatureExtractor(nn.Module):
         window) and smoothed at ``sfreq / d``. An envelope smoothed over
         ``smoothing`` seconds has nothing above a few Hz, so 10 Hz loses
         nothing and makes the smoothing ``d`` times cheaper.
+    learn_temporal : bool, default=True
+        Train the temporal filters. ``False`` keeps them at their
+        initialisation. With a band list in ``init_bands`` every branch then
+        shares one of a few fixed band-pass filters, and since a spatial and
+        a temporal linear filter commute, the branch signal ``h_b * (w_k
+        x)`` equals ``w_k (h_b * x)``: the channels are band-pass filtered
+        once per band (:meth:`prefilter`, which
+        :class:`~skeeg2bold.nn.EEG2BoldRegressor` computes once per
+        recording and caches) and only the spatial filters learn. Without a
+        band list the filters are fixed but no faster.
 
     Shape
     -----
-    - Input: ``(batch, n_chans, n_times)``
+    - Input: ``(batch, n_chans, n_times)``, or the output of
+      :meth:`prefilter` ``(batch, n_bands, n_chans, n_times)`` when
+      :attr:`band_filters` is not ``None``.
     - Output: ``(batch, n_branches, n_times // d)`` (``"same"`` padding;
       ``d = 1`` unless ``envelope_sfreq`` is set)
 
@@ -85,7 +97,7 @@ class InterpretableFeatureExtractor(nn.Module):
 
     def __init__(self, n_chans=30, sfreq=100.0, *, n_branches=15, filter_length=0.25,
                  smoothing=0.5, learn_smoothing=False, log_envelope=False, init_bands=False,
-                 init_spatial="random", envelope_sfreq=None):
+                 init_spatial="random", envelope_sfreq=None, learn_temporal=True):
         super().__init__()
         n_taps = _odd_samples(filter_length, sfreq, "filter_length")
         if envelope_sfreq is None:
@@ -128,6 +140,19 @@ class InterpretableFeatureExtractor(nn.Module):
         if bank is not None:
             with torch.no_grad():
                 self.temporal.weight.copy_(bank)
+        self.learn_temporal = bool(learn_temporal)
+        self.temporal.weight.requires_grad_(self.learn_temporal)
+        # Which fixed band-pass filter each branch uses (None: filters of their own).
+        self._band_of_branch = None
+        if not self.learn_temporal and edges is not None:
+            self._band_of_branch = np.array([b % len(edges) for b in block])
+            self._first_of_band = np.array(
+                [np.flatnonzero(self._band_of_branch == b)[0] for b in range(len(edges))])
+            # Branches grouped by band; identity when blocks follow each other.
+            self._order = np.argsort(self._band_of_branch, kind="stable")
+            self._counts = np.bincount(self._band_of_branch, minlength=len(edges)).tolist()
+            self._inverse = (None if np.array_equal(self._order, branches)
+                             else torch.as_tensor(np.argsort(self._order)))
         window = torch.as_tensor(np.hamming(n_smooth) / np.hamming(n_smooth).sum(),
                                  dtype=torch.float32)
         window = window.expand(n_branches, 1, n_smooth).clone()
@@ -136,9 +161,61 @@ class InterpretableFeatureExtractor(nn.Module):
         else:
             self.register_buffer("smoothing", window)
 
+    @property
+    def band_filters(self):
+        """Fixed band-pass filters ``(n_bands, 1, n_taps)`` shared by the branches.
+
+        ``None`` unless ``learn_temporal=False`` with a band list in
+        ``init_bands``; then :meth:`prefilter` applies them and
+        :meth:`forward` accepts its output.
+        """
+        if self._band_of_branch is None:
+            return None
+        return self.temporal.weight.detach()[torch.as_tensor(self._first_of_band)]
+
+    def prefilter(self, x):
+        """Each channel band-pass filtered by each fixed filter.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, n_chans, n_times)
+
+        Returns
+        -------
+        Tensor of shape (batch, n_bands, n_chans, n_times)
+            The same zero-padded ``"same"`` convolution as the temporal
+            layer; :meth:`forward` of this gives ``forward(x)``.
+        """
+        bank = self.band_filters
+        if bank is None:
+            raise ValueError(
+                "prefilter needs fixed shared filters: learn_temporal=False and a band "
+                "list in init_bands ('canonical' or (low, high) pairs).")
+        return filter_bank_same_conv(x, bank)
+
     def filtered(self, x):
-        """Spatially and temporally filtered signal ``(batch, n_branches, n_times)``."""
-        return depthwise_same_conv(self.spatial(x), self.temporal.weight)
+        """Spatially and temporally filtered signal ``(batch, n_branches, n_times)``.
+
+        ``x`` is raw ``(batch, n_chans, n_times)`` or, with fixed band
+        filters, already band-passed ``(batch, n_bands, n_chans, n_times)``.
+        """
+        if self._band_of_branch is None:
+            if x.ndim != 3:
+                raise ValueError(
+                    f"expected input of shape (batch, n_chans, n_times), got {tuple(x.shape)}.")
+            return depthwise_same_conv(self.spatial(x), self.temporal.weight)
+        if x.ndim == 3:
+            x = self.prefilter(x)
+        # Spatial filters applied to the band-passed channels: w_k (h_b * x).
+        weight = self.spatial.weight[torch.as_tensor(self._order)]
+        n_bands = len(self._counts)
+        if len(set(self._counts)) == 1:  # as many branches per band: one batched product
+            weight = weight[:, :, 0].reshape(n_bands, -1, weight.shape[1])
+            out = torch.einsum("bkc,nbct->nbkt", weight, x).flatten(1, 2)
+        else:
+            blocks = torch.split(weight[:, :, 0], self._counts)
+            out = torch.cat([torch.matmul(w, x[:, b]) for b, w in enumerate(blocks)], dim=1)
+        return out if self._inverse is None else out[:, self._inverse]
 
     def forward(self, x):
         rectified = self.filtered(x).abs()
@@ -172,6 +249,28 @@ def depthwise_same_conv(x, kernel):
     nfft = next_fast_len(n_times + n_taps - 1, real=True)
     # conv1d is a cross-correlation: a convolution with the reversed kernel.
     spectrum = torch.fft.rfft(x, nfft) * torch.fft.rfft(kernel[:, 0].flip(-1), nfft)
+    return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
+
+
+def filter_bank_same_conv(x, bank):
+    """Every signal of ``x`` through every filter of ``bank`` (centred, zero-padded).
+
+    The FFT of each signal is taken once for all filters; each output equals
+    :func:`depthwise_same_conv` of that signal with that filter.
+
+    Parameters
+    ----------
+    x : Tensor of shape (..., C, n_times)
+    bank : Tensor of shape (n_filters, 1, K), K odd
+
+    Returns
+    -------
+    Tensor of shape (..., n_filters, C, n_times)
+    """
+    n_times, n_taps = x.shape[-1], bank.shape[-1]
+    nfft = next_fast_len(n_times + n_taps - 1, real=True)
+    spectra = torch.fft.rfft(bank[:, 0].flip(-1), nfft)[:, None, :]  # (F, 1, nfft // 2 + 1)
+    spectrum = torch.fft.rfft(x, nfft).unsqueeze(-3) * spectra
     return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
 
 

@@ -19,8 +19,11 @@ from .._validation import (
     check_positive,
     check_real_array,
 )
+from .._windows import EEGWindows
+from ._band_cache import BandWindowDataset
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
+from ._readout import ridge_cv_contiguous
 from ._valid_split import TimeBlockedValidSplit
 
 __all__ = ["EEG2BoldRegressor"]
@@ -279,6 +282,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         if y is not None:
             y = (np.asarray(y, dtype=np.float64).reshape(len(X), -1) - self.y_mean_) / np.where(
                 self.y_std_ > 0, self.y_std_, 1.0)
+        filters = _band_filters(getattr(self, "module_", None))
+        if filters is not None and isinstance(X, EEGWindows):
+            # Fixed band-pass filters: each recording filtered once, cached.
+            return BandWindowDataset(X, y, self.input_scale_, filters)
         return _WindowDataset(X, y, self.input_scale_)
 
     # -- module --------------------------------------------------------------
@@ -365,9 +372,6 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             )
         if not self.refit_readout or not exposed:
             return
-        from sklearn.linear_model import RidgeCV
-        from sklearn.model_selection import KFold
-
         alphas = DEFAULT_READOUT_ALPHAS if self.readout_alphas is None else self.readout_alphas
         alphas = check_real_array(alphas, "readout_alphas", dtype=np.float64).ravel()
         if alphas.size == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
@@ -378,14 +382,13 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         mean, scale = features.mean(axis=0), features.std(axis=0)
         scale[scale == 0] = 1.0
         # Contiguous folds (no shuffling): the windows of one subject overlap.
-        ridge = RidgeCV(alphas=alphas, cv=KFold(min(5, len(features))))
-        ridge.fit((features - mean) / scale, target)
-        coef = ridge.coef_.reshape(target.shape[1], -1) / scale
-        intercept = np.ravel(ridge.intercept_) - coef @ mean
+        coef, intercept, alpha = ridge_cv_contiguous((features - mean) / scale, target, alphas)
+        coef = coef / scale
+        intercept = intercept - coef @ mean
         self.module_.set_readout(coef, intercept)
-        self.readout_alpha_ = float(ridge.alpha_)
+        self.readout_alpha_ = alpha
         if self.verbose:
-            print(f"Readout re-solved by ridge (alpha={ridge.alpha_:g}).")
+            print(f"Readout re-solved by ridge (alpha={alpha:g}).")
 
     def _readout_features(self, X):
         module = self.module_
@@ -513,6 +516,12 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
         y_pred = raw * self.output_coef_ + self.output_intercept_
         return y_pred.ravel() if self.y_ndim_ == 1 else y_pred
+
+
+def _band_filters(module):
+    """The fixed band-pass filters the module's input can be filtered with beforehand."""
+    extractor = getattr(module, "feature_extractor", None)
+    return getattr(extractor, "band_filters", None)
 
 
 def _exposes_readout(module):
