@@ -85,7 +85,13 @@ def band_passed_recording(eeg, filters, *, cache=True):
 
 
 class BandWindowDataset(torch.utils.data.Dataset):
-    """Band-passed windows ``(n_bands, n_chans, n_times)`` cut from filtered recordings.
+    """Band-passed windows cut from filtered recordings, one array per band.
+
+    Item ``i`` is ``(bands, y_i)`` where ``bands[b]`` is window ``i`` of
+    every channel band-passed in band ``b`` and read at the samples
+    ``extractor.band_slices(n_times)[b]``: what
+    ``extractor.band_inputs(window)`` computes, but from the continuous
+    recording (no window edges) and with the filtering done once.
 
     Parameters
     ----------
@@ -93,19 +99,21 @@ class BandWindowDataset(torch.utils.data.Dataset):
     y : ndarray of shape (n_windows, n_outputs) or None
     scale : float
         Windows are divided by this (the regressor's input scale).
-    filters : Tensor of shape (n_bands, 1, n_taps)
+    extractor : InterpretableFeatureExtractor
+        With fixed band filters (``band_filters`` not ``None``).
     cache : bool, default=True
         Use the process-wide cache of band-passed recordings.
     """
 
-    def __init__(self, X, y, scale, filters, *, cache=True):
+    def __init__(self, X, y, scale, extractor, *, cache=True):
         self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
         self.inv_scale = np.float32(1.0 / scale)
-        self.n_times = X.n_times
+        self.slices = extractor.band_slices(X.n_times)
         self.buffer = np.empty(len(X), dtype=np.intp)
         self.start = np.empty(len(X), dtype=np.intp)
         self.recordings = []
+        filters = extractor.band_filters
         for eeg, starts, positions in X.iter_segments():
             self.buffer[positions] = len(self.recordings)
             self.start[positions] = starts
@@ -115,6 +123,8 @@ class BandWindowDataset(torch.utils.data.Dataset):
         return len(self.X)
 
     def __getitem__(self, i):
-        s = self.start[i]
-        x = self.recordings[self.buffer[i]][:, :, s:s + self.n_times] * self.inv_scale
-        return torch.from_numpy(x), (self.y[i] if self.y is not None else torch.zeros(1))
+        s, recording = self.start[i], self.recordings[self.buffer[i]]
+        bands = tuple(
+            torch.from_numpy(recording[b, :, s + sl.start:s + sl.stop:sl.step] * self.inv_scale)
+            for b, sl in enumerate(self.slices))
+        return bands, (self.y[i] if self.y is not None else torch.zeros(1))

@@ -86,7 +86,7 @@ class CompactNet(EEGModuleMixin, nn.Module):
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
                  n_branches=None, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
                  log_envelope=True, init_bands="canonical", init_spatial="channels",
-                 envelope_sfreq=10.0, learn_temporal=False,
+                 envelope_sfreq=10.0, learn_temporal="auto",
                  n_lags=10, dropout=0.5):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)

@@ -103,7 +103,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
                  n_branches=15, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
                  log_envelope=True, init_bands=True, init_spatial="random", envelope_sfreq=None,
-                 learn_temporal=True, embed_dim=16, n_heads=4, n_blocks=1, n_decoder_blocks=1, kernel_size=7,
+                 learn_temporal="auto", embed_dim=16, n_heads=4, n_blocks=1, n_decoder_blocks=1, kernel_size=7,
                  token_period=0.5, output_period=1.0, post_hidden=32, readout="mean",
                  dropout=0.3, bold_encoder=True):
         super().__init__()

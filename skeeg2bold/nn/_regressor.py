@@ -282,10 +282,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         if y is not None:
             y = (np.asarray(y, dtype=np.float64).reshape(len(X), -1) - self.y_mean_) / np.where(
                 self.y_std_ > 0, self.y_std_, 1.0)
-        filters = _band_filters(getattr(self, "module_", None))
-        if filters is not None and isinstance(X, EEGWindows):
+        extractor = _fixed_band_extractor(getattr(self, "module_", None))
+        if extractor is not None and isinstance(X, EEGWindows):
             # Fixed band-pass filters: each recording filtered once, cached.
-            return BandWindowDataset(X, y, self.input_scale_, filters)
+            return BandWindowDataset(X, y, self.input_scale_, extractor)
         return _WindowDataset(X, y, self.input_scale_)
 
     # -- module --------------------------------------------------------------
@@ -518,10 +518,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         return y_pred.ravel() if self.y_ndim_ == 1 else y_pred
 
 
-def _band_filters(module):
-    """The fixed band-pass filters the module's input can be filtered with beforehand."""
+def _fixed_band_extractor(module):
+    """The module's front end if its input can be band-passed beforehand, else None."""
     extractor = getattr(module, "feature_extractor", None)
-    return getattr(extractor, "band_filters", None)
+    return extractor if getattr(extractor, "band_filters", None) is not None else None
 
 
 def _exposes_readout(module):
