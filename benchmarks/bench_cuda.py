@@ -65,13 +65,13 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|")
     failed = False
     for module in (CompactNet, EEG2BoldNet):
-        params = dict(max_epochs=args.epochs, patience=None, random_state=0)
+        params = {"max_epochs": args.epochs, "patience": None, "random_state": 0}
         cpu = EEG2BoldRegressor(module, device="cpu", **params)
-        _, fit_cpu = _timed(lambda: cpu.fit(data.X, y))
-        _, pred_cpu_t = _timed(lambda: cpu.predict(data.X))
+        _, fit_cpu = _timed(lambda cpu=cpu: cpu.fit(data.X, y))
+        _, pred_cpu_t = _timed(lambda cpu=cpu: cpu.predict(data.X))
         gpu = EEG2BoldRegressor(module, device=args.device, **params)
-        _, fit_gpu = _timed(lambda: gpu.fit(data.X, y))
-        pred_gpu, pred_gpu_t = _timed(lambda: gpu.predict(data.X))
+        _, fit_gpu = _timed(lambda gpu=gpu: gpu.fit(data.X, y))
+        pred_gpu, pred_gpu_t = _timed(lambda gpu=gpu: gpu.predict(data.X))
         assert next(gpu.module_.parameters()).device.type == torch.device(args.device).type
         # The same trained network on the CPU.
         moved = copy.deepcopy(gpu)

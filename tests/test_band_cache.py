@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_regressor import SFREQ, toy_recordings
 from torch.nn import functional as F
 
 from skeeg2bold import DroppedWindowsWarning, make_windows
@@ -15,8 +16,6 @@ from skeeg2bold.nn._band_cache import (
     clear_band_cache,
 )
 from skeeg2bold.nn._feature_extractor import depthwise_same_conv
-
-from test_regressor import SFREQ, toy_recordings
 
 
 @pytest.fixture(scope="module")

@@ -207,7 +207,9 @@ def test_early_stopping_restores_the_best_epoch(data):
 
 
 @pytest.mark.parametrize("module, kwargs", [(CompactNet, dict(module__n_branches=4)),
-                                            (EEG2BoldNet, TINY_DEEP)])
+                                            (CompactNet, {}),  # fixed, cached band filters
+                                            (EEG2BoldNet, TINY_DEEP),
+                                            (EEG2BoldNet, dict(TINY_DEEP, module__skip_lags=2))])
 def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import KFold

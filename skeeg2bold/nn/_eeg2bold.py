@@ -1,6 +1,8 @@
 """The paper's network (Dagaev, Semenkova & Ossadtchi, Fig. 2)."""
 
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .._validation import check_option
 from ._base import EEGModuleMixin
@@ -82,6 +84,12 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     dropout : float, default=0.3
     bold_encoder : bool, default=True
         Build the BOLD encoder (needed for a CLIP term in the loss).
+    skip_lags : int, default=0
+        ``0``: the paper's network. ``k > 0`` adds a linear path beside the
+        encoder and decoder: each branch envelope averaged into ``k`` bins
+        of the window, batch normalised and read out linearly (what
+        :class:`CompactNet` does), added to the decoded prediction; with
+        ``refit_readout`` both readouts are re-solved together.
 
     Shape
     -----
@@ -105,7 +113,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
                  log_envelope=True, init_bands=True, init_spatial="random", envelope_sfreq=None,
                  learn_temporal="auto", embed_dim=16, n_heads=4, n_blocks=1, n_decoder_blocks=1, kernel_size=7,
                  token_period=0.5, output_period=1.0, post_hidden=32, readout="mean",
-                 dropout=0.3, bold_encoder=True):
+                 dropout=0.3, bold_encoder=True, skip_lags=0):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         self.readout = check_option(readout, ("last", "mean"), "readout")
@@ -129,12 +137,28 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
             Encoder(n_outputs, 1, stride=1, n_blocks=n_blocks, **blocks)
             if bold_encoder else None
         )
+        n_env, n_branches = n_times // decimation, self.feature_extractor.n_branches
+        if isinstance(skip_lags, bool) or int(skip_lags) != skip_lags or not (
+                0 <= skip_lags <= n_env):
+            raise ValueError(
+                f"skip_lags must be an integer between 0 (no linear path) and the {n_env} "
+                f"envelope samples of a window, got {skip_lags!r}.")
+        self.skip_lags = int(skip_lags)
+        if self.skip_lags:
+            self.skip_norm = nn.BatchNorm1d(n_branches)
+            self.skip_drop = nn.Dropout(dropout)
+            self.skip = nn.Linear(n_branches * self.skip_lags, n_outputs)
+        else:
+            self.skip = None
 
     def forward(self, x, bold=None, **kwargs):
         """Predict ``(batch, n_outputs)``; extra keyword arguments (routed fit
         parameters such as ``groups``) are ignored."""
-        embedding = self.eeg_encoder(self.feature_extractor(x))
+        envelopes = self.feature_extractor(x)
+        embedding = self.eeg_encoder(envelopes)
         prediction = self.post_decoder.project(self._pool(self._hidden(embedding)))[..., 0]
+        if self.skip is not None:
+            prediction = prediction + self.skip(self.skip_drop(self._lagged(envelopes)))
         if bold is None or not self.training or self.bold_encoder is None:
             return prediction
         bold_embedding = self.bold_encoder(bold.reshape(bold.shape[0], -1, 1))
@@ -149,10 +173,31 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         # sequence (mean or last sample) before it gives the same prediction.
         return hidden[..., -1:] if self.readout == "last" else hidden.mean(-1, keepdim=True)
 
+    def _lagged(self, envelopes):
+        """Normalised envelopes averaged into ``skip_lags`` bins, flattened."""
+        return self.skip_norm(F.adaptive_avg_pool1d(envelopes, self.skip_lags)).flatten(1)
+
     def readout_features(self, x):
-        """Pooled post-decoder activations ``(batch, post_hidden)``."""
-        return self._pool(self._hidden(self.eeg_encoder(self.feature_extractor(x))))[..., 0]
+        """Pooled post-decoder activations ``(batch, post_hidden)``, followed by
+        the lagged envelopes of the linear path when ``skip_lags > 0``."""
+        envelopes = self.feature_extractor(x)
+        hidden = self._pool(self._hidden(self.eeg_encoder(envelopes)))[..., 0]
+        if self.skip is None:
+            return hidden
+        return torch.cat([hidden, self._lagged(envelopes)], dim=1)
 
     @property
     def readout_layer(self):
         return self.post_decoder.project
+
+    def set_readout(self, coef, intercept):
+        """Write the readout; with ``skip_lags > 0`` its columns past
+        ``post_hidden`` go to the linear path (whose bias is then zero)."""
+        if self.skip is None:
+            return super().set_readout(coef, intercept)
+        coef = torch.as_tensor(coef)
+        n_hidden = self.post_decoder.project.in_channels
+        super().set_readout(coef[:, :n_hidden], intercept)
+        with torch.no_grad():
+            self.skip.weight.copy_(coef[:, n_hidden:].to(self.skip.weight))
+            self.skip.bias.zero_()
