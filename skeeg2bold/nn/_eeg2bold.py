@@ -41,27 +41,33 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     n_outputs : int, default=15
         Targets: 14 ROIs + the common mode.
     sfreq : float, default=100.0
-    n_branches : int or None, default=15
-        ``None``: one per channel and band (see ``init_spatial``).
+    n_branches : int or None, default=None
+        ``None``: one branch per channel and band of ``init_bands`` (150
+        for 30 channels and the 5 classical bands); ``15`` with
+        ``init_spatial="random", init_bands=True`` is the paper's front end
+        of 15 mixed branches.
     filter_length : float, default=0.5
         Temporal filter length in seconds.
     smoothing : float, default=1.0
         Hamming smoothing window in seconds.
     learn_smoothing : bool, default=False
-    log_envelope, init_bands : bool, default=True
-        See :class:`InterpretableFeatureExtractor`. The paper uses neither;
-        both raised the mean r on the simulated data under the paper's
-        protocol (benchmarks/bench_nn.py), where a few minutes per subject
-        do not let random filters find the bands on their own.
-    init_spatial : {"random", "channels"}, default="random"
-        See :class:`InterpretableFeatureExtractor`. With ``n_branches=None,
-        init_spatial="channels", init_bands="canonical"`` (one branch per
-        channel and classical band, :class:`CompactNet`'s default) the mean
-        r on the simulated data under the paper's protocol rose from 0.16 to
-        0.27 (target subjects sub-01, 04 and 08), for ten times the training
-        time; the default keeps the paper's 15 mixed branches.
-    envelope_sfreq : float or None, default=None
-        See :class:`InterpretableFeatureExtractor`.
+    log_envelope : bool, default=True
+    init_bands : bool, "canonical" or sequence of (low, high), default="canonical"
+    init_spatial : {"random", "channels"}, default="channels"
+    envelope_sfreq : float or None, default=10.0
+    learn_temporal : bool or "auto", default="auto"
+        See :class:`InterpretableFeatureExtractor`. The paper starts from
+        random filters and takes plain envelopes; on a few minutes of data
+        per subject random filters do not find the bands on their own, so
+        the defaults start, like :class:`CompactNet`, from every channel's
+        log-envelope in every classical band: the band-pass filters stay
+        fixed (each recording is filtered once and cached by
+        :class:`EEG2BoldRegressor`) and the spatial filters learn. The
+        envelopes are smoothed at 10 Hz, which the encoder's tokens
+        (``token_period``) coarsen anyway. ``n_branches=15,
+        init_spatial="random", init_bands=True, envelope_sfreq=None`` gives
+        the former defaults, ``init_bands=False, log_envelope=False`` on top
+        the paper's plain front end.
     embed_dim : int, default=16
     n_heads : int, default=4
     n_blocks : int, default=1
@@ -84,12 +90,14 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     dropout : float, default=0.3
     bold_encoder : bool, default=True
         Build the BOLD encoder (needed for a CLIP term in the loss).
-    skip_lags : int, default=0
-        ``0``: the paper's network. ``k > 0`` adds a linear path beside the
-        encoder and decoder: each branch envelope averaged into ``k`` bins
-        of the window, batch normalised and read out linearly (what
-        :class:`CompactNet` does), added to the decoded prediction; with
-        ``refit_readout`` both readouts are re-solved together.
+    skip_lags : int, default=10
+        Adds a linear path beside the encoder and decoder: each branch
+        envelope averaged into ``skip_lags`` bins of the window, batch
+        normalised and read out linearly (what :class:`CompactNet` does),
+        added to the decoded prediction; with ``refit_readout`` both
+        readouts are re-solved together, so the deep path adds to what a
+        lagged-envelope model finds instead of having to rediscover it from
+        a few minutes of data. ``0`` leaves the paper's network alone.
 
     Shape
     -----
@@ -109,11 +117,12 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     """
 
     def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
-                 n_branches=15, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
-                 log_envelope=True, init_bands=True, init_spatial="random", envelope_sfreq=None,
-                 learn_temporal="auto", embed_dim=16, n_heads=4, n_blocks=1, n_decoder_blocks=1, kernel_size=7,
-                 token_period=0.5, output_period=1.0, post_hidden=32, readout="mean",
-                 dropout=0.3, bold_encoder=True, skip_lags=0):
+                 n_branches=None, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
+                 log_envelope=True, init_bands="canonical", init_spatial="channels",
+                 envelope_sfreq=10.0, learn_temporal="auto", embed_dim=16, n_heads=4,
+                 n_blocks=1, n_decoder_blocks=1, kernel_size=7, token_period=0.5,
+                 output_period=1.0, post_hidden=32, readout="mean", dropout=0.3,
+                 bold_encoder=True, skip_lags=10):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         self.readout = check_option(readout, ("last", "mean"), "readout")
