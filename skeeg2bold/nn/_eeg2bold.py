@@ -187,26 +187,30 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         return self.skip_norm(F.adaptive_avg_pool1d(envelopes, self.skip_lags)).flatten(1)
 
     def readout_features(self, x):
-        """Pooled post-decoder activations ``(batch, post_hidden)``, followed by
-        the lagged envelopes of the linear path when ``skip_lags > 0``."""
+        """Inputs of the re-solved readout: the pooled post-decoder activations
+        ``(batch, post_hidden)``, or with ``skip_lags > 0`` the lagged envelopes
+        of the linear path ``(batch, n_branches * skip_lags)``."""
         envelopes = self.feature_extractor(x)
-        hidden = self._pool(self._hidden(self.eeg_encoder(envelopes)))[..., 0]
+        if self.skip is not None:
+            return self._lagged(envelopes)
+        return self._pool(self._hidden(self.eeg_encoder(envelopes)))[..., 0]
+
+    def readout_offset(self, x):
+        """With ``skip_lags > 0``: the deep path's prediction ``(batch, n_outputs)``,
+        which the re-solved linear readout adds to; ``None`` otherwise."""
         if self.skip is None:
-            return hidden
-        return torch.cat([hidden, self._lagged(envelopes)], dim=1)
+            return None
+        embedding = self.eeg_encoder(self.feature_extractor(x))
+        return self.post_decoder.project(self._pool(self._hidden(embedding)))[..., 0]
+
+    def scale_offset(self, scale):
+        """Multiply the deep path's prediction by ``scale`` ``(n_outputs,)``."""
+        layer = self.post_decoder.project
+        with torch.no_grad():
+            scale = torch.as_tensor(scale).to(layer.weight)
+            layer.weight.mul_(scale[:, None, None])
+            layer.bias.mul_(scale)
 
     @property
     def readout_layer(self):
-        return self.post_decoder.project
-
-    def set_readout(self, coef, intercept):
-        """Write the readout; with ``skip_lags > 0`` its columns past
-        ``post_hidden`` go to the linear path (whose bias is then zero)."""
-        if self.skip is None:
-            return super().set_readout(coef, intercept)
-        coef = torch.as_tensor(coef)
-        n_hidden = self.post_decoder.project.in_channels
-        super().set_readout(coef[:, :n_hidden], intercept)
-        with torch.no_grad():
-            self.skip.weight.copy_(coef[:, n_hidden:].to(self.skip.weight))
-            self.skip.bias.zero_()
+        return self.post_decoder.project if self.skip is None else self.skip

@@ -379,6 +379,17 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                 f"readout_alphas must be positive finite numbers, got {self.readout_alphas!r}.")
         features = self._readout_features(X)
         target = (y2 - self.y_mean_) / np.where(self.y_std_ > 0, self.y_std_, 1.0)
+        offset = (self._readout_features(X, "readout_offset")
+                  if callable(getattr(self.module_, "readout_offset", None)) else None)
+        if offset is not None:
+            # A part of the network the readout adds to (EEG2BoldNet's deep path):
+            # scaled to the targets by least squares, the readout takes the rest.
+            centred = offset - offset.mean(axis=0)
+            var = (centred ** 2).sum(axis=0)
+            gain = np.divide((centred * (target - target.mean(axis=0))).sum(axis=0), var,
+                             out=np.zeros_like(var), where=var > 0)
+            target = target - gain * offset
+            self.module_.scale_offset(gain)
         mean, scale = features.mean(axis=0), features.std(axis=0)
         scale[scale == 0] = 1.0
         # Contiguous folds (no shuffling): the windows of one subject overlap.
@@ -390,7 +401,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         if self.verbose:
             print(f"Readout re-solved by ridge (alpha={alpha:g}).")
 
-    def _readout_features(self, X):
+    def _readout_features(self, X, method="readout_features"):
         module = self.module_
         was_training = module.training
         module.eval()
@@ -399,7 +410,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             with torch.no_grad():
                 for batch in self.get_iterator(self.get_dataset(X), training=False):
                     Xi = to_tensor(unpack_data(batch)[0], device=self.device)
-                    features.append(module.readout_features(Xi).double().cpu().numpy())
+                    out = getattr(module, method)(Xi)
+                    if out is None:  # e.g. no readout offset in this configuration
+                        return None
+                    features.append(out.double().cpu().numpy())
         finally:
             module.train(was_training)
         return np.concatenate(features)
