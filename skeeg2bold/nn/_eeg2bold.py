@@ -94,10 +94,14 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         Adds a linear path beside the encoder and decoder: each branch
         envelope averaged into ``skip_lags`` bins of the window, batch
         normalised and read out linearly (what :class:`CompactNet` does),
-        added to the decoded prediction; with ``refit_readout`` both
-        readouts are re-solved together, so the deep path adds to what a
-        lagged-envelope model finds instead of having to rediscover it from
-        a few minutes of data. ``0`` leaves the paper's network alone.
+        added to the decoded prediction. With ``refit_readout`` the deep
+        path's prediction is scaled to the targets by least squares on the
+        validation windows (not on the windows it was trained on, where it
+        fits too well to be weighed; a scale below zero becomes zero) and
+        the linear path is re-solved by ridge on what it leaves, so the deep
+        path adds to what a lagged-envelope model finds instead of having to
+        rediscover it from a few minutes of data. ``0`` leaves the paper's
+        network alone.
 
     Shape
     -----

@@ -383,11 +383,16 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                   if callable(getattr(self.module_, "readout_offset", None)) else None)
         if offset is not None:
             # A part of the network the readout adds to (EEG2BoldNet's deep path):
-            # scaled to the targets by least squares, the readout takes the rest.
-            centred = offset - offset.mean(axis=0)
+            # scaled to the targets by least squares on the validation windows,
+            # which it was not trained on (on its own training windows it fits
+            # too well to be weighed), never below zero; the readout takes the rest.
+            rows = self._validation_rows(X)
+            held, t = offset[rows], target[rows]
+            centred = held - held.mean(axis=0)
             var = (centred ** 2).sum(axis=0)
-            gain = np.divide((centred * (target - target.mean(axis=0))).sum(axis=0), var,
+            gain = np.divide((centred * (t - t.mean(axis=0))).sum(axis=0), var,
                              out=np.zeros_like(var), where=var > 0)
+            gain = np.maximum(gain, 0.0)
             target = target - gain * offset
             self.module_.scale_offset(gain)
         mean, scale = features.mean(axis=0), features.std(axis=0)
@@ -400,6 +405,18 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         self.readout_alpha_ = alpha
         if self.verbose:
             print(f"Readout re-solved by ridge (alpha={alpha:g}).")
+
+    def _validation_rows(self, X):
+        """Rows of ``X`` the training held out for validation (all rows if none)."""
+        split = getattr(self.train_split, "split_indices", None)
+        if split is not None:
+            try:
+                valid = split(X)[1]
+            except ValueError:
+                valid = None
+            if valid is not None and len(valid) > 2:
+                return valid
+        return slice(None)
 
     def _readout_features(self, X, method="readout_features"):
         module = self.module_
