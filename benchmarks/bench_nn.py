@@ -19,7 +19,8 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
    and each network's fit time over the log-envelope ridge's. The former
    CompactNet is ``module__learn_temporal=True``, the former EEG2BoldNet
    ``module__n_branches=15, module__init_spatial="random",
-   module__init_bands=True, module__envelope_sfreq=None``; both now re-solve
+   module__init_bands=True, module__envelope_sfreq=None,
+   module__skip_lags=0``; both now re-solve
    their readout from one SVD per fold, so ``--before-checkout PATH`` (a
    checkout of the package before this change, e.g. ``/work/main``) also
    times that code's default fits in a subprocess.
@@ -81,7 +82,7 @@ N_CHANS, N_TIMES, N_OUTPUTS = 30, 1000, 15
 BEFORE = {
     CompactNet: dict(learn_temporal=True),
     EEG2BoldNet: dict(n_branches=15, init_spatial="random", init_bands=True,
-                      envelope_sfreq=None, learn_temporal=True),
+                      envelope_sfreq=None, learn_temporal=True, skip_lags=0),
 }
 
 
