@@ -6,12 +6,26 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
 
 1. Training throughput of :class:`~skeeg2bold.nn.EEG2BoldNet` and
    :class:`~skeeg2bold.nn.CompactNet`: windows per second of
-   forward + backward + AdamW step on batches of 64, on 1 and 2 threads.
+   forward + backward + AdamW step on batches of 64, on 1 and 2 threads,
+   for the former front end (temporal filters learned, applied to every
+   branch at the full rate) and the current one (fixed band-pass filters
+   applied once per recording, only the spatial filters learn).
 2. Single-window inference latency on one thread (median of 200 calls under
    ``torch.inference_mode``): the bare network, and ``predict`` end to end.
    Target: under 5 ms for a 10 s window.
-3. The paper's protocol on the default simulated data
-   (``simulate_eeg_fmri(random_state=0)``: 8 subjects x 285 s): for the target
+3. One paper-protocol fit, before and after, side by side (``--speed-repeats``
+   alternating rounds on the first target subject): wall time of each
+   network's fit under its former defaults and its current ones, the ratio,
+   and each network's fit time over the log-envelope ridge's. The former
+   CompactNet is ``module__learn_temporal=True``, the former EEG2BoldNet
+   ``module__n_branches=15, module__init_spatial="random",
+   module__init_bands=True, module__envelope_sfreq=None,
+   module__skip_lags=0``; both now re-solve
+   their readout from one SVD per fold, so ``--before-checkout PATH`` (a
+   checkout of the package before this change, e.g. ``/work/main``) also
+   times that code's default fits in a subprocess.
+4. The paper's protocol on the default simulated data
+   (``simulate_eeg_fmri(random_state=--sim-seed)``: 8 subjects x 285 s): for the target
    subject, train on the 7 others plus its first 68.7 s, test on its final
    150 s (:class:`~skeeg2bold.model_selection.PaperProtocolSplit`). Mean
    Pearson r over the 15 targets for the paper's network and the compact
@@ -20,8 +34,7 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
    baselines at their defaults and on log envelopes, the compact network's
    chance level (trained on temporally unrelated pairs), and the
    simulator's noise ceiling on the same test volumes; with the wall time
-   of each fit on ``--threads`` threads (target: the deep model under 10
-   minutes on 2).
+   of each fit on ``--threads`` threads.
 
 The test part is 150 s of slow BOLD (about 70 windows, far fewer
 independent samples), so one target's r varies by 0.1-0.2 between runs
@@ -31,10 +44,15 @@ conclusions. On a shared
 machine, run with ``--threads 1``: oversubscribed threads slow torch down
 many times.
 
-Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2] [--members 3]``
+Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2]
+[--members 3] [--speed-repeats 2] [--before-checkout /work/main] [--sim-seed 0]``
 """
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 import warnings
 
@@ -49,20 +67,35 @@ from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.metrics import pearson_r
 from skeeg2bold.model_selection import PaperProtocolSplit
 from skeeg2bold.model_selection._chance import chance_level
-from skeeg2bold.nn import CompactNet, CorrelationCLIPLoss, EEG2BoldNet, EEG2BoldRegressor
+from skeeg2bold.nn import (
+    CompactNet,
+    CorrelationCLIPLoss,
+    EEG2BoldNet,
+    EEG2BoldRegressor,
+)
 from skeeg2bold.targets import CommonModeSplitter
 
 SFREQ = 100.0
 N_CHANS, N_TIMES, N_OUTPUTS = 30, 1000, 15
+#: Module arguments that give back each network's former defaults (before the
+#: fixed, cached band-pass front end).
+BEFORE = {
+    CompactNet: dict(learn_temporal=True),
+    EEG2BoldNet: dict(n_branches=15, init_spatial="random", init_bands=True,
+                      envelope_sfreq=None, learn_temporal=True, skip_lags=0),
+}
 
 
-def training_throughput(module_cls, n_threads, batch_size=64, n_steps=8):
+def training_throughput(module_cls, n_threads, module_kwargs=None, batch_size=64, n_steps=8):
     torch.set_num_threads(n_threads)
     torch.manual_seed(0)
-    net = module_cls(N_CHANS, N_TIMES, N_OUTPUTS, SFREQ).train()
+    net = module_cls(N_CHANS, N_TIMES, N_OUTPUTS, SFREQ, **(module_kwargs or {})).train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     criterion = CorrelationCLIPLoss()
     x, y = torch.randn(batch_size, N_CHANS, N_TIMES), torch.randn(batch_size, N_OUTPUTS)
+    if net.feature_extractor.band_filters is not None:
+        # What the regressor feeds it: band-passed inputs cut from cached recordings.
+        x = [band.contiguous() for band in net.feature_extractor.band_inputs(x)]
 
     def step():
         optimizer.zero_grad()
@@ -91,9 +124,11 @@ def speed():
     print("## Training throughput (batches of 64, default sizes)")
     for module_cls in (EEG2BoldNet, CompactNet):
         for n_threads in (1, 2):
-            rate = training_throughput(module_cls, n_threads)
-            print(f"- {module_cls.__name__}, {n_threads} thread(s): {rate:.0f} windows/s "
-                  f"({1120 / rate:.1f} s per epoch of the 1120 simulated windows)")
+            rates = {when: training_throughput(module_cls, n_threads, kwargs)
+                     for when, kwargs in (("before", BEFORE[module_cls]), ("now", {}))}
+            print(f"- {module_cls.__name__}, {n_threads} thread(s): before {rates['before']:.0f}, "
+                  f"now {rates['now']:.0f} windows/s ({rates['now'] / rates['before']:.1f}x; "
+                  f"{1120 / rates['now']:.1f} s per epoch of the 1120 simulated windows)")
     print("\n## Single-window inference latency (1 thread, 10 s window at 100 Hz)")
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -110,17 +145,96 @@ def speed():
               f"{full:.2f} ms")
 
 
-def protocol(subjects, n_threads, chance_repeats, n_members):
-    torch.set_num_threads(n_threads)
-    start = time.perf_counter()
-    sim = simulate_eeg_fmri(random_state=0)
+def _paper_data(seed):
+    sim = simulate_eeg_fmri(random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = make_windows(sim.recordings, window=10.0, sfreq=SFREQ, dtype="float32")
-    splitter = CommonModeSplitter()
-    y = splitter.fit_transform(data.y)
+    return sim, data, CommonModeSplitter().fit_transform(data.y)
+
+
+def _fit_and_score(model, data, y, train, test):
+    """Wall and CPU seconds of one fit, and the mean r on the test windows."""
+    start, cpu = time.perf_counter(), time.process_time()
+    model.fit(data.X[train], y[train])
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, cpu, float(pearson_r(y[test], model.predict(data.X[test])).mean())
+
+
+def _speed_candidates(before):
+    """Fresh estimators: the networks' former (``before``) or current defaults, and the ridge."""
+    def network(module_cls):
+        kwargs = {f"module__{k}": v for k, v in BEFORE[module_cls].items()} if before else {}
+        return EEG2BoldRegressor(module_cls, random_state=0, **kwargs)
+
+    return {"CompactNet": lambda: network(CompactNet),
+            "EEG2BoldNet": lambda: network(EEG2BoldNet),
+            "ridge baseline, log envelopes": lambda: make_ridge_baseline(log=True)}
+
+
+def _before_worker(subject, seed, n_threads):
+    """Run inside ``--before-checkout``: that code's default fits, as JSON on stdout."""
+    torch.set_num_threads(n_threads)
+    _, data, y = _paper_data(seed)
+    train, test = next(PaperProtocolSplit(subjects=[subject]).split(data.X, y, data.groups))
+    out = {}
+    with threadpool_limits(n_threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("CompactNet", "EEG2BoldNet"):
+            module_cls = CompactNet if name == "CompactNet" else EEG2BoldNet
+            out[name] = _fit_and_score(EEG2BoldRegressor(module_cls, random_state=0), data, y,
+                                       train, test)
+    print(json.dumps(out))
+
+
+def fit_speed(subject, n_threads, repeats, before_checkout, seed):
+    torch.set_num_threads(n_threads)
+    _, data, y = _paper_data(seed)
+    train, test = next(PaperProtocolSplit(subjects=[subject]).split(data.X, y, data.groups))
+    print(f"\n## One paper-protocol fit, before and now (target {subject}, {n_threads} "
+          f"thread(s), {repeats} alternating round(s); the first fit of the current networks "
+          "also fills the band-pass cache)")
+    before, now = _speed_candidates(True), _speed_candidates(False)
+    runs = {}
+    with threadpool_limits(n_threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(repeats):
+            for name in ("CompactNet", "EEG2BoldNet"):
+                runs.setdefault((name, "before"), []).append(
+                    _fit_and_score(before[name](), data, y, train, test))
+                runs.setdefault((name, "now"), []).append(
+                    _fit_and_score(now[name](), data, y, train, test))
+            ridge = "ridge baseline, log envelopes"
+            runs.setdefault((ridge, "now"), []).append(
+                _fit_and_score(now[ridge](), data, y, train, test))
+    if before_checkout:
+        env = dict(os.environ, PYTHONPATH=str(before_checkout))
+        result = subprocess.run(
+            [sys.executable, __file__, "--before-worker", subject, "--sim-seed", str(seed),
+             "--threads", str(n_threads)], env=env, capture_output=True, text=True, check=True)
+        for name, values in json.loads(result.stdout.strip().splitlines()[-1]).items():
+            runs[(name, f"checkout {before_checkout}")] = [values]
+    ridge_time = np.median([v[0] for v in runs[(ridge, "now")]])
+    print("\nWall time of each round; CPU time (all threads) in brackets: on a shared machine "
+          "the ratios, measured side by side, are what carries over.\n")
+    print("| model | code | fit time (s), each round | median (s) | mean r | before / now "
+          "| fit / ridge fit |")
+    print("|---|---|---|---|---|---|---|")
+    for (name, when), values in runs.items():
+        median = float(np.median([v[0] for v in values]))
+        now_median = float(np.median([v[0] for v in runs[(name, "now")]]))
+        ratio = f"{median / now_median:.1f}x" if when != "now" else "-"
+        each = " ".join(f"{wall:.1f} ({cpu:.0f})" for wall, cpu, _ in values)
+        print(f"| {name} | {when} | {each} | {median:.1f} | {values[0][2]:.3f} | {ratio} | "
+              f"{median / ridge_time:.1f}x |")
+
+
+def protocol(subjects, n_threads, chance_repeats, n_members, seed=0):
+    torch.set_num_threads(n_threads)
+    start = time.perf_counter()
+    sim, data, y = _paper_data(seed)
     transform = np.column_stack([np.eye(14) - 1 / 14, np.full(14, 1 / 14)])
-    print(f"\n## Paper protocol on the default simulated data ({len(data.y)} windows, "
+    print(f"\n## Paper protocol on simulated data, seed {seed} ({len(data.y)} windows, "
           f"{n_threads} thread(s); data ready in {time.perf_counter() - start:.0f} s)")
     models = {
         "EEG2BoldRegressor (EEG2BoldNet)": EEG2BoldRegressor(random_state=0),
@@ -190,11 +304,24 @@ def main(argv=None):
                         help="seeds of the CompactNet ensemble")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-protocol", action="store_true")
+    parser.add_argument("--speed-repeats", type=int, default=2,
+                        help="alternating rounds of the before/now fit timing (0: skip)")
+    parser.add_argument("--before-checkout", default=None,
+                        help="also time the default fits of the package at this path "
+                             "(a checkout before the cached front end), in a subprocess")
+    parser.add_argument("--sim-seed", type=int, default=0, help="simulator random_state")
+    parser.add_argument("--before-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.before_worker:
+        return _before_worker(args.before_worker, args.sim_seed, args.threads)
+    subjects = args.subjects.split(",")
     if not args.skip_speed:
         speed()
+        if args.speed_repeats:
+            fit_speed(subjects[0], args.threads, args.speed_repeats, args.before_checkout,
+                      args.sim_seed)
     if not args.skip_protocol:
-        protocol(args.subjects.split(","), args.threads, args.chance_repeats, args.members)
+        protocol(subjects, args.threads, args.chance_repeats, args.members, args.sim_seed)
 
 
 if __name__ == "__main__":

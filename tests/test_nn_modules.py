@@ -48,8 +48,16 @@ def test_network_output_shapes(net_cls, kwargs):
 def test_paper_defaults_fit_the_paper_data():
     net = EEG2BoldNet().eval()
     assert (net.n_chans, net.n_times, net.n_outputs) == (30, 1000, 15)
-    assert net.feature_extractor.n_branches == 15
+    # One branch per channel and classical band, from fixed (cached) band-pass filters.
+    assert net.feature_extractor.n_branches == 150
+    assert net.feature_extractor.band_filters.shape[0] == 5
     assert net(torch.randn(2, 30, 1000)).shape == (2, 15)
+    # The paper's front end of 15 mixed branches, filters learned, no linear path.
+    paper = EEG2BoldNet(n_branches=15, init_spatial="random", init_bands=True,
+                        envelope_sfreq=None, skip_lags=0).eval()
+    assert paper.feature_extractor.band_filters is None and paper.skip is None
+    assert paper.feature_extractor.temporal.weight.requires_grad
+    assert paper(torch.randn(2, 30, 1000)).shape == (2, 15)
 
 
 def test_bold_encoder_runs_in_training_only():
@@ -66,7 +74,7 @@ def test_bold_encoder_runs_in_training_only():
 @pytest.mark.parametrize("readout", ["last", "mean"])
 def test_readout(readout):
     torch.manual_seed(0)
-    net = EEG2BoldNet(**SMALL_DEEP, readout=readout).eval()
+    net = EEG2BoldNet(**SMALL_DEEP, readout=readout, skip_lags=0).eval()
     x = torch.randn(3, 8, 100)
     decoded = net.post_decoder(net.decoder(net.eeg_encoder(net.feature_extractor(x))))
     expected = decoded[..., -1] if readout == "last" else decoded.mean(-1)
@@ -186,8 +194,7 @@ def test_decimated_envelope_follows_the_full_rate_one():
 
 def test_compact_defaults_start_from_the_channel_band_envelopes():
     # One branch per channel and classical band, starting as that channel's
-    # band envelope (see CompactNet's docstring); the paper network keeps
-    # its 15 randomly mixed branches.
+    # band envelope (see CompactNet's docstring); so does the paper network.
     net = CompactNet()
     fe = net.feature_extractor
     assert fe.n_branches == 30 * 5 and net.readout.in_features == 150 * 10
@@ -196,7 +203,7 @@ def test_compact_defaults_start_from_the_channel_band_envelopes():
     assert net.drop.p == 0.5 and fe.decimation == 10
     # Below 90 Hz sampling, gamma is left out rather than aliased.
     assert CompactNet(n_chans=8, n_times=200, sfreq=50.0).feature_extractor.n_branches == 32
-    assert EEG2BoldNet().feature_extractor.n_branches == 15
+    assert EEG2BoldNet().feature_extractor.n_branches == 150
 
 
 def test_channel_band_initialisation_gives_the_classical_envelopes():

@@ -207,7 +207,8 @@ def test_early_stopping_restores_the_best_epoch(data):
 
 
 @pytest.mark.parametrize("module, kwargs", [(CompactNet, dict(module__n_branches=4)),
-                                            (EEG2BoldNet, TINY_DEEP)])
+                                            (CompactNet, {}),  # fixed, cached band filters
+                                            (EEG2BoldNet, dict(TINY_DEEP, module__skip_lags=0))])
 def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import KFold
@@ -230,6 +231,34 @@ def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
                               **kwargs).fit(data.X, data.y)
     assert plain.readout_alpha_ is None
     assert not np.allclose(plain.predict(data.X), reg.predict(data.X))
+
+
+def test_linear_path_is_resolved_on_what_the_deep_path_leaves(data):
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import StandardScaler
+
+    alphas = (0.1, 10.0, 1000.0)
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, readout_alphas=alphas, random_state=0,
+                            **TINY_DEEP, module__skip_lags=2).fit(data.X, data.y)
+    lagged = reg._readout_features(data.X)
+    assert lagged.shape == (len(data.X), 4 * 2)
+    deep = reg._readout_features(data.X, "readout_offset")  # already scaled to the targets
+    target = (data.y - reg.y_mean_) / reg.y_std_
+    # The scaled deep path is the least-squares fit of the targets on it over the
+    # validation windows, which it was not trained on (a negative scale is zero)...
+    rows = reg._validation_rows(data.X)
+    assert 2 < len(rows) < len(data.X) / 4
+    held, t = deep[rows], target[rows]
+    kept = np.any(deep != 0, axis=0)
+    np.testing.assert_allclose(((held - held.mean(0)) * (t - held)).sum(0)[kept], 0,
+                               atol=1e-3 * len(rows))
+    # ... and the linear path is the cross-validated ridge on what it leaves.
+    scaler = StandardScaler().fit(lagged)
+    ridge = RidgeCV(alphas=alphas, cv=KFold(5)).fit(scaler.transform(lagged), target - deep)
+    assert reg.readout_alpha_ == ridge.alpha_
+    raw = (reg.predict(data.X) - reg.output_intercept_) / reg.output_coef_
+    np.testing.assert_allclose(raw, deep + ridge.predict(scaler.transform(lagged)), atol=2e-3)
 
 
 def test_partial_fit_trains_the_readout_by_gradient(data):

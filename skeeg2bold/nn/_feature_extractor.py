@@ -67,10 +67,28 @@ class InterpretableFeatureExtractor(nn.Module):
         window) and smoothed at ``sfreq / d``. An envelope smoothed over
         ``smoothing`` seconds has nothing above a few Hz, so 10 Hz loses
         nothing and makes the smoothing ``d`` times cheaper.
+    learn_temporal : bool or "auto", default="auto"
+        Train the temporal filters. ``False`` keeps them at their
+        initialisation. ``"auto"``: fixed when there is one branch per
+        channel and band (``init_spatial="channels"``, a band list in
+        ``init_bands`` and ``n_branches = n_chans * n_bands``), where the
+        fixed bank already covers every band of every channel; learned
+        otherwise, so that fewer branches can still move to the bands that
+        matter. With a band list in ``init_bands`` every branch then
+        shares one of a few fixed band-pass filters, and since a spatial and
+        a temporal linear filter commute, the branch signal ``h_b * (w_k
+        x)`` equals ``w_k (h_b * x)``: the channels are band-pass filtered
+        once per band (:meth:`prefilter`, which
+        :class:`~skeeg2bold.nn.EEG2BoldRegressor` computes once per
+        recording and caches) and only the spatial filters learn. Without a
+        band list the filters are fixed but no faster.
 
     Shape
     -----
-    - Input: ``(batch, n_chans, n_times)``
+    - Input: ``(batch, n_chans, n_times)``; when :attr:`band_filters` is
+      not ``None`` also the output of :meth:`prefilter` ``(batch, n_bands,
+      n_chans, n_times)`` or of :meth:`band_inputs` (a tuple, one tensor per
+      band).
     - Output: ``(batch, n_branches, n_times // d)`` (``"same"`` padding;
       ``d = 1`` unless ``envelope_sfreq`` is set)
 
@@ -85,7 +103,7 @@ class InterpretableFeatureExtractor(nn.Module):
 
     def __init__(self, n_chans=30, sfreq=100.0, *, n_branches=15, filter_length=0.25,
                  smoothing=0.5, learn_smoothing=False, log_envelope=False, init_bands=False,
-                 init_spatial="random", envelope_sfreq=None):
+                 init_spatial="random", envelope_sfreq=None, learn_temporal="auto"):
         super().__init__()
         n_taps = _odd_samples(filter_length, sfreq, "filter_length")
         if envelope_sfreq is None:
@@ -110,6 +128,9 @@ class InterpretableFeatureExtractor(nn.Module):
         elif isinstance(n_branches, bool) or int(n_branches) != n_branches or n_branches < 1:
             raise ValueError(f"n_branches must be a positive integer or None, got {n_branches!r}.")
         n_branches = int(n_branches)
+        one_per_channel_and_band = (
+            init_spatial == "channels" and edges is not None
+            and n_branches == n_chans * len(edges))
         self.n_branches = n_branches
         self.sfreq = float(sfreq)
         self.log_envelope = bool(log_envelope)
@@ -128,6 +149,35 @@ class InterpretableFeatureExtractor(nn.Module):
         if bank is not None:
             with torch.no_grad():
                 self.temporal.weight.copy_(bank)
+        if isinstance(learn_temporal, str):
+            check_option(learn_temporal, ("auto",), "learn_temporal")
+            learn_temporal = not one_per_channel_and_band
+        self.learn_temporal = bool(learn_temporal)
+        self.temporal.weight.requires_grad_(self.learn_temporal)
+        # Which fixed band-pass filter each branch uses (None: filters of their own).
+        self._band_of_branch = None
+        if not self.learn_temporal and edges is not None:
+            # Bands numbered in the order of their first branch; unused ones left out.
+            used, first, band = np.unique(
+                [b % len(edges) for b in block], return_index=True, return_inverse=True)
+            rank = np.argsort(np.argsort(first))
+            self._band_of_branch = rank[band]
+            self._first_of_band = np.sort(first)
+            self._band_edges = [edges[u] for u in used[np.argsort(first)]]
+            self._branches_of_band = [torch.as_tensor(np.flatnonzero(self._band_of_branch == b))
+                                      for b in range(len(used))]
+            order = np.concatenate([idx.numpy() for idx in self._branches_of_band])
+            self._inverse = (None if np.array_equal(order, branches)
+                             else torch.as_tensor(np.argsort(order)))
+            # The rectified band signal is only averaged over blocks of
+            # ``decimation`` samples: every q-th sample of a block is enough
+            # when the rate sfreq / q stays above _MIN_RATE_FACTOR times the
+            # band's top edge (the harmonics that rectification creates then
+            # fold far from the slow envelope).
+            self._strides = [max([1] + [q for q in range(2, self.decimation + 1)
+                                        if self.decimation % q == 0 and sfreq / q
+                                        >= _MIN_RATE_FACTOR * min(high, _top_edge(sfreq))])
+                             for _, high in self._band_edges]
         window = torch.as_tensor(np.hamming(n_smooth) / np.hamming(n_smooth).sum(),
                                  dtype=torch.float32)
         window = window.expand(n_branches, 1, n_smooth).clone()
@@ -136,16 +186,104 @@ class InterpretableFeatureExtractor(nn.Module):
         else:
             self.register_buffer("smoothing", window)
 
+    @property
+    def band_filters(self):
+        """Fixed band-pass filters ``(n_bands, 1, n_taps)`` shared by the branches.
+
+        ``None`` unless ``learn_temporal=False`` with a band list in
+        ``init_bands``; then :meth:`prefilter` applies them and
+        :meth:`forward` accepts its output.
+        """
+        if self._band_of_branch is None:
+            return None
+        return self.temporal.weight.detach()[torch.as_tensor(self._first_of_band)]
+
+    def prefilter(self, x):
+        """Each channel band-pass filtered by each fixed filter.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, n_chans, n_times)
+
+        Returns
+        -------
+        Tensor of shape (batch, n_bands, n_chans, n_times)
+            The same zero-padded ``"same"`` convolution as the temporal
+            layer; :meth:`forward` of this gives ``forward(x)``.
+        """
+        bank = self.band_filters
+        if bank is None:
+            raise ValueError(
+                "prefilter needs fixed shared filters: learn_temporal=False and a band "
+                "list in init_bands ('canonical' or (low, high) pairs).")
+        return filter_bank_same_conv(x, bank)
+
+    def band_slices(self, n_times):
+        """Samples of a window each band's rectified signal is read at.
+
+        Returns
+        -------
+        list of slice
+            One per band of :attr:`band_filters`: every ``q``-th sample of
+            each envelope block (``q = 1`` when the band's top edge needs the
+            full rate), so that block averages of the subsampled rectified
+            signal stand for those of the full one.
+        """
+        offset = n_times % self.decimation
+        return [slice(offset + q - 1, n_times, q) for q in self._strides]
+
+    def band_inputs(self, x):
+        """Band-passed channels at the samples :meth:`forward` reads, per band.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, n_chans, n_times) or (batch, n_bands, n_chans, n_times)
+            Raw windows, or the output of :meth:`prefilter`.
+
+        Returns
+        -------
+        tuple of Tensor of shape (batch, n_chans, n_samples_b)
+        """
+        if self._band_of_branch is None:
+            raise ValueError("band_inputs needs fixed shared filters (see prefilter).")
+        if x.ndim == 3:
+            x = self.prefilter(x)
+        return tuple(x[:, b, :, sl] for b, sl in enumerate(self.band_slices(x.shape[-1])))
+
     def filtered(self, x):
-        """Spatially and temporally filtered signal ``(batch, n_branches, n_times)``."""
-        return depthwise_same_conv(self.spatial(x), self.temporal.weight)
+        """Spatially and temporally filtered signal ``(batch, n_branches, n_times)``.
+
+        ``x`` is raw ``(batch, n_chans, n_times)`` or, with fixed band
+        filters, already band-passed ``(batch, n_bands, n_chans, n_times)``.
+        """
+        if self._band_of_branch is None:
+            return depthwise_same_conv(self.spatial(x), self.temporal.weight)
+        if x.ndim == 3:
+            x = self.prefilter(x)
+        # Spatial filters applied to the band-passed channels: w_k (h_b * x).
+        weight = self.spatial.weight[:, :, 0]
+        out = torch.cat([torch.einsum("kc,nct->nkt", weight[idx], x[:, b])
+                         for b, idx in enumerate(self._branches_of_band)], dim=1)
+        return out if self._inverse is None else out[:, self._inverse]
+
+    def _rectified_blocks(self, x):
+        """Block averages of the rectified branch signals ``(batch, n_branches, n_env)``."""
+        d = self.decimation
+        if self._band_of_branch is None:
+            rectified = self.filtered(x).abs()
+            return F.avg_pool1d(rectified[..., rectified.shape[-1] % d:], d) if d > 1 else rectified
+        if not isinstance(x, (tuple, list)):
+            x = self.band_inputs(x)
+        weight = self.spatial.weight[:, :, 0]
+        blocks = []
+        for idx, q, xb in zip(self._branches_of_band, self._strides, x):
+            rectified = torch.einsum("kc,nct->nkt", weight[idx], xb).abs()
+            blocks.append(F.avg_pool1d(rectified, d // q) if d > q else rectified)
+        out = torch.cat(blocks, dim=1)
+        return out if self._inverse is None else out[:, self._inverse]
 
     def forward(self, x):
-        rectified = self.filtered(x).abs()
-        d = self.decimation
-        if d > 1:
-            rectified = F.avg_pool1d(rectified[..., rectified.shape[-1] % d:], d)
-        envelope = depthwise_same_conv(rectified, self.smoothing)
+        envelope = depthwise_same_conv(self._rectified_blocks(x), self.smoothing)
         return torch.log(envelope + 1e-4) if self.log_envelope else envelope
 
 
@@ -173,6 +311,32 @@ def depthwise_same_conv(x, kernel):
     # conv1d is a cross-correlation: a convolution with the reversed kernel.
     spectrum = torch.fft.rfft(x, nfft) * torch.fft.rfft(kernel[:, 0].flip(-1), nfft)
     return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
+
+
+def filter_bank_same_conv(x, bank):
+    """Every signal of ``x`` through every filter of ``bank`` (centred, zero-padded).
+
+    The FFT of each signal is taken once for all filters; each output equals
+    :func:`depthwise_same_conv` of that signal with that filter.
+
+    Parameters
+    ----------
+    x : Tensor of shape (..., C, n_times)
+    bank : Tensor of shape (n_filters, 1, K), K odd
+
+    Returns
+    -------
+    Tensor of shape (..., n_filters, C, n_times)
+    """
+    n_times, n_taps = x.shape[-1], bank.shape[-1]
+    nfft = next_fast_len(n_times + n_taps - 1, real=True)
+    spectra = torch.fft.rfft(bank[:, 0].flip(-1), nfft)[:, None, :]  # (F, 1, nfft // 2 + 1)
+    spectrum = torch.fft.rfft(x, nfft).unsqueeze(-3) * spectra
+    return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
+
+
+#: Lowest rate, in multiples of a band's top edge, its rectified signal is read at.
+_MIN_RATE_FACTOR = 3.5
 
 
 def _top_edge(sfreq):

@@ -19,8 +19,11 @@ from .._validation import (
     check_positive,
     check_real_array,
 )
+from .._windows import EEGWindows
+from ._band_cache import BandWindowDataset
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
+from ._readout import ridge_cv_contiguous
 from ._valid_split import TimeBlockedValidSplit
 
 __all__ = ["EEG2BoldRegressor"]
@@ -281,6 +284,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         if y is not None:
             y = (np.asarray(y, dtype=np.float64).reshape(len(X), -1) - self.y_mean_) / np.where(
                 self.y_std_ > 0, self.y_std_, 1.0)
+        extractor = _fixed_band_extractor(getattr(self, "module_", None))
+        if extractor is not None and isinstance(X, EEGWindows):
+            # Fixed band-pass filters: each recording filtered once, cached.
+            return BandWindowDataset(X, y, self.input_scale_, extractor)
         return _WindowDataset(X, y, self.input_scale_)
 
     # -- module --------------------------------------------------------------
@@ -373,9 +380,6 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             )
         if not self.refit_readout or not exposed:
             return
-        from sklearn.linear_model import RidgeCV
-        from sklearn.model_selection import KFold
-
         alphas = DEFAULT_READOUT_ALPHAS if self.readout_alphas is None else self.readout_alphas
         alphas = check_real_array(alphas, "readout_alphas", dtype=np.float64).ravel()
         if alphas.size == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
@@ -383,19 +387,46 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                 f"readout_alphas must be positive finite numbers, got {self.readout_alphas!r}.")
         features = self._readout_features(X)
         target = (y2 - self.y_mean_) / np.where(self.y_std_ > 0, self.y_std_, 1.0)
+        offset = (self._readout_features(X, "readout_offset")
+                  if callable(getattr(self.module_, "readout_offset", None)) else None)
+        if offset is not None:
+            # A part of the network the readout adds to (EEG2BoldNet's deep path):
+            # scaled to the targets by least squares on the validation windows,
+            # which it was not trained on (on its own training windows it fits
+            # too well to be weighed), never below zero; the readout takes the rest.
+            rows = self._validation_rows(X)
+            held, t = offset[rows], target[rows]
+            centred = held - held.mean(axis=0)
+            var = (centred ** 2).sum(axis=0)
+            gain = np.divide((centred * (t - t.mean(axis=0))).sum(axis=0), var,
+                             out=np.zeros_like(var), where=var > 0)
+            gain = np.maximum(gain, 0.0)
+            target = target - gain * offset
+            self.module_.scale_offset(gain)
         mean, scale = features.mean(axis=0), features.std(axis=0)
         scale[scale == 0] = 1.0
         # Contiguous folds (no shuffling): the windows of one subject overlap.
-        ridge = RidgeCV(alphas=alphas, cv=KFold(min(5, len(features))))
-        ridge.fit((features - mean) / scale, target)
-        coef = ridge.coef_.reshape(target.shape[1], -1) / scale
-        intercept = np.ravel(ridge.intercept_) - coef @ mean
+        coef, intercept, alpha = ridge_cv_contiguous((features - mean) / scale, target, alphas)
+        coef = coef / scale
+        intercept = intercept - coef @ mean
         self.module_.set_readout(coef, intercept)
-        self.readout_alpha_ = float(ridge.alpha_)
+        self.readout_alpha_ = alpha
         if self.verbose:
-            print(f"Readout re-solved by ridge (alpha={ridge.alpha_:g}).")
+            print(f"Readout re-solved by ridge (alpha={alpha:g}).")
 
-    def _readout_features(self, X):
+    def _validation_rows(self, X):
+        """Rows of ``X`` the training held out for validation (all rows if none)."""
+        split = getattr(self.train_split, "split_indices", None)
+        if split is not None:
+            try:
+                valid = split(X)[1]
+            except ValueError:
+                valid = None
+            if valid is not None and len(valid) > 2:
+                return valid
+        return slice(None)
+
+    def _readout_features(self, X, method="readout_features"):
         module = self.module_
         was_training = module.training
         module.eval()
@@ -404,7 +435,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             with torch.no_grad():
                 for batch in self.get_iterator(self.get_dataset(X), training=False):
                     Xi = to_tensor(unpack_data(batch)[0], device=self.device)
-                    features.append(module.readout_features(Xi).double().cpu().numpy())
+                    out = getattr(module, method)(Xi)
+                    if out is None:  # e.g. no readout offset in this configuration
+                        return None
+                    features.append(out.double().cpu().numpy())
         finally:
             module.train(was_training)
         return np.concatenate(features)
@@ -543,6 +577,12 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
         y_pred = raw * self.output_coef_ + self.output_intercept_
         return y_pred.ravel() if self.y_ndim_ == 1 else y_pred
+
+
+def _fixed_band_extractor(module):
+    """The module's front end if its input can be band-passed beforehand, else None."""
+    extractor = getattr(module, "feature_extractor", None)
+    return extractor if getattr(extractor, "band_filters", None) is not None else None
 
 
 def _exposes_readout(module):
