@@ -76,8 +76,11 @@ def main(argv=None):
     for script in scripts:
         print(f"== {script.name}", flush=True)
         t0 = time.perf_counter()
+        # Passive OpenMP waits, as the skeeg2bold command sets them
+        # (skeeg2bold.utils.passive_thread_waits).
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                              cwd=HERE.parent)
+                              cwd=HERE.parent, env=env)
         elapsed = time.perf_counter() - t0
         output = (proc.stdout + ("\n" + proc.stderr if proc.returncode else "")).strip()
         print(output, flush=True)

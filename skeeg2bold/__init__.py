@@ -11,15 +11,6 @@ eagerly; the other public names live in subpackages (``skeeg2bold.nn``,
 """
 
 import importlib
-import os
-
-# torch's OpenMP threads spin while they wait for work; on a machine whose
-# cores are busy (parallel fits, pytest-xdist, a laptop) that spinning made
-# a fit 8-15x slower than one thread in our measurements. Passive waiting
-# keeps the multi-thread speed-up on an idle machine and removes the
-# slow-down on a busy one. It only takes effect if set before torch is
-# imported; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ._recording import MarkerReport, Recording, volume_onsets_from_markers
 from ._windows import DroppedWindowsWarning, EEGWindows, make_windows

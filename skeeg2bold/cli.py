@@ -103,6 +103,10 @@ def build_parser():
 
 
 def main(argv=None):
+    if "torch" not in sys.modules:  # see passive_thread_waits: before torch only
+        from .utils import passive_thread_waits
+
+        passive_thread_waits()
     parser = build_parser()
     args = parser.parse_args(argv)
     from ._cli_deploy import COMMANDS

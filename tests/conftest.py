@@ -2,7 +2,10 @@ import os
 
 import pytest
 
-from skeeg2bold.utils import limit_threads, thread_budget
+from skeeg2bold.utils import limit_threads, passive_thread_waits, thread_budget
+
+# Before any test imports torch: xdist workers share the cores.
+passive_thread_waits()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -134,3 +134,19 @@ def test_cross_validate_of_the_ridge_baseline_is_identical_with_one_or_two_jobs(
     np.testing.assert_array_equal(results[0]["test_score"], results[1]["test_score"])
     for a, b in zip(results[0]["estimator"], results[1]["estimator"]):
         np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-10)
+
+
+def test_import_sets_no_process_wide_variable_and_passive_waits_is_opt_in():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+
+    def run(code):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env=env).stdout.split()
+
+    assert run("import os, skeeg2bold.nn; print(os.environ.get('OMP_WAIT_POLICY'))") == ["None"]
+    assert run("import os; from skeeg2bold.utils import passive_thread_waits; "
+               "print(passive_thread_waits(), os.environ['OMP_WAIT_POLICY'])") == ["PASSIVE"] * 2
