@@ -26,7 +26,7 @@ __all__ = ["main"]
 #: subject in turn.
 PRESETS = {
     "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
-                  epochs=25, models=("compact", "deep", "riemann", "logridge", "ridge", "hrf")),
+                  epochs=25, models=("compact", "deep", "riemann", "logridge")),
     "full": dict(sim_sfreq=1000.0, sfreq=100.0, targets=1, repeats=3, chance_repeats=3,
                  epochs=40, models=("compact", "deep", "riemann", "logridge", "ridge", "hrf")),
 }
