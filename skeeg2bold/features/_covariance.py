@@ -1,5 +1,6 @@
 """Band covariance matrices of EEG windows and their tangent space (pyriemann)."""
 
+import functools
 import numbers
 
 import numpy as np
@@ -7,6 +8,7 @@ import scipy.fft as sp_fft
 from scipy.signal.windows import hann
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from .._validation import check_positive, check_real_array
 from .._windows import EEGWindows
@@ -15,10 +17,25 @@ from ._subject import SubjectReferenceMixin, SubjectReferences, window_groups
 
 __all__ = ["BandCovariances", "TangentSpaceFeatures"]
 
+#: BLAS threads for the batches of small (channels x channels) matrices:
+#: more threads than one only wait on each other at this size, and on a busy
+#: machine a 30x30 eigendecomposition batch ran many times slower with two.
+_SMALL_MATRIX_THREADS = 1
 #: pyriemann estimators that take ``assume_centered``.
 _CENTRED_ESTIMATORS = ("lwf", "oas", "scm")
 #: Windows per batch of FFTs: bounds the memory of one batch of spectra.
 _BATCH = 64
+
+
+def _one_blas_thread(method):
+    """Run ``method`` with :data:`_SMALL_MATRIX_THREADS` BLAS threads."""
+
+    @functools.wraps(method)
+    def wrapped(*args, **kwargs):
+        with threadpool_limits(_SMALL_MATRIX_THREADS, user_api="blas"):
+            return method(*args, **kwargs)
+
+    return wrapped
 
 
 class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
@@ -212,6 +229,7 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
             return None
         return SubjectReferences(_riemann_means, self.unseen_subjects, type(self).__name__)
 
+    @_one_blas_thread
     def _statistics(self, X):
         """Covariances of every window, band and bin, before re-centring."""
         n, n_channels, n_times = X.shape
@@ -245,6 +263,7 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
             )
 
     @staticmethod
+    @_one_blas_thread
     def _recenter(covs, groups, references):
         from pyriemann.geometry.base import invsqrtm
 
@@ -282,6 +301,7 @@ class TangentSpaceFeatures(TransformerMixin, BaseEstimator):
     def __init__(self, metric="riemann"):
         self.metric = metric
 
+    @_one_blas_thread
     def fit(self, X, y=None):
         """Learn each band's reference point.
 
@@ -301,6 +321,7 @@ class TangentSpaceFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = X.shape[1] * X.shape[2] * n_channels * (n_channels + 1) // 2
         return self
 
+    @_one_blas_thread
     def transform(self, X):
         """Tangent vectors, shape ``(n_windows, n_bands * n_bins * n_channels * (n_channels + 1) / 2)``."""
         from pyriemann.geometry.tangentspace import tangent_space
@@ -370,6 +391,7 @@ def _check_covariances(X):
     return X
 
 
+@_one_blas_thread
 def _riemann_means(covs):
     """Riemannian mean of each band over a subject's windows and bins."""
     return np.stack([_mean(m, "riemann") for m in _per_band(covs)])
