@@ -20,6 +20,7 @@ __all__ = [
     "check_names",
     "check_eeg_windows_array",
     "check_real_array",
+    "fit_sfreq",
     "validate_type",
 ]
 
@@ -203,6 +204,28 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
         X = X.astype(dtype[0])
     check_finite(X, name)
     return np.ascontiguousarray(X)
+
+
+def fit_sfreq(sfreq, X, owner):
+    """The sampling rate a window transformer fits at.
+
+    ``X.sfreq`` for :class:`~skeeg2bold.EEGWindows` (a given ``sfreq`` must
+    agree), else the ``sfreq`` parameter, required for plain arrays.
+    """
+    sfreq = check_positive(sfreq, "sfreq", allow_none=True)
+    x_sfreq = getattr(X, "sfreq", None)
+    if x_sfreq is None:
+        if sfreq is None:
+            raise ValueError(
+                f"sfreq is required when X is a plain array; pass {owner}(sfreq=...) or "
+                "EEGWindows from make_windows."
+            )
+        return sfreq
+    if sfreq is not None and not np.isclose(sfreq, x_sfreq):
+        raise ValueError(
+            f"sfreq={sfreq:g} disagrees with the windows' sampling rate X.sfreq={x_sfreq:g}."
+        )
+    return float(x_sfreq)
 
 
 def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None,

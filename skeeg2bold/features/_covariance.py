@@ -10,8 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_positive, check_real_array
-from .._windows import EEGWindows
+from .._validation import check_real_array, fit_sfreq
 from ._envelope import _check_bands, _check_windows
 from ._subject import SubjectReferenceMixin, SubjectReferences, window_groups
 
@@ -189,16 +188,9 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
 
     # -- internals --------------------------------------------------------
     def _check_params(self, X):
-        n_channels, n_times = X.shape[1:]
-        self.sfreq_ = _fit_sfreq(self.sfreq, X, type(self).__name__)
-        if isinstance(X, EEGWindows):
-            self.ch_names_ = list(X.ch_names)
-            self._fitted_names = self.ch_names_
-        else:
-            self.ch_names_ = [f"ch{i}" for i in range(n_channels)]
-            self._fitted_names = None
-        self.n_channels_ = self.n_features_in_ = n_channels
-        self.n_times_ = n_times
+        n_times = X.shape[2]
+        self.sfreq_ = fit_sfreq(self.sfreq, X, type(self).__name__)
+        self._record_windows(X)
         if (not isinstance(self.n_bins, numbers.Integral) or isinstance(self.n_bins, bool)
                 or self.n_bins < 1):
             raise ValueError(f"n_bins must be a positive integer, got {self.n_bins!r}.")
@@ -416,21 +408,3 @@ def _mean(matrices, metric):
     if metric == "riemann":
         return mean_riemann(matrices, init=mean_logeuclid(matrices), tol=1e-4)
     return mean_covariance(matrices, metric=metric)
-
-
-def _fit_sfreq(sfreq, X, owner):
-    """The sampling rate: ``X.sfreq`` for EEGWindows (``sfreq`` must agree), else ``sfreq``."""
-    sfreq = check_positive(sfreq, "sfreq", allow_none=True)
-    x_sfreq = getattr(X, "sfreq", None)
-    if x_sfreq is None:
-        if sfreq is None:
-            raise ValueError(
-                f"sfreq is required when X is a plain array; pass {owner}(sfreq=...) or "
-                "EEGWindows from make_windows."
-            )
-        return sfreq
-    if sfreq is not None and not np.isclose(sfreq, x_sfreq):
-        raise ValueError(
-            f"sfreq={sfreq:g} disagrees with the windows' sampling rate X.sfreq={x_sfreq:g}."
-        )
-    return float(x_sfreq)

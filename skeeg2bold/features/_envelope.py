@@ -15,6 +15,7 @@ from .._validation import (
     check_fitted_windows,
     check_option,
     check_positive,
+    fit_sfreq,
 )
 from .._windows import EEGWindows
 
@@ -267,22 +268,11 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
     def _fit(self, X):
         X = _check_windows(X)
         n_channels, n_times = X.shape[1:]
-        sfreq = check_positive(self.sfreq, "sfreq", allow_none=True)
+        sfreq = fit_sfreq(self.sfreq, X, "EnvelopeFeatureExtractor")
         if isinstance(X, EEGWindows):
-            if sfreq is not None and not np.isclose(sfreq, X.sfreq):
-                raise ValueError(
-                    f"sfreq={sfreq:g} disagrees with the windows' sampling rate "
-                    f"X.sfreq={X.sfreq:g}."
-                )
-            sfreq = X.sfreq
             self.ch_names_ = list(X.ch_names)
             self._names_known = True
         else:
-            if sfreq is None:
-                raise ValueError(
-                    "sfreq is required when X is a plain array; pass "
-                    "EnvelopeFeatureExtractor(sfreq=...) or EEGWindows from make_windows."
-                )
             self.ch_names_ = [f"ch{i}" for i in range(n_channels)]
             self._names_known = False
         self.sfreq_ = sfreq

@@ -115,6 +115,14 @@ class SubjectReferenceMixin:
 
     _any_length = False
 
+    def _record_windows(self, X):
+        """Remember the channels and shape of the windows ``fit`` saw."""
+        names = getattr(X, "ch_names", None)
+        self._fitted_names = list(names) if names else None
+        self.ch_names_ = self._fitted_names or [f"ch{i}" for i in range(X.shape[1])]
+        self.n_channels_ = self.n_features_in_ = X.shape[1]
+        self.n_times_ = X.shape[2]
+
     def _check_input(self, X):
         """``X`` checked against the fit: rate, channels by name, shape."""
         X = _check_windows(X)
@@ -219,11 +227,7 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         """
         check_option(self.method, ("euclidean", "scale"), "method")
         X = _check_windows(X)
-        self.n_channels_ = self.n_features_in_ = X.shape[1]
-        self.n_times_ = X.shape[2]
-        self.ch_names_ = list(getattr(X, "ch_names", None) or
-                              [f"ch{i}" for i in range(X.shape[1])])
-        self._fitted_names = getattr(X, "ch_names", None)
+        self._record_windows(X)
         self.sfreq_ = getattr(X, "sfreq", None)
         groups = window_groups(X, groups)
         self._references = SubjectReferences(_mean_covariance, self.unseen_subjects,

@@ -5,11 +5,9 @@ import torch
 from torch import nn
 
 from ._base import EEGModuleMixin
+from ._feature_extractor import _check_band_edges
 
 __all__ = ["BandPowerNet"]
-
-#: Classical bands (Hz) the network starts from.
-_BANDS = ((1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0))
 
 
 class BandPowerNet(EEGModuleMixin, nn.Module):
@@ -39,8 +37,9 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
     n_chans, n_times, n_outputs : int
     sfreq : float
     bands : sequence of (float, float), default=None
-        Band edges (Hz); ``None``: delta to gamma, without the bands that do
-        not fit below 95 % of Nyquist.
+        Band edges (Hz); ``None``: the classical bands (delta to gamma) that
+        start below 95 % of Nyquist, as ``init_bands="canonical"`` of
+        :class:`InterpretableFeatureExtractor`.
     n_bins : int, default=3
         Time bins per window.
     n_filters : int or None, default=None
@@ -71,8 +70,7 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
         self.n_bins = int(n_bins)
         self.bin_samples = self.n_times // self.n_bins
         freqs = np.fft.rfftfreq(self.bin_samples, 1.0 / self.sfreq)
-        if bands is None:
-            bands = [b for b in _BANDS if b[1] < 0.95 * self.sfreq / 2]
+        bands = _check_band_edges("canonical" if bands is None else bands, self.sfreq)
         masks = []
         for lo, hi in bands:
             mask = (freqs >= lo) & (freqs < hi)
