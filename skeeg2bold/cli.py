@@ -233,10 +233,9 @@ def _load(args, preset, progress):
         return (sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform),
                 source_recordings(sim))
     if args.data == "cwl":
-        from .io import read_cwl
+        from .io import CWL_SUBJECTS, read_cwl
 
-        subjects = args.subjects or ["trio1", "trio2", "trio3", "trio4",
-                                     "verio5", "verio6", "verio7", "verio8"]
+        subjects = args.subjects or list(CWL_SUBJECTS)
         recordings = []
         for subject in _progress(subjects, "reading CWL", progress):
             recordings.append(read_cwl(args.root, subject, pump=args.pump))

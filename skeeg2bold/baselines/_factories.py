@@ -1,10 +1,10 @@
 """Factories for the classical EEG-to-BOLD baselines."""
 
-import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .._constants import RIDGE_ALPHAS
 from ..features import (
     BandCovariances,
     EnvelopeFeatureExtractor,
@@ -15,7 +15,7 @@ from ..features import (
 __all__ = ["make_ridge_baseline", "make_hrf_baseline", "make_riemann_baseline"]
 
 #: Ridge penalties searched by default.
-DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 8))
+DEFAULT_ALPHAS = RIDGE_ALPHAS
 
 
 def make_ridge_baseline(

@@ -5,7 +5,8 @@ data of the examples, tests and benchmarks is simulated, with a ground truth
 and a known noise ceiling (see ``docs/simulator.rst``).
 """
 
-from ._head import BAND_NAMES, CWL_CH_NAMES
+from .._constants import BAND_NAMES
+from ._head import CWL_CH_NAMES
 from ._simulate import (
     FEATURE_NAMES,
     ROI_NAMES,

@@ -3,13 +3,13 @@
 import numpy as np
 from scipy.signal import oaconvolve, resample_poly
 
-from ._head import BAND_NAMES, SOURCES
+from .._constants import BAND_EDGES, BAND_NAMES
+from ._head import SOURCES
 from ._signals import LATENT_SFREQ, colored_noise
 
 __all__ = ["band_amplitudes", "scalp_eeg"]
 
-# Edges (Hz) of delta, theta, alpha, beta, gamma: the bands tile 1-45 Hz.
-_BAND_EDGES = np.array([1.0, 4.0, 8.0, 13.0, 30.0, 45.0])
+_BAND_EDGES = np.array(BAND_EDGES)  # the bands tile 1-45 Hz
 # Aperiodic exponent of every rhythmic source's spectrum (before its peaks).
 _SOURCE_EXPONENT = 1.5
 # The rhythms are synthesised at about this rate (above twice the 45 Hz gamma

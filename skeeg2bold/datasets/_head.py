@@ -15,7 +15,6 @@ import numpy as np
 
 __all__ = [
     "CWL_CH_NAMES",
-    "BAND_NAMES",
     "SOURCES",
     "N_BACKGROUND",
     "MONTAGE",
@@ -33,8 +32,6 @@ CWL_CH_NAMES = (
 #: Standard montage of the simulated recordings (``Recording.montage``).
 MONTAGE = "easycap-M1"
 
-#: The frequency bands of every rhythmic source (1-4, 4-8, 8-13, 13-30, 30-45 Hz).
-BAND_NAMES = ("delta", "theta", "alpha", "beta", "gamma")
 
 # Rhythmic sources: name; location as a vector from the sphere centre in
 # units of the head radius (x right, y anterior, z up); whether it is deep;

@@ -12,22 +12,18 @@ import numbers
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from .._constants import BAND_NAMES, SUBCORTICAL_ROIS
 from .._recording import Recording
 from .._validation import check_memory, check_positive, validate_type
 from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
 from ._eeg import band_amplitudes, scalp_eeg
-from ._head import BAND_NAMES, CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
+from ._head import CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
 __all__ = ["simulate_eeg_fmri", "ceiling_for", "source_recordings", "ROI_NAMES", "FEATURE_NAMES"]
 
-#: The 14 subcortical ROIs, spelled as in the Harvard-Oxford atlas.
-ROI_NAMES = tuple(
-    f"{side} {name}"
-    for side in ("Left", "Right")
-    for name in ("Thalamus", "Caudate", "Putamen", "Pallidum", "Hippocampus", "Amygdala",
-                 "Accumbens")
-)
+#: The 14 subcortical ROIs (:data:`skeeg2bold.io.SUBCORTICAL_ROIS`).
+ROI_NAMES = SUBCORTICAL_ROIS
 
 _SOURCE_NAMES = tuple(s[0] for s in SOURCES)
 _BROADENING = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # low bands down, high bands up

@@ -17,18 +17,10 @@ from .._validation import (
     check_positive,
     fit_sfreq,
 )
+from .._constants import DEFAULT_BANDS
 from .._windows import EEGWindows
 
 __all__ = ["EnvelopeFeatureExtractor", "DEFAULT_BANDS"]
-
-#: Classical EEG rhythms (Hz); the default filter bank.
-DEFAULT_BANDS = {
-    "delta": (1.0, 4.0),
-    "theta": (4.0, 8.0),
-    "alpha": (8.0, 13.0),
-    "beta": (13.0, 30.0),
-    "gamma": (30.0, 45.0),
-}
 
 # Frequency bins where a band-pass response is below this (-60 dB) are
 # dropped before the inverse FFT; MNE's Hamming-windowed firwin filters have

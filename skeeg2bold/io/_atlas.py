@@ -14,6 +14,7 @@ import nibabel as nib
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._constants import SUBCORTICAL_ROIS
 from .._validation import check_option, check_positive
 
 __all__ = [
@@ -23,21 +24,6 @@ __all__ = [
     "mni_grid",
     "restrict_atlas",
 ]
-
-#: The 14 regions of the paper, in the Harvard-Oxford spelling and order.
-SUBCORTICAL_ROIS = tuple(
-    f"{side} {region}"
-    for side in ("Left", "Right")
-    for region in (
-        "Thalamus",
-        "Caudate",
-        "Putamen",
-        "Pallidum",
-        "Hippocampus",
-        "Amygdala",
-        "Accumbens",
-    )
-)
 
 # Tissue labels of the Harvard-Oxford subcortical atlas used for the
 # white-matter and CSF confound signals (never as ROIs).

@@ -5,14 +5,13 @@ from pathlib import Path
 
 from sklearn.utils import Bunch
 
+from .._constants import CWL_SUBJECTS
 from .._validation import check_option, validate_type
 from ._files import read_file
 from ._run import recording_from_run
 
 __all__ = ["CWL_SUBJECTS", "cwl_paths", "read_cwl"]
 
-#: Subjects of the published dataset (four on a Siemens Trio, four on a Verio).
-CWL_SUBJECTS = tuple(f"trio{k}" for k in range(1, 5)) + tuple(f"verio{k}" for k in range(5, 9))
 
 def cwl_paths(root, subject, pump="off"):
     """Where the CWL layout keeps one run's EEG, BOLD and motion files.

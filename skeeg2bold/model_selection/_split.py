@@ -20,13 +20,11 @@ import numbers
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 
+from .._constants import HEMODYNAMIC_MEMORY
 from .._validation import check_positive, check_real_array
 
 __all__ = ["PaperProtocolSplit", "TimeBlockedSplit"]
 
-#: Seconds over which BOLD still reflects past neural activity: the canonical
-#: HRF's undershoot has decayed by ~16 s after its onset.
-HEMODYNAMIC_MEMORY = 16.0
 
 
 class _TimeAwareSplitter(BaseCrossValidator):

@@ -6,6 +6,7 @@ from scipy.fft import next_fast_len
 from torch import nn
 from torch.nn import functional as F
 
+from .._constants import DEFAULT_BANDS
 from .._validation import check_option, check_positive
 
 __all__ = ["InterpretableFeatureExtractor"]
@@ -365,8 +366,6 @@ def _check_band_edges(bands, sfreq):
                 f"init_bands must be True, False, 'canonical' or a sequence of (low, high) "
                 f"band edges in Hz, got {bands!r}."
             )
-        from ..features import DEFAULT_BANDS
-
         # The rhythms this sampling rate can carry (no gamma at 50 Hz).
         bands = [band for band in DEFAULT_BANDS.values() if band[0] < _top_edge(sfreq)]
     try:
