@@ -12,6 +12,8 @@ import numpy as np
 from scipy.sparse import issparse
 
 __all__ = [
+    "InvalidArgumentError",
+    "check_int",
     "check_option",
     "check_positive",
     "check_finite",
@@ -23,6 +25,14 @@ __all__ = [
     "fit_sfreq",
     "validate_type",
 ]
+
+
+class InvalidArgumentError(ValueError, TypeError):
+    """An argument of the wrong type or out of range.
+
+    Both a ``ValueError`` and a ``TypeError``, as scikit-learn's
+    ``InvalidParameterError``: callers may catch either.
+    """
 
 
 def validate_type(value, types, name, type_name=None):
@@ -46,6 +56,34 @@ def check_option(value, allowed, name):
             f"{name} must be one of {list(allowed)!r}, got {value!r}."
         )
     return value
+
+
+def check_int(value, name, *, min_value=None, max_value=None, allow_none=False):
+    """Return ``value`` as int after checking it is an integer in range.
+
+    Integers of any kind (Python, numpy) are accepted; bools, floats (even
+    ``3.0``) and strings are not. Raises :class:`InvalidArgumentError` (a
+    ``ValueError`` and a ``TypeError``) naming ``name``, the value received
+    and the range expected, e.g. "n_members must be a positive integer, got
+    2.5.".
+    """
+    if value is None and allow_none:
+        return None
+    if min_value == 1 and max_value is None:
+        expected = "a positive integer"
+    elif min_value == 0 and max_value is None:
+        expected = "a non-negative integer"
+    elif max_value is None:
+        expected = "an integer" + ("" if min_value is None else f" >= {min_value}")
+    else:
+        expected = f"an integer in [{min_value}, {max_value}]"
+    if allow_none:
+        expected += " or None"
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or (min_value is not None and value < min_value)
+            or (max_value is not None and value > max_value)):
+        raise InvalidArgumentError(f"{name} must be {expected}, got {value!r:.80}.")
+    return int(value)
 
 
 def check_positive(value, name, *, allow_zero=False, allow_none=False):

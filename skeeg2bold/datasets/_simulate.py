@@ -7,14 +7,12 @@ processes, coupling, drives, ceiling); the head and forward model are in
 the comments say why each piece is built the way it is.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from .._constants import BAND_NAMES, SUBCORTICAL_ROIS
 from .._recording import Recording
-from .._validation import check_memory, check_positive, validate_type
+from .._validation import check_int, check_memory, check_positive, validate_type
 from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
 from ._eeg import band_amplitudes, scalp_eeg
 from ._head import CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
@@ -232,9 +230,7 @@ def simulate_eeg_fmri(
     >>> sim.roi_names[0], rec.ch_names[-1]
     ('Left Thalamus', 'POz')
     """
-    validate_type(n_subjects, numbers.Integral, "n_subjects", "int")
-    if n_subjects < 1:
-        raise ValueError(f"n_subjects must be >= 1, got {n_subjects}.")
+    n_subjects = check_int(n_subjects, "n_subjects", min_value=1)
     sfreq = check_positive(sfreq, "sfreq")
     if sfreq < 100.0:
         raise ValueError(f"sfreq must be >= 100 Hz so that gamma (30-45 Hz) fits, got {sfreq}.")

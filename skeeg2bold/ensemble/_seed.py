@@ -1,11 +1,11 @@
 """Average of one estimator trained with several random seeds."""
 
-import numbers
-
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_int
 
 __all__ = ["SeedEnsembleRegressor"]
 
@@ -87,17 +87,13 @@ class SeedEnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         -------
         self
         """
-        n = self.n_members
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"n_members must be a positive integer, got {n!r}.")
+        n = check_int(self.n_members, "n_members", min_value=1)
         if self.seed_param not in self.estimator.get_params():
             raise ValueError(
                 f"estimator {type(self.estimator).__name__} has no parameter "
                 f"{self.seed_param!r} to seed the members; name it with seed_param="
             )
-        rs = self.random_state
-        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, numbers.Integral)):
-            raise ValueError(f"random_state must be an integer or None, got {rs!r}.")
+        rs = check_int(self.random_state, "random_state", allow_none=True)
         # Members' seeds: independent streams of one SeedSequence, so adding
         # members keeps the first ones' seeds.
         self.seeds_ = np.array([

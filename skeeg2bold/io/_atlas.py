@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._constants import SUBCORTICAL_ROIS
-from .._validation import check_option, check_positive
+from .._validation import check_int, check_option, check_positive
 
 __all__ = [
     "SUBCORTICAL_ROIS",
@@ -334,9 +334,9 @@ def make_toy_atlas(shape=(12, 16, 10), voxel_size=6.0):
     >>> atlas.maps.shape, len(atlas.labels)
     ((12, 16, 10), 14)
     """
-    shape = tuple(int(n) for n in shape)
-    if len(shape) != 3 or min(shape) < 1:
+    if len(shape) != 3:
         raise ValueError(f"shape must be 3 positive integers, got {shape}.")
+    shape = tuple(check_int(n, "shape", min_value=1) for n in shape)
     voxel_size = check_positive(voxel_size, "voxel_size")
     affine = np.diag([voxel_size] * 3 + [1.0])
     affine[:3, 3] = -voxel_size * (np.asarray(shape) - 1) / 2.0

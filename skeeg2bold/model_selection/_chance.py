@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 
+from .._validation import check_int
 from ..metrics import pearson_r
 from ._split import HEMODYNAMIC_MEMORY
 
@@ -70,8 +71,7 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     # Imported here: skeeg2bold.nn imports this subpackage's splitters.
     from ..nn import TimeBlockedValidSplit
 
-    if int(n_repeats) != n_repeats or n_repeats < 1:
-        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
+    n_repeats = check_int(n_repeats, "n_repeats", min_value=1)
     y = np.asarray(y)
     if y.ndim not in (1, 2) or y.shape[0] != len(X):
         raise ValueError(

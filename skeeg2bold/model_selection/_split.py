@@ -15,13 +15,11 @@ splitter that assumed 10 s windows on 30 s ones would let training windows
 overlap test windows.
 """
 
-import numbers
-
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 
 from .._constants import HEMODYNAMIC_MEMORY
-from .._validation import check_positive, check_real_array
+from .._validation import check_int, check_positive, check_real_array
 
 __all__ = ["PaperProtocolSplit", "TimeBlockedSplit"]
 
@@ -150,8 +148,7 @@ class TimeBlockedSplit(_TimeAwareSplitter):
 
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` index arrays."""
-        if isinstance(self.n_splits, bool) or not isinstance(self.n_splits, numbers.Integral) or self.n_splits < 2:
-            raise ValueError(f"n_splits must be an integer >= 2, got {self.n_splits!r}.")
+        check_int(self.n_splits, "n_splits", min_value=2)
         times, groups = self._resolve(X, groups)
         gap = self._gap(X)
         blocks = np.empty(times.shape[0], dtype=int)

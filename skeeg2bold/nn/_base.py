@@ -1,6 +1,6 @@
 """Signal arguments shared by every network, so architectures are swappable."""
 
-from .._validation import check_positive
+from .._validation import check_int, check_positive
 
 __all__ = ["EEGModuleMixin"]
 
@@ -16,13 +16,9 @@ class EEGModuleMixin:
     """
 
     def _set_signal_args(self, n_chans, n_times, n_outputs, sfreq):
-        for name, value in (("n_chans", n_chans), ("n_times", n_times),
-                            ("n_outputs", n_outputs)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        self.n_chans = int(n_chans)
-        self.n_times = int(n_times)
-        self.n_outputs = int(n_outputs)
+        self.n_chans = check_int(n_chans, "n_chans", min_value=1)
+        self.n_times = check_int(n_times, "n_times", min_value=1)
+        self.n_outputs = check_int(n_outputs, "n_outputs", min_value=1)
         self.sfreq = check_positive(sfreq, "sfreq")
 
     # The linear readout: what EEG2BoldRegressor(refit_readout=True) re-solves.

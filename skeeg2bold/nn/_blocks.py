@@ -2,6 +2,8 @@
 
 from torch import nn
 
+from .._validation import check_int
+
 __all__ = ["MHAConvBlock"]
 
 
@@ -36,8 +38,8 @@ class MHAConvBlock(nn.Module):
             raise ValueError(
                 f"embed_dim={embed_dim} must be divisible by n_heads={n_heads}."
             )
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size}.")
+        if check_int(kernel_size, "kernel_size", min_value=1) % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (same-length output), got {kernel_size}.")
         self.norm_attn = nn.LayerNorm(embed_dim)
         self.attn = nn.MultiheadAttention(embed_dim, n_heads, dropout=dropout, batch_first=True)
         self.norm_conv = nn.LayerNorm(embed_dim)

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._validation import check_option
+from .._validation import check_int, check_option
 from ._base import EEGModuleMixin
 from ._decoder import Decoder
 from ._encoder import Encoder
@@ -151,12 +151,8 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
             if bold_encoder else None
         )
         n_env, n_branches = n_times // decimation, self.feature_extractor.n_branches
-        if isinstance(skip_lags, bool) or int(skip_lags) != skip_lags or not (
-                0 <= skip_lags <= n_env):
-            raise ValueError(
-                f"skip_lags must be an integer between 0 (no linear path) and the {n_env} "
-                f"envelope samples of a window, got {skip_lags!r}.")
-        self.skip_lags = int(skip_lags)
+        # 0: no linear path; at most the envelope samples of a window.
+        self.skip_lags = check_int(skip_lags, "skip_lags", min_value=0, max_value=n_env)
         if self.skip_lags:
             self.skip_norm = nn.BatchNorm1d(n_branches)
             self.skip_drop = nn.Dropout(dropout)

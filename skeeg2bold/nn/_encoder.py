@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .._validation import check_int
 from ._blocks import MHAConvBlock
 
 __all__ = ["Encoder"]
@@ -46,10 +47,7 @@ class Encoder(nn.Module):
     def __init__(self, n_in, n_times, *, embed_dim=32, stride=25, n_blocks=2, n_heads=4,
                  kernel_size=7, dropout=0.1):
         super().__init__()
-        if stride < 1 or stride > n_times:
-            raise ValueError(
-                f"stride must be between 1 and the input length {n_times}, got {stride}."
-            )
+        stride = check_int(stride, "stride", min_value=1, max_value=n_times)
         self.n_tokens = n_times // stride
         self.reduce = nn.Conv1d(n_in, n_in, kernel_size=stride, stride=stride)
         self.embed = nn.Conv1d(n_in, embed_dim, kernel_size=3, padding=1)

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._constants import DEFAULT_BANDS
-from .._validation import check_option, check_positive
+from .._validation import check_int, check_option, check_positive
 
 __all__ = ["InterpretableFeatureExtractor"]
 
@@ -126,9 +126,7 @@ class InterpretableFeatureExtractor(nn.Module):
                     f"init_bands={init_bands!r}."
                 )
             n_branches = n_chans * len(edges)
-        elif isinstance(n_branches, bool) or int(n_branches) != n_branches or n_branches < 1:
-            raise ValueError(f"n_branches must be a positive integer or None, got {n_branches!r}.")
-        n_branches = int(n_branches)
+        n_branches = check_int(n_branches, "n_branches", min_value=1)
         one_per_channel_and_band = (
             init_spatial == "channels" and edges is not None
             and n_branches == n_chans * len(edges))

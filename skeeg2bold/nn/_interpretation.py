@@ -13,6 +13,8 @@ filtered signal.
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._validation import check_int
+
 __all__ = ["branch_patterns", "plot_branch_patterns"]
 
 #: Windows used for the cross-spectra; enough for smooth spectra at little cost.
@@ -198,8 +200,7 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, max_branches=12,
     info = _plot_info(patterns, info)
     n_branches = patterns["spatial_patterns"].shape[0]
     importance = patterns.get("importance")
-    if isinstance(max_branches, bool) or int(max_branches) != max_branches or max_branches < 1:
-        raise ValueError(f"max_branches must be a positive integer, got {max_branches!r}.")
+    max_branches = check_int(max_branches, "max_branches", min_value=1)
     if branches is None:
         branches = list(range(n_branches))
         if n_branches > max_branches:
@@ -212,9 +213,7 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, max_branches=12,
         raise ValueError(f"branches {bad} do not exist; the model has {n_branches}.")
     freqs = patterns["freqs"]
     keep = freqs <= (fmax if fmax is not None else freqs[-1])
-    if isinstance(n_cols, bool) or int(n_cols) != n_cols or n_cols < 1:
-        raise ValueError(f"n_cols must be a positive integer, got {n_cols!r}.")
-    n_cols = min(int(n_cols), len(branches))
+    n_cols = min(check_int(n_cols, "n_cols", min_value=1), len(branches))
     n_rows = -(-len(branches) // n_cols)
     fig, axes = plt.subplots(n_rows, 2 * n_cols, figsize=(5.2 * n_cols, 1.7 * n_rows),
                              gridspec_kw=dict(width_ratios=[1, 2.2] * n_cols), squeeze=False)

@@ -3,7 +3,7 @@
 from distributed import WorkerPlugin
 from threadpoolctl import threadpool_limits
 
-from ._parallel import thread_budget
+from ._budget import thread_budget
 
 __all__ = ["PinThreads"]
 

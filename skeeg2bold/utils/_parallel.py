@@ -45,7 +45,6 @@ fine for the classical baselines.
 """
 
 import contextlib
-import numbers
 import os
 import sys
 import warnings
@@ -53,6 +52,9 @@ from collections import Counter
 
 from joblib import cpu_count
 from threadpoolctl import threadpool_limits
+
+from .._validation import check_int
+from ._budget import thread_budget
 
 __all__ = ["limit_threads", "passive_thread_waits", "pin_dask_threads", "thread_budget"]
 
@@ -81,42 +83,6 @@ def passive_thread_waits():
     return policy
 
 
-def thread_budget(n_workers, n_cpus=None):
-    """Threads each of ``n_workers`` concurrent fits may use.
-
-    Parameters
-    ----------
-    n_workers : int
-        Fits running at the same time (``n_jobs``; ``-1`` means one per CPU).
-    n_cpus : int, default=None
-        CPUs available; joblib's ``cpu_count()`` (cgroup- and
-        affinity-aware) if None.
-
-    Returns
-    -------
-    n_threads : int
-        ``max(1, n_cpus // n_workers)``.
-
-    Examples
-    --------
-    >>> from skeeg2bold.utils import thread_budget
-    >>> thread_budget(2, n_cpus=16)
-    8
-    """
-    n_cpus = cpu_count() if n_cpus is None else n_cpus
-    for name, value in (("n_workers", n_workers), ("n_cpus", n_cpus)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be an integer, got {value!r}.")
-    if n_workers == -1:
-        n_workers = n_cpus
-    if n_workers < 1 or n_cpus < 1:
-        raise ValueError(
-            f"n_workers and n_cpus must be >= 1 (n_workers=-1: one per CPU), got "
-            f"n_workers={n_workers}, n_cpus={n_cpus}."
-        )
-    return max(1, n_cpus // n_workers)
-
-
 @contextlib.contextmanager
 def limit_threads(n_threads):
     """Pin torch's intra-op threads and the BLAS/OpenMP pools inside a block.
@@ -141,10 +107,7 @@ def limit_threads(n_threads):
     ...     torch.get_num_threads()
     1
     """
-    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
-        raise TypeError(f"n_threads must be an integer, got {n_threads!r}.")
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}.")
+    n_threads = check_int(n_threads, "n_threads", min_value=1)
     import torch
 
     previous = torch.get_num_threads()
