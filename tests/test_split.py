@@ -138,3 +138,140 @@ def test_splitter_errors():
             np.zeros((2 * short.size, 1)), groups=np.repeat([0, 1], short.size)))
     with pytest.raises(ValueError, match="gap must be"):
         next(TimeBlockedSplit(gap=-1.0, times=np.arange(20.0)).split(X))
+
+
+# -- one splitter family: the network's validation split and the chance level --
+class _Windows:
+    """What the splitters read from an EEGWindows: times, window length, subjects."""
+
+    def __init__(self, times, groups, n_times=200, sfreq=100.0):
+        self.times, self.groups = np.asarray(times), np.asarray(groups)
+        self.n_times, self.sfreq = n_times, sfreq
+        self.shape = (self.times.size, 1, n_times)
+
+    def __len__(self):
+        return self.times.size
+
+
+def _reference_valid_split(X, valid_size, gap, n_gap, groups=None):
+    """The network's validation split as it was written before it used LastBlockSplit."""
+    n = len(X)
+    times = getattr(X, "times", None)
+    if times is not None:
+        order_key = np.asarray(times, dtype=float)
+        margin = X.n_times / X.sfreq + gap
+    else:
+        order_key = np.arange(n, dtype=float)
+        margin = n_gap + 0.5
+    if groups is None:
+        groups = getattr(X, "groups", None)
+    groups = np.zeros(n, dtype=int) if groups is None else np.asarray(groups)
+    train, valid = [], []
+    for subject in np.unique(groups):
+        own = np.flatnonzero(groups == subject)
+        own = own[np.argsort(order_key[own], kind="stable")]
+        held = own[-max(int(np.ceil(valid_size * own.size)), 1):]
+        train.append(own[order_key[own] <= order_key[held].min() - margin])
+        valid.append(held)
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+
+
+@pytest.mark.parametrize("valid_size", [0.1, 0.25, 0.5])
+@pytest.mark.parametrize("gap", [0.0, 5.0, 16.0])
+@pytest.mark.parametrize("layout", ["sorted", "shuffled", "ties"])
+def test_network_validation_split_keeps_its_rows(valid_size, gap, layout):
+    from skeeg2bold.nn import TimeBlockedValidSplit
+
+    times, groups = _times_and_groups(3, 200.0, 1.95, 2.0, 0.3, seed=int(gap))
+    if layout == "ties":
+        times = np.round(times / 4.0) * 4.0  # pairs of windows end together
+    if layout != "sorted":
+        rows = np.random.default_rng(1).permutation(times.size)
+        times, groups = times[rows], groups[rows]
+    X = _Windows(times, groups)
+    split = TimeBlockedValidSplit(valid_size, gap=gap)
+    for got, expected in zip(split.split_indices(X),
+                             _reference_valid_split(X, valid_size, gap, 8)):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n_gap", [0, 3, 8])
+@pytest.mark.parametrize("groups", [None, np.repeat([0, 1, 2], [40, 25, 35])])
+def test_network_validation_split_keeps_its_rows_for_plain_arrays(n_gap, groups):
+    from skeeg2bold.nn import TimeBlockedValidSplit
+
+    X = np.zeros((100, 2, 5))
+    split = TimeBlockedValidSplit(0.2, n_gap=n_gap)
+    for got, expected in zip(split.split_indices(X, groups),
+                             _reference_valid_split(X, 0.2, 0.0, n_gap, groups)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def _reference_time_blocked(times, groups, n_splits, end_distance):
+    """TimeBlockedSplit as it was, its gap then the least distance between end times."""
+    blocks = np.empty(times.size, dtype=int)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        order = idx[np.argsort(times[idx], kind="stable")]
+        for k, part in enumerate(np.array_split(order, n_splits)):
+            blocks[part] = k
+    for k in range(n_splits):
+        train = blocks != k
+        for g in np.unique(groups):
+            t_test = times[(blocks == k) & (groups == g)]
+            train &= ~((groups == g) & (times > t_test.min() - end_distance)
+                       & (times < t_test.max() + end_distance))
+        yield np.flatnonzero(train), np.flatnonzero(blocks == k)
+
+
+@pytest.mark.parametrize("gap", [0.0, 4.0, 16.0])
+@pytest.mark.parametrize("window", [2.0, 10.0])
+def test_time_blocked_gap_counts_from_the_window_edges(gap, window):
+    # gap means what it means in the other splitters: seconds between EEG spans.
+    times, groups = _times_and_groups(2, 300.0, 2.0, window, 0.5, seed=3)
+    X = np.zeros((times.size, 1))
+    folds = TimeBlockedSplit(3, window=window, gap=gap, times=times).split(X, groups=groups)
+    for (tr, te), (ref_tr, ref_te) in zip(
+            folds, _reference_time_blocked(times, groups, 3, window + gap)):
+        np.testing.assert_array_equal(tr, ref_tr)
+        np.testing.assert_array_equal(te, ref_te)
+        _assert_no_overlap(times, groups, tr, te, window, min_gap=gap)
+
+
+def test_last_block_split_holds_out_each_subjects_end():
+    from skeeg2bold.model_selection import LastBlockSplit
+
+    times, groups = _times_and_groups(2, 200.0, 2.0, 10.0, 0.0, seed=0)
+    cv = LastBlockSplit(0.25, window=10.0, times=times)
+    assert cv.get_n_splits() == 1
+    (train, test), = cv.split(np.zeros((times.size, 1)), groups=groups)
+    for g in np.unique(groups):
+        own_train, own_test = train[groups[train] == g], test[groups[test] == g]
+        assert own_test.size == np.ceil(0.25 * (groups == g).sum())
+        assert times[own_test].min() - times[own_train].max() >= 10.0 + 16.0
+    with pytest.raises(ValueError, match="test_size must be in"):
+        next(LastBlockSplit(1.0, window=1.0, times=times).split(times, groups=groups))
+    with pytest.raises(ValueError, match="no training window left"):
+        next(LastBlockSplit(0.5, window=10.0, gap=500.0, times=times).split(times))
+
+
+def test_chance_level_of_a_ridge_does_not_import_the_networks():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from skeeg2bold.model_selection import chance_level
+
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((120, 3, 20)), rng.standard_normal((120, 2))
+model = make_pipeline(FunctionTransformer(lambda X: np.log(np.var(X, axis=2))), Ridge())
+chance_level(model, X, y, n_repeats=1, random_state=0)
+loaded = sorted(m for m in sys.modules if m.startswith(("skeeg2bold.nn", "torch", "skorch")))
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)

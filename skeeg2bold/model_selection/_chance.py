@@ -6,7 +6,8 @@ from sklearn.utils import Bunch, check_random_state
 
 from .._validation import check_int
 from ..metrics import pearson_r
-from ._split import HEMODYNAMIC_MEMORY
+from .._constants import HEMODYNAMIC_MEMORY
+from ._split import LastBlockSplit, resolve_groups
 
 __all__ = ["chance_level"]
 
@@ -18,7 +19,7 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     The paper's dashed line: a surrogate with the same architecture trained on
     temporally unrelated EEG and BOLD. Within each subject the windows are
     split in time into a training block and a final test block separated by
-    a gap (:class:`~skeeg2bold.nn.TimeBlockedValidSplit`), so train and test
+    a gap (:class:`LastBlockSplit`), so train and test
     pairs share neither EEG nor BOLD samples. Inside each block BOLD is then
     circularly shifted against the EEG by at least ``min_shift``, which keeps
     each signal's own structure (spectra, autocorrelation, subject offsets)
@@ -68,9 +69,6 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     >>> chance_level(model, X, y, n_repeats=2, random_state=0).scores.shape
     (2, 2)
     """
-    # Imported here: skeeg2bold.nn imports this subpackage's splitters.
-    from ..nn import TimeBlockedValidSplit
-
     n_repeats = check_int(n_repeats, "n_repeats", min_value=1)
     y = np.asarray(y)
     if y.ndim not in (1, 2) or y.shape[0] != len(X):
@@ -81,18 +79,19 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
     rng = check_random_state(random_state)
     times = getattr(X, "times", None)
     if times is None:
+        # Plain arrays: rows in time order, one row per "second".
         times = np.arange(len(X), dtype=float)
+        split = LastBlockSplit(test_size, window=1.0, times=times)
         default_shift = float(HEMODYNAMIC_MEMORY)
     else:
         times = np.asarray(times, dtype=float)
+        split = LastBlockSplit(test_size)
         default_shift = X.n_times / X.sfreq + HEMODYNAMIC_MEMORY
     min_shift = default_shift if min_shift is None else float(min_shift)
-    if groups is None:
-        groups = getattr(X, "groups", None)
-    groups = np.zeros(len(X), dtype=int) if groups is None else np.asarray(groups)
-    # The haemodynamic gap keeps train and test pairs apart in BOLD too.
-    train, test = TimeBlockedValidSplit(valid_size=test_size, gap=HEMODYNAMIC_MEMORY,
-                                        n_gap=int(HEMODYNAMIC_MEMORY)).split_indices(X, groups)
+    groups = resolve_groups(X, groups)
+    # The haemodynamic gap (LastBlockSplit's default) keeps train and test
+    # pairs apart in BOLD too.
+    train, test = next(split.split(X, groups=groups))
 
     scores = []
     for _ in range(int(n_repeats)):

@@ -13,6 +13,12 @@ arrays. Subjects come from ``groups`` (or ``X.groups``), and the window
 length from ``X.n_times / X.sfreq`` (or ``window=`` for plain arrays): a
 splitter that assumed 10 s windows on 30 s ones would let training windows
 overlap test windows.
+
+``gap`` means the same in every splitter (and in the network's validation
+split, :class:`~skeeg2bold.nn.TimeBlockedValidSplit`): the seconds of
+recording between the EEG of a training window and the EEG of a held-out
+window of the same subject, on top of their not overlapping. The end times
+of two such windows are at least ``window + gap`` apart.
 """
 
 import numpy as np
@@ -21,7 +27,7 @@ from sklearn.model_selection import BaseCrossValidator
 from .._constants import HEMODYNAMIC_MEMORY
 from .._validation import check_int, check_positive, check_real_array
 
-__all__ = ["PaperProtocolSplit", "TimeBlockedSplit"]
+__all__ = ["LastBlockSplit", "PaperProtocolSplit", "TimeBlockedSplit"]
 
 
 
@@ -74,28 +80,23 @@ class _TimeAwareSplitter(BaseCrossValidator):
             )
         if not np.all(np.isfinite(times)):
             raise ValueError("times contains NaN or infinite values.")
-        if groups is None:
-            groups = getattr(X, "groups", None)
-        if groups is None:
-            groups = np.zeros(n, dtype=int)
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise ValueError(f"groups has shape {groups.shape} but X has {n} windows.")
-        if groups.dtype.kind == "f" and not np.all(np.isfinite(groups)):
-            # NaN != NaN: a NaN subject would match none of its own windows.
-            raise ValueError("groups contains NaN or infinite values.")
-        return times, groups
+        return times, resolve_groups(X, groups)
+
+    def _reach(self, X):
+        """Least distance (s) between the end times of a training and a held-out window."""
+        gap = check_positive(self.gap, "gap", allow_zero=True)
+        return self._window(X) + gap
 
 
 class TimeBlockedSplit(_TimeAwareSplitter):
     """K contiguous time blocks per subject, with a purge gap.
 
     Fold ``k`` tests on the ``k``-th block (in time) of every subject and trains
-    on the windows of the same subjects that end at least ``gap`` seconds
-    before the block's first window or after its last one. With the default
-    gap (window length + hemodynamic memory) no training window overlaps a
-    test window in time, and neither shares BOLD that still reflects the
-    other's EEG.
+    on the windows of the same subjects whose EEG ends at least ``gap``
+    seconds before the block's first window starts, or starts ``gap``
+    seconds after its last one ends. With the default gap (the hemodynamic
+    memory) no training window overlaps a test window in time, and neither
+    shares BOLD that still reflects the other's EEG.
 
     Parameters
     ----------
@@ -104,14 +105,12 @@ class TimeBlockedSplit(_TimeAwareSplitter):
     window : float, default=None
         Length of each EEG window in seconds. ``None`` reads it from X (an
         :class:`~skeeg2bold.EEGWindows`); a value that contradicts X's
-        windows is refused. Needed for plain arrays when ``gap`` is None.
-    gap : float, default=None
-        Minimum distance in seconds between the end times of any training and
-        any test window of the same subject. ``None`` means
-        ``window + 16.0`` (the HRF's memory), the least that keeps both the
-        EEG spans and the hemodynamic responses apart. When the window
-        length is known, a gap shorter than it (which would let training and
-        test windows overlap) is refused.
+        windows is refused. Required for plain arrays.
+    gap : float, default=16.0
+        Seconds of recording between the EEG of any training window and any
+        test window of the same subject (their end times are ``window + gap``
+        apart at least). The default, the HRF's memory, is the least that
+        keeps both the EEG spans and the hemodynamic responses apart.
     times : array-like of shape (n_windows,), default=None
         Window end times, for plain-array X (ignored when X carries ``times``).
 
@@ -125,7 +124,7 @@ class TimeBlockedSplit(_TimeAwareSplitter):
     [(84, 49), (73, 48), (85, 48)]
     """
 
-    def __init__(self, n_splits=5, *, window=None, gap=None, times=None):
+    def __init__(self, n_splits=5, *, window=None, gap=HEMODYNAMIC_MEMORY, times=None):
         self.n_splits = n_splits
         self.window = window
         self.gap = gap
@@ -134,49 +133,86 @@ class TimeBlockedSplit(_TimeAwareSplitter):
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.n_splits
 
-    def _gap(self, X):
-        window = self._window(X, required=self.gap is None)
-        if self.gap is None:
-            return window + HEMODYNAMIC_MEMORY
-        gap = check_positive(self.gap, "gap", allow_zero=True)
-        if window is not None and gap < window:
-            raise ValueError(
-                f"gap={gap:g} s is shorter than the {window:g} s windows: training "
-                "windows would overlap test windows. Use gap >= window, or gap=None."
-            )
-        return gap
-
     def split(self, X, y=None, groups=None):
         """Yield ``(train, test)`` index arrays."""
-        check_int(self.n_splits, "n_splits", min_value=2)
+        n_splits = check_int(self.n_splits, "n_splits", min_value=2)
         times, groups = self._resolve(X, groups)
-        gap = self._gap(X)
+        reach = self._reach(X)
         blocks = np.empty(times.shape[0], dtype=int)
         for g in np.unique(groups):
             idx = np.flatnonzero(groups == g)
-            if idx.size < self.n_splits:
+            if idx.size < n_splits:
                 raise ValueError(
-                    f"subject {g!r} has {idx.size} windows, fewer than n_splits={self.n_splits}."
+                    f"subject {g!r} has {idx.size} windows, fewer than n_splits={n_splits}."
                 )
             order = idx[np.argsort(times[idx], kind="stable")]
-            for k, part in enumerate(np.array_split(order, self.n_splits)):
+            for k, part in enumerate(np.array_split(order, n_splits)):
                 blocks[part] = k
-        for k in range(self.n_splits):
-            test_mask = blocks == k
-            train_mask = ~test_mask
-            for g in np.unique(groups):
-                in_g = groups == g
-                t_test = times[test_mask & in_g]
-                lo, hi = t_test.min() - gap, t_test.max() + gap
-                # Windows within `gap` of the test block on either side are purged.
-                train_mask &= ~(in_g & (times > lo) & (times < hi))
-            train, test = np.flatnonzero(train_mask), np.flatnonzero(test_mask)
-            if train.size == 0:
-                raise ValueError(
-                    f"fold {k} has no training window left after the {gap:g} s purge "
-                    "gap; use fewer splits, a smaller gap or longer recordings."
-                )
-            yield train, test
+        for k in range(n_splits):
+            test = blocks == k
+            yield _purged_train(times, groups, test, reach, f"fold {k}"), np.flatnonzero(test)
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
+        for _, test in self.split(X, y, groups):
+            yield test
+
+
+class LastBlockSplit(_TimeAwareSplitter):
+    """Hold out the final stretch of every subject's windows, with a gap.
+
+    One split: within each subject the last ``test_size`` fraction of
+    windows in time (at least one) is the test block, and training keeps the
+    subject's windows whose EEG ends at least ``gap`` seconds before the
+    block's first window starts. The network's validation split
+    (:class:`~skeeg2bold.nn.TimeBlockedValidSplit`) and
+    :func:`~skeeg2bold.model_selection.chance_level` are built on it.
+
+    Parameters
+    ----------
+    test_size : float, default=0.1
+        Fraction of each subject's windows held out, in (0, 1).
+    window : float, default=None
+        Length of each EEG window in seconds. ``None`` reads it from X (an
+        :class:`~skeeg2bold.EEGWindows`); a value that contradicts X's
+        windows is refused. Required for plain arrays.
+    gap : float, default=16.0
+        Seconds of recording between the EEG of the last training window and
+        the first test window of a subject (the HRF's memory by default).
+    times : array-like of shape (n_windows,), default=None
+        Window end times, for plain-array X (ignored when X carries ``times``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skeeg2bold.model_selection import LastBlockSplit
+    >>> times = np.arange(10.0, 300.0, 2.0)
+    >>> cv = LastBlockSplit(0.2, window=10.0, times=times)
+    >>> [(len(tr), len(te)) for tr, te in cv.split(np.zeros((times.size, 1)))]
+    [(103, 29)]
+    """
+
+    def __init__(self, test_size=0.1, *, window=None, gap=HEMODYNAMIC_MEMORY, times=None):
+        self.test_size = test_size
+        self.window = window
+        self.gap = gap
+        self.times = times
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 1
+
+    def split(self, X, y=None, groups=None):
+        """Yield one ``(train, test)`` pair of index arrays."""
+        test_size = check_positive(self.test_size, "test_size")
+        if test_size >= 1:
+            raise ValueError(f"test_size must be in (0, 1), got {self.test_size!r}.")
+        times, groups = self._resolve(X, groups)
+        reach = self._reach(X)
+        test = np.zeros(times.shape[0], dtype=bool)
+        for g in np.unique(groups):
+            own = np.flatnonzero(groups == g)
+            own = own[np.argsort(times[own], kind="stable")]
+            test[own[-max(int(np.ceil(test_size * own.size)), 1):]] = True
+        yield _purged_train(times, groups, test, reach, "the split"), np.flatnonzero(test)
 
     def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
         for _, test in self.split(X, y, groups):
@@ -282,6 +318,43 @@ class PaperProtocolSplit(_TimeAwareSplitter):
     def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
         for _, test in self.split(X, y, groups):
             yield test
+
+
+def resolve_groups(X, groups, n=None):
+    """The subject of each window: ``groups``, else ``X.groups``, else one subject.
+
+    Returns an ndarray of shape ``(n,)`` (``n`` defaults to the number of
+    windows of X); refuses another shape and NaN subjects.
+    """
+    n = _num_windows(X) if n is None else n
+    if groups is None:
+        groups = getattr(X, "groups", None)
+    if groups is None:
+        return np.zeros(n, dtype=int)
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups has shape {groups.shape} but X has {n} windows.")
+    if groups.dtype.kind == "f" and not np.all(np.isfinite(groups)):
+        # NaN != NaN: a NaN subject would match none of its own windows.
+        raise ValueError("groups contains NaN or infinite values.")
+    return groups
+
+
+def _purged_train(times, groups, test, reach, what):
+    """Training rows: not in ``test`` and, per subject, ``reach`` s clear of its test span."""
+    train = ~test
+    for g in np.unique(groups[test]):
+        own = groups == g
+        t_test = times[test & own]
+        train &= ~(own & (times > t_test.min() - reach) & (times < t_test.max() + reach))
+    train = np.flatnonzero(train)
+    if train.size == 0:
+        raise ValueError(
+            f"{what} has no training window left after the purge of {reach:g} s (window + "
+            "gap) around the held-out windows; use a smaller gap, fewer splits or held-out "
+            "windows, or longer recordings."
+        )
+    return train
 
 
 def _num_windows(X):

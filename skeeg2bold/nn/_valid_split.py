@@ -1,9 +1,15 @@
-"""Time-aware validation split for training: a final block per subject, with a gap."""
+"""Validation splits for training, in skorch's ``train_split`` interface.
+
+The time-aware split is :class:`~skeeg2bold.model_selection.LastBlockSplit`;
+:class:`TimeBlockedValidSplit` adapts it to skorch (a dataset in, two
+``Subset`` out) and to plain arrays (rows in time order).
+"""
 
 import numpy as np
 from torch.utils.data import Subset
 
-from .._validation import check_positive
+from .._validation import check_int, check_positive
+from ..model_selection import LastBlockSplit
 
 __all__ = ["PredefinedValidSplit", "TimeBlockedValidSplit"]
 
@@ -30,11 +36,12 @@ class TimeBlockedValidSplit:
     valid_size : float, default=0.1
         Fraction of each subject's windows held out (at least one window).
     gap : float, default=0.0
-        Extra seconds between the end of the last training window and the
-        start of the first validation window's EEG (EEGWindows input). With
-        0 they share no EEG sample; ``16.0`` also keeps the BOLD memory apart,
-        at the price of fewer training windows (the validation score only
-        steers early stopping, so the default keeps the data).
+        Seconds of recording between the EEG of the last training window and
+        of the first validation window (EEGWindows input), as ``gap`` of the
+        :mod:`~skeeg2bold.model_selection` splitters. With 0 they share no EEG
+        sample; ``16.0`` also keeps the BOLD memory apart, at the price of
+        fewer training windows (the validation score only steers early
+        stopping, so the default keeps the data).
     n_gap : int, default=8
         Rows skipped before each validation block (plain-array input).
 
@@ -58,41 +65,17 @@ class TimeBlockedValidSplit:
 
     def split_indices(self, X, groups=None):
         """Return ``(train, valid)`` row indices for windows ``X``."""
-        valid_size = check_positive(self.valid_size, "valid_size")
-        if valid_size >= 1:
+        if not 0 < check_positive(self.valid_size, "valid_size") < 1:
             raise ValueError(f"valid_size must be in (0, 1), got {self.valid_size!r}.")
-        n = len(X)
-        times = getattr(X, "times", None)
-        if times is not None:
-            order_key = np.asarray(times, dtype=float)
-            margin = X.n_times / X.sfreq + check_positive(self.gap, "gap", allow_zero=True)
+        if getattr(X, "times", None) is not None:
+            split = LastBlockSplit(self.valid_size, gap=self.gap)
         else:
-            order_key = np.arange(n, dtype=float)
-            if int(self.n_gap) != self.n_gap or self.n_gap < 0:
-                raise ValueError(f"n_gap must be a non-negative integer, got {self.n_gap!r}.")
-            margin = self.n_gap + 0.5
-        if groups is None:
-            groups = getattr(X, "groups", None)
-        groups = np.zeros(n, dtype=int) if groups is None else np.asarray(groups)
-        if groups.shape != (n,):
-            raise ValueError(f"groups has shape {groups.shape} but X has {n} windows.")
-        train, valid = [], []
-        for subject in np.unique(groups):
-            own = np.flatnonzero(groups == subject)
-            own = own[np.argsort(order_key[own], kind="stable")]
-            n_valid = max(int(np.ceil(valid_size * own.size)), 1)
-            held = own[-n_valid:]
-            first_valid = order_key[held].min()
-            train.append(own[order_key[own] <= first_valid - margin])
-            valid.append(held)
-        train, valid = np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
-        if train.size == 0:
-            raise ValueError(
-                f"No training window is left after holding out {valid_size:g} of each "
-                f"subject's {n} windows with the gap; give more data, a smaller "
-                "valid_size or gap, or train_split=None."
-            )
-        return train, valid
+            # Plain arrays: rows in time order, each one "window" long, so
+            # training stops n_gap rows before each validation block.
+            n_gap = check_int(self.n_gap, "n_gap", min_value=0)
+            split = LastBlockSplit(self.valid_size, window=1.0, gap=n_gap,
+                                   times=np.arange(len(X), dtype=float))
+        return next(split.split(X, groups=groups))
 
     def __call__(self, dataset, y=None, groups=None):
         train, valid = self.split_indices(dataset.X, groups)
