@@ -64,7 +64,7 @@ def _train(folder):
     names = [str(n) for n in splitter.get_feature_names_out(data.roi_names)]
     # Latency does not depend on how long the network trained.
     models = {"network": EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0),
-              "ridge": make_ridge_baseline(sfreq=data.sfreq)}
+              "ridge": make_ridge_baseline()}
     paths = {}
     for kind, model in models.items():
         model.fit(data.X, y)

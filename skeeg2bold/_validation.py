@@ -244,11 +244,13 @@ def check_eeg_windows_array(X, name="X", *, dtype=(np.float64, np.float32)):
     return np.ascontiguousarray(X)
 
 
-def fit_sfreq(sfreq, X, owner):
+def fit_sfreq(sfreq, X, owner, source="EEGWindows from make_windows"):
     """The sampling rate a window transformer fits at.
 
-    ``X.sfreq`` for :class:`~skeeg2bold.EEGWindows` (a given ``sfreq`` must
-    agree), else the ``sfreq`` parameter, required for plain arrays.
+    ``X.sfreq`` for inputs that carry their rate (:class:`~skeeg2bold.EEGWindows`,
+    an envelope extractor's series; a given ``sfreq`` must agree), else the
+    ``sfreq`` parameter, required for plain arrays. ``source`` names what
+    carries the rate, for the error message.
     """
     sfreq = check_positive(sfreq, "sfreq", allow_none=True)
     x_sfreq = getattr(X, "sfreq", None)
@@ -256,7 +258,7 @@ def fit_sfreq(sfreq, X, owner):
         if sfreq is None:
             raise ValueError(
                 f"sfreq is required when X is a plain array; pass {owner}(sfreq=...) or "
-                "EEGWindows from make_windows."
+                f"{source}."
             )
         return sfreq
     if sfreq is not None and not np.isclose(sfreq, x_sfreq):

@@ -314,13 +314,13 @@ def _models(preset, data, args):
                 models[name] = SeedEnsembleRegressor(models[name], n_members=3,
                                                      random_state=args.seed)
         elif name == "ridge":
-            models[name] = make_ridge_baseline(sfreq=data.sfreq)
+            models[name] = make_ridge_baseline()
         elif name == "logridge":
-            models[name] = make_ridge_baseline(sfreq=data.sfreq, log=True)
+            models[name] = make_ridge_baseline(log=True)
         elif name == "riemann":
-            models[name] = make_riemann_baseline(sfreq=data.sfreq)
+            models[name] = make_riemann_baseline()
         else:
-            models[name] = make_hrf_baseline(sfreq=data.sfreq)
+            models[name] = make_hrf_baseline()
     return models
 
 

@@ -50,7 +50,7 @@ def test_factories_return_searchable_pipelines():
         "envelopefeatureextractor", "hrfconvolution", "standardscaler", "ridgecv",
     ]
     assert hrf.get_params()["envelopefeatureextractor__layout"] == "series"
-    assert hrf.get_params()["hrfconvolution__sfreq"] == 4.0
+    assert hrf.get_params()["hrfconvolution__sfreq"] is None  # read from the envelopes
     assert clone(hrf).get_params()["hrfconvolution__hrf_model"] == "spm + derivative"
 
 

@@ -54,10 +54,41 @@ def test_names_chain_through_a_pipeline():
     ]
 
 
+def test_rate_travels_from_the_envelopes(tmp_path):
+    import pickle
+
+    from sklearn.base import clone
+
+    X = np.random.default_rng(2).standard_normal((3, 2, 1000))
+    ext = EnvelopeFeatureExtractor(sfreq=100.0, bands={"alpha": (8, 13)}, layout="series",
+                                   out_sfreq=4.0)
+    series = ext.fit_transform(X)
+    assert series.sfreq == 4.0 and series[:2].sfreq == 4.0
+    assert type(np.asarray(series)) is np.ndarray
+    assert pickle.loads(pickle.dumps(series)).sfreq == 4.0  # survives joblib's caches
+    # No sfreq on the HRF step: it samples its kernel at the envelopes' 4 Hz...
+    pipe = make_pipeline(clone(ext), HRFConvolution(), memory=str(tmp_path))
+    out = pipe.fit_transform(X)
+    assert pipe[-1].sfreq_ == 4.0
+    told = make_pipeline(clone(ext), HRFConvolution(sfreq=4.0)).fit_transform(X)
+    assert_allclose(out, told)
+    assert_allclose(make_pipeline(clone(ext), HRFConvolution(), memory=str(tmp_path))
+                    .fit_transform(X), out)  # from the cache, rate included
+    # ...so changing the extractor's rate alone changes the kernel with it.
+    pipe.set_params(envelopefeatureextractor__out_sfreq=2.0).fit(X)
+    assert pipe[-1].sfreq_ == 2.0
+    # A rate that contradicts the envelopes is refused, at fit and at transform.
+    with pytest.raises(ValueError, match="sfreq=2 disagrees"):
+        HRFConvolution(sfreq=2.0).fit(series)
+    hrf = HRFConvolution(sfreq=4.0).fit(np.asarray(series))
+    with pytest.raises(ValueError, match="X.sfreq=2"):
+        hrf.transform(ext.set_params(out_sfreq=2.0).fit_transform(X))
+
+
 @pytest.mark.parametrize(
     "params, X, match",
     [
-        (dict(), np.zeros((2, 1, 10)), "sfreq .* is required"),
+        (dict(), np.zeros((2, 1, 10)), "sfreq is required .* EnvelopeFeatureExtractor"),
         (dict(sfreq=2.0, hrf_model="fir"), np.zeros((2, 1, 10)), "hrf_model must be one of"),
         (dict(sfreq=2.0, time_length=-1.0), np.zeros((2, 1, 10)), "time_length"),
         (dict(sfreq=2.0), np.zeros((2, 1, 1)), "at least 2"),

@@ -137,10 +137,10 @@ def make_hrf_baseline(
         data under the paper's protocol: mean r 0.280 against 0.259 over the
         8 target subjects.
     hrf_model, time_length
-        Passed to :class:`~skeeg2bold.features.HRFConvolution`, whose
-        ``sfreq`` is set to ``out_sfreq`` (search
-        ``envelopefeatureextractor__out_sfreq`` and ``hrfconvolution__sfreq``
-        together). Windows shorter than the HRF truncate it.
+        Passed to :class:`~skeeg2bold.features.HRFConvolution`, which reads
+        the envelopes' rate (``out_sfreq``) from the series it receives, so
+        ``envelopefeatureextractor__out_sfreq`` can be searched alone.
+        Windows shorter than the HRF truncate it.
     alphas, cv, alpha_per_target, memory
         As in :func:`make_ridge_baseline`.
 
@@ -158,7 +158,7 @@ def make_hrf_baseline(
     --------
     >>> from skeeg2bold.baselines import make_hrf_baseline
     >>> model = make_hrf_baseline(250.0, hrf_model="spm + derivative")
-    >>> model.get_params()["hrfconvolution__sfreq"]
+    >>> model.get_params()["envelopefeatureextractor__out_sfreq"]
     2.0
     """
     extractor = EnvelopeFeatureExtractor(
@@ -173,7 +173,7 @@ def make_hrf_baseline(
     )
     return make_pipeline(
         extractor,
-        HRFConvolution(sfreq=out_sfreq, hrf_model=hrf_model, time_length=time_length),
+        HRFConvolution(hrf_model=hrf_model, time_length=time_length),
         StandardScaler(),
         RidgeCV(alphas=alphas, cv=cv, alpha_per_target=alpha_per_target),
         memory=memory,

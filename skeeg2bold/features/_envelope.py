@@ -10,6 +10,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._constants import DEFAULT_BANDS
 from .._validation import (
     check_eeg_windows_array,
     check_fitted_windows,
@@ -17,7 +18,6 @@ from .._validation import (
     check_positive,
     fit_sfreq,
 )
-from .._constants import DEFAULT_BANDS
 from .._windows import EEGWindows
 
 __all__ = ["EnvelopeFeatureExtractor", "DEFAULT_BANDS"]
@@ -209,7 +209,8 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         -------
         features : ndarray of shape (n_windows, n_channels * n_bands * n_lags)
             or (n_windows, n_channels * n_bands, n_out) for
-            ``layout="series"``.
+            ``layout="series"``, then an ndarray that also carries its rate
+            (``features.sfreq == out_sfreq``).
         """
         check_is_fitted(self, "lags_")
         X = _check_windows(X)
@@ -338,8 +339,36 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
             envelopes /= self.scale_[None, :, :, None].astype(envelopes.dtype)
         n = envelopes.shape[0]
         if self.layout == "series":
-            return envelopes.reshape(n, -1, envelopes.shape[-1])
+            return SeriesWindows(envelopes.reshape(n, -1, envelopes.shape[-1]), self.out_sfreq)
         return envelopes.reshape(n, -1)
+
+
+class SeriesWindows(np.ndarray):
+    """Windows of time series ``(n_windows, n_series, n_times)`` that know their rate.
+
+    What :class:`EnvelopeFeatureExtractor` (``layout="series"``) returns: a
+    plain ndarray with an ``sfreq`` attribute (Hz), so that the next step of
+    a pipeline (:class:`~skeeg2bold.features.HRFConvolution`) reads the rate
+    of the envelopes instead of being told it again. Slices keep ``sfreq``;
+    ``np.asarray`` gives the plain array.
+    """
+
+    def __new__(cls, array, sfreq):
+        obj = np.asarray(array).view(cls)
+        obj.sfreq = float(sfreq)
+        return obj
+
+    def __array_finalize__(self, obj):
+        self.sfreq = getattr(obj, "sfreq", None)
+
+    def __reduce__(self):
+        # ndarray pickles its data only; keep the rate (joblib caches, clones).
+        rebuild, args, state = super().__reduce__()
+        return rebuild, args, (state, self.sfreq)
+
+    def __setstate__(self, state):
+        state, self.sfreq = state
+        super().__setstate__(state)
 
 
 def _check_windows(X):

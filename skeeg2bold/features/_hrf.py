@@ -9,6 +9,7 @@ from .._validation import (
     check_fitted_windows,
     check_option,
     check_positive,
+    fit_sfreq,
 )
 
 __all__ = ["HRFConvolution"]
@@ -42,9 +43,11 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    sfreq : float
-        Sampling rate (Hz) of the series, e.g. the ``out_sfreq`` of
-        :class:`EnvelopeFeatureExtractor`. Required.
+    sfreq : float, default=None
+        Sampling rate (Hz) of the series. ``None`` reads it from ``X.sfreq``:
+        the series of :class:`EnvelopeFeatureExtractor` (``layout="series"``)
+        carry their rate (its ``out_sfreq``), so a pipeline needs no second
+        setting. Required for plain arrays; if both are given they must agree.
     hrf_model : str, default="glover"
         One of ``"spm"``, ``"spm + derivative"``,
         ``"spm + derivative + dispersion"``, ``"glover"``,
@@ -59,7 +62,9 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     kernels_ : ndarray of shape (n_basis, n_kernel)
-        HRF basis sampled at ``sfreq`` from lag 0, truncated to the window.
+        HRF basis sampled at ``sfreq_`` from lag 0, truncated to the window.
+    sfreq_ : float
+        Sampling rate (Hz) of the fitted series.
     n_features_in_ : int
         Number of series per window.
     n_times_ : int
@@ -88,23 +93,21 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
         self.time_length = time_length
 
     def fit(self, X, y=None):
-        """Sample the HRF basis at ``sfreq`` over the window.
+        """Sample the HRF basis at the series' rate over the window.
 
         Parameters
         ----------
         X : array-like of shape (n_windows, n_features, n_times)
-            Series in time order, the last sample at the window's end.
+            Series in time order, the last sample at the window's end; its
+            ``sfreq`` attribute, if any, gives the rate.
         y : ignored
 
         Returns
         -------
         self : HRFConvolution
         """
-        if self.sfreq is None:
-            raise ValueError(
-                "sfreq (the rate of the series, e.g. the extractor's out_sfreq) is required."
-            )
-        sfreq = check_positive(self.sfreq, "sfreq")
+        sfreq = fit_sfreq(self.sfreq, X, "HRFConvolution",
+                          "the series of EnvelopeFeatureExtractor(layout='series')")
         time_length = check_positive(self.time_length, "time_length")
         check_option(self.hrf_model, _HRF_MODELS, "hrf_model")
         X = check_eeg_windows_array(X, "X")
@@ -115,6 +118,7 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
                 f"The window holds {self.n_times_} sample(s) at {sfreq:g} Hz; the HRF "
                 "needs at least 2 (use a higher sfreq or a longer window)."
             )
+        self.sfreq_ = sfreq
         self.kernels_ = _hrf_basis(self.hrf_model, sfreq, time_length)[:, :n_kernel]
         return self
 
@@ -131,6 +135,7 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
             Ordered feature-major: all bases of feature 0, then feature 1...
         """
         check_is_fitted(self, "kernels_")
+        fit_sfreq(self.sfreq_, X, "HRFConvolution")  # a rate X carries must be the fitted one
         X = check_eeg_windows_array(X, "X")
         check_fitted_windows(X, self, n_channels=self.n_features_in_, n_times=self.n_times_)
         n_kernel = self.kernels_.shape[1]
