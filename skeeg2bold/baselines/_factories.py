@@ -47,10 +47,10 @@ def make_ridge_baseline(
         :class:`~skeeg2bold.EEGWindows`.
     bands, envelope, smoothing, out_sfreq, lags, log, n_jobs
         Passed to :class:`~skeeg2bold.features.EnvelopeFeatureExtractor`
-        (``layout="lagged"``). ``log=True`` (log envelopes) scored higher on
-        the simulated data under the paper's protocol: mean r 0.283 against
-        0.262 over the 8 target subjects; the default keeps the classical
-        linear envelopes.
+        (``layout="lagged"``). ``log=True`` regresses on log envelopes
+        (log-amplitude, to which BOLD responds more linearly); the default
+        keeps the classical linear envelopes. Both are compared in
+        ``benchmarks/RESULTS.md``.
     alphas : array-like of float, default=8 values from 0.1 to 1e6
         Penalties tried by :class:`~sklearn.linear_model.RidgeCV`.
     cv : int, cross-validation generator or None, default=5
@@ -133,9 +133,8 @@ def make_hrf_baseline(
         :class:`~skeeg2bold.EEGWindows`.
     bands, envelope, smoothing, out_sfreq, log, n_jobs
         Passed to :class:`~skeeg2bold.features.EnvelopeFeatureExtractor`
-        (``layout="series"``). ``log=True`` scored higher on the simulated
-        data under the paper's protocol: mean r 0.280 against 0.259 over the
-        8 target subjects.
+        (``layout="series"``). ``log=True`` convolves log envelopes (compared
+        with the default in ``benchmarks/RESULTS.md``).
     hrf_model, time_length
         Passed to :class:`~skeeg2bold.features.HRFConvolution`, which reads
         the envelopes' rate (``out_sfreq``) from the series it receives, so

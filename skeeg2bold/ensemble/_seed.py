@@ -14,12 +14,12 @@ class SeedEnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """Train ``n_members`` copies of an estimator with different seeds; average them.
 
     A network trained on a few minutes of data per subject lands in a
-    different solution for every seed: on the simulated data under the
-    paper's protocol, the mean r of single :class:`~skeeg2bold.nn.CompactNet`
-    fits on one target subject spread from 0.31 to 0.36 with the seed alone.
+    different solution for every seed (weight initialisation, batch order,
+    dropout), so single fits differ in score with the seed alone.
     Averaging the members' predictions removes most of that variance
     (deep ensembles, Lakshminarayanan et al. 2017) at ``n_members`` times
-    the training cost; inference stays a few milliseconds per member.
+    the training and inference cost. Measured scores and fit times are in
+    ``benchmarks/RESULTS.md``.
 
     Every member is a :func:`~sklearn.base.clone` of ``estimator`` with its
     ``random_state`` set to a seed drawn from ``random_state``, fitted on the

@@ -30,22 +30,14 @@ class CompactNet(EEGModuleMixin, nn.Module):
     ``refit_readout``). The band-pass filters stay fixed
     (``learn_temporal="auto"``), so each recording is filtered once per band
     before training (and cached across fits) and only the per-band spatial
-    mixing, the envelope and the readout are computed in every epoch; this
-    is several times faster than learning the temporal filters
-    (``learn_temporal=True``, the former behaviour), for the same scores on
-    the simulated data. On a few minutes of
-    data per subject, random spatial filters land somewhere new with every
-    seed; starting from the channels both raises the score and steadies it.
-    On the simulated data under the paper's protocol (see
-    ``benchmarks/bench_nn.py``), mean r over the 15 targets, averaged over
-    the 8 target subjects: 0.291 with these defaults (one seed), against
-    0.262 for the ridge baseline, 0.259 for the HRF baseline, 0.283 and
-    0.280 for both baselines on log envelopes; higher than the ridge
-    baseline for 7 of the 8 subjects. Three seeds averaged
-    (:class:`~skeeg2bold.ensemble.SeedEnsembleRegressor`) give 0.296. The
-    former defaults, 30 randomly initialised branches over a log-spaced
-    filter bank, gave 0.255 on sub-01 to sub-04 even averaged over 5 seeds
-    (single seeds 0.16 to 0.35), where these defaults give 0.274.
+    mixing, the envelope and the readout are computed in every epoch,
+    instead of a convolution per branch as with ``learn_temporal=True``.
+    On a few minutes of data per subject, random spatial filters land
+    somewhere new with every seed; starting from the channels both raises
+    the score and steadies it. Scores and fit times against the baselines
+    and the other networks are measured by ``benchmarks/bench_nn.py`` and
+    reported in ``benchmarks/RESULTS.md`` (see the :ref:`network user guide
+    <network>`).
 
     Parameters
     ----------

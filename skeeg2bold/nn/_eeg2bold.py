@@ -84,9 +84,10 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         Seconds per sample of the decoded sequence.
     post_hidden : int, default=32
     readout : {"mean", "last"}, default="mean"
-        How the decoded sequence gives the window's prediction. Together,
-        ``readout="mean"``, ``dropout=0.3`` and ``token_period=0.5`` scored
-        higher on the simulated data than ``"last"``, 0.1 and 0.25.
+        How the decoded sequence gives the window's prediction: the mean
+        over the sequence, or its last sample. The defaults of ``readout``,
+        ``dropout`` and ``token_period`` were chosen with
+        ``benchmarks/bench_nn.py`` on the simulated data.
     dropout : float, default=0.3
     bold_encoder : bool, default=True
         Build the BOLD encoder (needed for a CLIP term in the loss).
