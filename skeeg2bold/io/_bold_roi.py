@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_finite, check_option, check_positive
 from ._atlas import SUBCORTICAL_ROIS, fetch_subcortical_atlas, restrict_atlas
-from ._files import read_file
+from ._files import check_image
 
 __all__ = ["BOLDRoiTargets", "load_confounds", "t_r_from_header"]
 
@@ -366,20 +366,9 @@ def _as_list(X, confounds):
 
 
 def _load_4d(img):
-    if isinstance(img, (str, Path)):
-        path = Path(img)
-        if not path.is_file():
-            raise FileNotFoundError(f"BOLD image not found: {str(path)!r}.")
-        img = read_file(nib.load, path, "BOLD image")
-    if not isinstance(img, nib.spatialimages.SpatialImage):
-        raise TypeError(
-            f"A BOLD image must be a path or a nibabel image, got {type(img).__name__}."
-        )
-    if len(img.shape) != 4 or img.shape[3] < 2:
-        raise ValueError(
-            f"BOLD images must be 4-D (x, y, z, n_volumes) with at least 2 volumes, "
-            f"got shape {img.shape}."
-        )
+    img = check_image(img, "BOLD image", 4)
+    if img.shape[3] < 2:
+        raise ValueError(f"BOLD image must have at least 2 volumes, got shape {img.shape}.")
     return img
 
 

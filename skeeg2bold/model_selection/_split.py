@@ -188,7 +188,7 @@ class LastBlockSplit(_TimeAwareSplitter):
     >>> times = np.arange(10.0, 300.0, 2.0)
     >>> cv = LastBlockSplit(0.2, window=10.0, times=times)
     >>> [(len(tr), len(te)) for tr, te in cv.split(np.zeros((times.size, 1)))]
-    [(103, 29)]
+    [(104, 29)]
     """
 
     def __init__(self, test_size=0.1, *, window=None, gap=HEMODYNAMIC_MEMORY, times=None):
