@@ -487,6 +487,12 @@ class _Plan:
         return cls(sfreq, bands, envelope, smoothing, tuple(decim), pad, dtype)
 
 
+# Hand-written (one FFT band-pass per band at a reduced internal rate, read
+# out only at the lags) rather than mne.filter.filter_data + scipy's hilbert:
+# benchmarks/bench_features.py (8 simulated subjects, one thread, same
+# features to r > 0.9999) measured it 5.7x faster than MNE on each continuous
+# recording at 250 Hz (21x at 1000 Hz, best of 3) and 15x faster than MNE on
+# each window for plain arrays.
 def _envelopes_at(signals, positions, plan):
     """Smoothed band envelopes of each signal read at fractional sample ``positions``.
 
