@@ -4,9 +4,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 
+from .._constants import HEMODYNAMIC_MEMORY
 from .._validation import check_int
 from ..metrics import pearson_r
-from .._constants import HEMODYNAMIC_MEMORY
 from ._split import LastBlockSplit, resolve_groups
 
 __all__ = ["chance_level"]
