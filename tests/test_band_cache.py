@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_regressor import SFREQ, toy_recordings
 from torch.nn import functional as F
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, make_windows
@@ -16,6 +15,9 @@ from skeeg2bold.nn._band_cache import (
     clear_band_cache,
 )
 from skeeg2bold.nn._feature_extractor import depthwise_same_conv
+
+from _helpers import TOY_SFREQ as SFREQ
+from _helpers import toy_recordings
 
 
 @pytest.fixture(scope="module")

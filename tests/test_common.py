@@ -25,7 +25,9 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import (
+    _get_check_estimator_ids,
     check_do_not_raise_errors_in_init_or_set_params,
     check_estimator_cloneable,
     check_estimator_repr,
@@ -38,11 +40,8 @@ from sklearn.utils.estimator_checks import (
     check_valid_tag_types,
     parametrize_with_checks,
 )
-from sklearn.utils.estimator_checks import _get_check_estimator_ids
 
-from sklearn.linear_model import Ridge
-
-from skeeg2bold.baselines import make_hrf_baseline, make_riemann_baseline, make_ridge_baseline
+from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline, make_riemann_baseline
 from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.features import (
     BandCovariances,
