@@ -87,7 +87,8 @@ def test_learned_or_unbanded_filters_have_no_prefilter():
                                             **bank)
     assert learned.band_filters is None and learned.temporal.weight.requires_grad
     # "auto": fixed when every channel has every band, learned with fewer branches.
-    assert InterpretableFeatureExtractor(8, SFREQ, n_branches=None, **bank).band_filters.shape[0] == 4
+    auto = InterpretableFeatureExtractor(8, SFREQ, n_branches=None, **bank)
+    assert auto.band_filters.shape[0] == 4
     few = InterpretableFeatureExtractor(8, SFREQ, n_branches=4, **bank)
     assert few.band_filters is None and few.temporal.weight.requires_grad
     random = InterpretableFeatureExtractor(8, SFREQ, n_branches=4, learn_temporal=False)

@@ -80,7 +80,9 @@ def test_read_bids_eeg_and_fmriprep_bold(tmp_path):
     assert np.all(column_corr(rec.bold, own) > 0.999)
     raw_bold = read_bids(tmp_path, "01", "rest", space="MNI152NLin6Asym",
                          bold_targets=targets, confounds=None)  # fmt: skip
-    assert np.mean(column_corr(raw_bold.bold, truth["bold"])) < np.mean(column_corr(rec.bold, truth["bold"]))
+    assert np.mean(column_corr(raw_bold.bold, truth["bold"])) < np.mean(
+        column_corr(rec.bold, truth["bold"])
+    )
     # Other fMRIPrep columns can be added; empty first rows become 0 with a warning.
     with pytest.warns(UserWarning, match="1 empty confound value"):
         read_bids(tmp_path, "01", "rest", space="MNI152NLin6Asym", bold_targets=targets,

@@ -68,7 +68,7 @@ def _player(raw):
 
 def _locate(eeg, window):
     """Index of the sample that ends ``window`` in the continuous ``eeg``."""
-    hits = np.flatnonzero(np.all(eeg.T == window[:, -1], axis=1))
+    hits = np.flatnonzero(np.all(window[:, -1] == eeg.T, axis=1))
     assert hits.size == 1
     return int(hits[0])
 

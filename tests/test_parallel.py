@@ -61,12 +61,10 @@ def test_limit_threads_pins_torch_and_blas_then_restores():
         blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
         assert all(n == 1 for n in blas)
     assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="n_threads"):
-        with limit_threads(0):
-            pass
-    with pytest.raises(TypeError, match="n_threads"):
-        with limit_threads("2"):
-            pass
+    with pytest.raises(ValueError, match="n_threads"), limit_threads(0):
+        pass
+    with pytest.raises(TypeError, match="n_threads"), limit_threads("2"):
+        pass
 
 
 def test_loky_workers_get_their_share_of_threads(small_sim_windows):
