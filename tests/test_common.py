@@ -279,7 +279,7 @@ def _data_free_cases():
                                id=f"{type(estimator).__name__}-{check.__name__}")
 
 
-@pytest.mark.parametrize("estimator, check", _data_free_cases())
+@pytest.mark.parametrize("estimator, check", list(_data_free_cases()))
 def test_api_checks_that_need_no_data(estimator, check):
     check(type(estimator).__name__, estimator)
 
