@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from test_regressor import SFREQ, toy_recordings
 from torch.nn import functional as F
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, make_windows
@@ -16,6 +15,9 @@ from skeeg2bold.nn._band_cache import (
     clear_band_cache,
 )
 from skeeg2bold.nn._feature_extractor import depthwise_same_conv
+
+from _helpers import TOY_SFREQ as SFREQ
+from _helpers import toy_recordings
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,8 @@ def test_learned_or_unbanded_filters_have_no_prefilter():
                                             **bank)
     assert learned.band_filters is None and learned.temporal.weight.requires_grad
     # "auto": fixed when every channel has every band, learned with fewer branches.
-    assert InterpretableFeatureExtractor(8, SFREQ, n_branches=None, **bank).band_filters.shape[0] == 4
+    auto = InterpretableFeatureExtractor(8, SFREQ, n_branches=None, **bank)
+    assert auto.band_filters.shape[0] == 4
     few = InterpretableFeatureExtractor(8, SFREQ, n_branches=4, **bank)
     assert few.band_filters is None and few.temporal.weight.requires_grad
     random = InterpretableFeatureExtractor(8, SFREQ, n_branches=4, learn_temporal=False)

@@ -17,7 +17,7 @@ from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
 from skeeg2bold.features import EnvelopeFeatureExtractor
 from skeeg2bold.metrics import mean_r_scorer
 
-from test_envelope import _am_signals
+from _helpers import am_signals
 
 BANDS = {"theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
 
@@ -63,7 +63,7 @@ def test_lagged_ridge_matches_mne_receptive_field():
     tmax=(K-1)/2, sfreq=2).
     """
     sfreq, n_lags = 100.0, 8
-    eeg = _am_signals(3, 20000)
+    eeg = am_signals(3, 20000)
     volume_times = np.arange(2.0, 200.0, 1.95)
     rec = Recording(eeg, np.zeros((volume_times.size, 1)), volume_times, sfreq=sfreq,
                     ch_names=["Cz", "Pz", "Oz"])

@@ -12,6 +12,8 @@ from skeeg2bold.io import (
     read_bids,
 )
 
+from _helpers import column_corr
+
 mne_bids = pytest.importorskip("mne_bids")
 
 SFREQ = 250.0
@@ -60,10 +62,6 @@ def _write_run(root, *, run="01", marker="R128", n_markers=N_VOLUMES, seed=0):
     return dict(bold=bold, motion=motion, onsets=onsets, atlas=atlas)
 
 
-def _corr(a, b):
-    return np.array([np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(a.shape[1])])
-
-
 def test_read_bids_eeg_and_fmriprep_bold(tmp_path):
     truth = _write_run(tmp_path)
     targets = BOLDRoiTargets(atlas=truth["atlas"], detrend=False)
@@ -79,10 +77,12 @@ def test_read_bids_eeg_and_fmriprep_bold(tmp_path):
     # orthogonal to the motion.
     design = np.column_stack([np.ones(N_VOLUMES), truth["motion"][:, 0]])
     own = truth["bold"] - design @ np.linalg.lstsq(design, truth["bold"], rcond=None)[0]
-    assert np.all(_corr(rec.bold, own) > 0.999)
+    assert np.all(column_corr(rec.bold, own) > 0.999)
     raw_bold = read_bids(tmp_path, "01", "rest", space="MNI152NLin6Asym",
                          bold_targets=targets, confounds=None)  # fmt: skip
-    assert np.mean(_corr(raw_bold.bold, truth["bold"])) < np.mean(_corr(rec.bold, truth["bold"]))
+    assert np.mean(column_corr(raw_bold.bold, truth["bold"])) < np.mean(
+        column_corr(rec.bold, truth["bold"])
+    )
     # Other fMRIPrep columns can be added; empty first rows become 0 with a warning.
     with pytest.warns(UserWarning, match="1 empty confound value"):
         read_bids(tmp_path, "01", "rest", space="MNI152NLin6Asym", bold_targets=targets,

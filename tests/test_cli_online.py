@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("mne_lsl")
 pytest.importorskip("skops")
 
-from skeeg2bold.cli import main
 from skeeg2bold import EEGWindows
-from skeeg2bold.datasets import CWL_CH_NAMES, simulate_eeg_fmri
+from skeeg2bold.cli import main
+from skeeg2bold.datasets import CWL_CH_NAMES
 from skeeg2bold.persistence import load_model
 
 FIT = ["fit", "--quick", "--n-subjects", "2", "--sim-duration", "60", "--window", "2",
@@ -77,9 +77,8 @@ def test_replay_simulator_and_stream_write_log(ridge_file, tmp_path, capsys):
     assert (tmp_path / "log.png").stat().st_size > 5000
 
 
-def test_replay_a_recording_file(tmp_path):
-    rec = simulate_eeg_fmri(n_subjects=1, duration=20.0, sfreq=100.0,
-                            random_state=0).recordings[0]
+def test_replay_a_recording_file(tmp_path, small_sim):
+    rec = small_sim.recordings[0]
     path = tmp_path / "rec_raw.fif"
     mne.io.RawArray(rec.eeg, rec.info, verbose=False).save(path, verbose=False)
     name = f"file-{uuid.uuid4().hex}"

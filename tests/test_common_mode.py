@@ -41,7 +41,8 @@ def test_inverse_is_exact(method):
     splitter = CommonModeSplitter(method=method).fit(y)
     assert_allclose(splitter.inverse_transform(splitter.transform(y)), y, rtol=0, atol=1e-12 * 200)
     other = _bold(seed=1)  # exact on unseen rows too
-    assert_allclose(splitter.inverse_transform(splitter.transform(other)), other, rtol=0, atol=1e-12 * 200)
+    assert_allclose(splitter.inverse_transform(splitter.transform(other)), other, rtol=0,
+                    atol=1e-12 * 200)
 
 
 def test_projection_removes_the_common_mode():

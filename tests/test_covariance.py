@@ -38,10 +38,11 @@ def windows():
 def test_oas_cospectrum_equals_pyriemann():
     rng = np.random.default_rng(1)
     for n_freqs in (1, 3, 12, 80):
-        coef = rng.standard_normal((4, 5, 7, n_freqs)) + 1j * rng.standard_normal((4, 5, 7, n_freqs))
+        shape = (4, 5, 7, n_freqs)
+        coef = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
         np.testing.assert_allclose(_oas_cospectrum(coef),
-                                   covariances(coef, estimator="oas", assume_centered=True).real, rtol=1e-10,
-                                   atol=1e-12)
+                                   covariances(coef, estimator="oas", assume_centered=True).real,
+                                   rtol=1e-10, atol=1e-12)
 
 
 def test_band_covariance_finds_the_topography_of_a_rhythm():

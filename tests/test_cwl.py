@@ -13,13 +13,11 @@ from skeeg2bold.io import (
     write_cwl,
 )
 
+from _helpers import column_corr
+
 CH_NAMES = ["Fp1", "Fz", "Cz", "Pz", "O1", "TP9", "POz"]
 N_VOLUMES = 20
 TR = 1.95
-
-
-def _corr(a, b):
-    return np.array([np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(a.shape[1])])
 
 
 def _recording(subject="trio1", seed=0):
@@ -76,7 +74,7 @@ def test_round_trip_with_missing_markers(tmp_path):
     np.testing.assert_allclose(np.diff(back.volume_times[16:]), step, atol=1e-3)
     # ROI means are the planted signals (noise averaged over each ROI's voxels).
     assert back.roi_names == list(SUBCORTICAL_ROIS)
-    assert np.all(_corr(back.bold, rec.bold) > 0.99)
+    assert np.all(column_corr(back.bold, rec.bold) > 0.99)
     # Montage attached: Cz has a position.
     assert np.all(np.isfinite(back.info.get_montage().get_positions()["ch_pos"]["Cz"]))
 
@@ -97,7 +95,7 @@ def test_motion_parameters_are_regressed_out(tmp_path):
     assert abs(np.corrcoef(with_motion.bold[:, 0], motion[:, 0])[0, 1]) < 1e-6
     assert np.corrcoef(without.bold[:, 0], motion[:, 0])[0, 1] > 0.5
     # The other ROIs barely change.
-    assert np.all(_corr(with_motion.bold[:, 1:], without.bold[:, 1:]) > 0.8)
+    assert np.all(column_corr(with_motion.bold[:, 1:], without.bold[:, 1:]) > 0.8)
 
 
 def test_clear_errors(tmp_path):

@@ -7,16 +7,14 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
-from skeeg2bold import DroppedWindowsWarning, make_windows
-from skeeg2bold.datasets import simulate_eeg_fmri
 from skeeg2bold.metrics import mean_r_scorer
 from skeeg2bold.model_selection import TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
 from skeeg2bold.utils import pin_dask_threads, thread_budget
 
-distributed = pytest.importorskip("distributed")
+from _helpers import SMALL_SIM_WINDOW as WINDOW
 
-WINDOW = 4.0
+distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +39,8 @@ def test_pin_dask_threads_gives_each_worker_its_share(client):
         pin_dask_threads(client, n_threads=0)
 
 
-def test_grid_search_through_dask_matches_the_local_run(client):
-    sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0, artifacts=False,
-                            random_state=0)
-    with pytest.warns(DroppedWindowsWarning):
-        data = make_windows(sim.recordings, window=WINDOW, step=1.0, sfreq=50.0)
-    X, y = data.X, data.y[:, :3]
+def test_grid_search_through_dask_matches_the_local_run(client, small_sim_windows):
+    X, y = small_sim_windows
     model = EEG2BoldRegressor(CompactNet, module__n_branches=3, max_epochs=2, batch_size=32,
                               train_split=None, random_state=0)
     grid = {"module__n_lags": [2, 4]}

@@ -3,7 +3,9 @@
 The build runs ``sphinx-build`` on a copy of ``docs/``, ``examples/`` and the
 README (so the working tree stays clean) with the gallery executed in quick
 mode, warnings treated as errors, and checks that every page, every gallery
-figure and one API page per public name came out.
+figure and one API page per public name came out. It takes minutes, so it is
+marked ``docs`` and left out of the default run; ``.ci/run`` runs it as its
+own step (``python -m pytest -m docs``).
 """
 
 import doctest
@@ -15,6 +17,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import skeeg2bold
 
@@ -44,6 +48,7 @@ def _public_names():
     return list(names.values())
 
 
+@pytest.mark.docs
 def test_docs_build_with_gallery(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(DOCS, src / "docs", ignore=shutil.ignore_patterns(*_BUILD_OUTPUTS))

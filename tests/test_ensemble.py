@@ -15,7 +15,7 @@ from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.model_selection import TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
 
-from test_regressor import toy_recordings
+from _helpers import toy_recordings
 
 NET = dict(module__n_branches=3, module__n_lags=2, max_epochs=2, train_split=None)
 

@@ -13,23 +13,15 @@ from sklearn.base import clone
 from skeeg2bold import EEGWindows, Recording, make_windows
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
 
+from _helpers import am_signals
+
 SFREQ = 100.0
 CH_NAMES = ["Cz", "Pz", "Oz"]
-
-def _am_signals(n_channels, n_times, sfreq=SFREQ, seed=0):
-    """Noise plus an alpha rhythm whose amplitude follows a slow sine."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_times) / sfreq
-    modulation = 1.0 + 0.6 * np.sin(2 * np.pi * 0.05 * t + rng.uniform(0, 6, (n_channels, 1)))
-    return 0.3 * rng.standard_normal((n_channels, n_times)) + 2.0 * modulation * np.sin(
-        2 * np.pi * 10.0 * t
-    )
-
 
 def _windows(n_subjects=2, duration=60.0, ch_names=CH_NAMES, sfreq=SFREQ, seed=0):
     recordings = []
     for k in range(n_subjects):
-        eeg = _am_signals(len(ch_names), int(duration * sfreq), sfreq, seed + k)
+        eeg = am_signals(len(ch_names), int(duration * sfreq), sfreq, seed + k)
         volume_times = np.arange(2.0, duration, 1.95)
         bold = np.random.default_rng(k).standard_normal((volume_times.size, 2))
         recordings.append(
@@ -76,7 +68,7 @@ def test_continuous_route_matches_mne_on_the_recording(envelope):
 def test_array_route_matches_mne_away_from_window_edges():
     """A plain array is filtered window by window; inside the window (away
     from filter and smoothing edges) it equals the per-window MNE route."""
-    X = _am_signals(6, 1500).reshape(3, 2, 1500)  # 3 windows x 2 channels x 15 s
+    X = am_signals(6, 1500).reshape(3, 2, 1500)  # 3 windows x 2 channels x 15 s
     bands = {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
     ext = EnvelopeFeatureExtractor(sfreq=SFREQ, bands=bands, dtype="float64")
     features = ext.fit_transform(X).reshape(3, 2, 2, -1)

@@ -17,8 +17,8 @@ from hypothesis.extra import numpy as hnp
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, Recording, make_windows
 from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
-from skeeg2bold.metrics import ConstantTargetWarning, correlation_table, mean_r, pearson_r
 from skeeg2bold.features import EnvelopeFeatureExtractor, HRFConvolution
+from skeeg2bold.metrics import ConstantTargetWarning, correlation_table, mean_r, pearson_r
 from skeeg2bold.model_selection import PaperProtocolSplit, TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
 from skeeg2bold.targets import CommonModeSplitter

@@ -55,8 +55,10 @@ def test_scorer_in_cross_validate_and_grid_search():
     y = X[:, :2] + 0.5 * rng.standard_normal((120, 2))
     groups = np.repeat(np.arange(4), 30)
     res = cross_validate(Ridge(), X, y, groups=groups, cv=GroupKFold(4), scoring=mean_r_scorer)
-    manual = [mean_r(y[groups == g], Ridge().fit(X[groups != g], y[groups != g]).predict(X[groups == g]))
-              for g in range(4)]
+    manual = [
+        mean_r(y[groups == g], Ridge().fit(X[groups != g], y[groups != g]).predict(X[groups == g]))
+        for g in range(4)
+    ]
     np.testing.assert_allclose(sorted(res["test_score"]), sorted(manual))
     search = GridSearchCV(Ridge(), {"alpha": [0.1, 1e6]}, cv=GroupKFold(4), scoring=mean_r_scorer)
     search.fit(X, y, groups=groups)

@@ -45,7 +45,8 @@ def test_clip_loss_matches_numpy():
 
 def test_weighted_sum_and_prediction_only_path():
     rng = np.random.default_rng(2)
-    pred, true = torch.tensor(rng.standard_normal((8, 2))), torch.tensor(rng.standard_normal((8, 2)))
+    pred = torch.tensor(rng.standard_normal((8, 2)))
+    true = torch.tensor(rng.standard_normal((8, 2)))
     e, b = torch.tensor(rng.standard_normal((8, 5))), torch.tensor(rng.standard_normal((8, 5)))
     loss = CorrelationCLIPLoss(corr_weight=0.7, clip_weight=0.2, temperature=0.5)
     expected = 0.7 * negative_pearson(pred, true) + 0.2 * _np_clip(e.numpy(), b.numpy(), 0.5)

@@ -17,7 +17,6 @@ from mne_lsl.player import PlayerLSL
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, make_windows
 from skeeg2bold._signature import window_signature
 from skeeg2bold.baselines import make_ridge_baseline
-from skeeg2bold.datasets import simulate_eeg_fmri
 from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
 from skeeg2bold.online import OnlineTwin
@@ -28,14 +27,9 @@ BANDS = {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
 
 
 @pytest.fixture(scope="module")
-def sim():
-    return simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def data(sim):
+def data(small_sim):
     with pytest.warns(DroppedWindowsWarning):
-        return make_windows(sim.recordings, window=WINDOW, step=STEP)
+        return make_windows(small_sim.recordings, window=WINDOW, step=STEP)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +52,9 @@ def models(data, ridge):
     }
 
 
-def _raw(sim, ch_names=None, eeg=None):
+def _raw(small_sim, ch_names=None, eeg=None):
     """The first subject's EEG as a Raw, rounded to float32 as LSL carries it."""
-    rec = sim.recordings[0]
+    rec = small_sim.recordings[0]
     eeg = rec.eeg if eeg is None else eeg
     eeg = np.asarray(eeg, dtype=np.float32).astype(np.float64)
     raw = mne.io.RawArray(eeg, mne.create_info(rec.ch_names, rec.sfreq, "eeg"), verbose=False)
@@ -74,7 +68,7 @@ def _player(raw):
 
 def _locate(eeg, window):
     """Index of the sample that ends ``window`` in the continuous ``eeg``."""
-    hits = np.flatnonzero(np.all(eeg.T == window[:, -1], axis=1))
+    hits = np.flatnonzero(np.all(window[:, -1] == eeg.T, axis=1))
     assert hits.size == 1
     return int(hits[0])
 
@@ -92,12 +86,12 @@ def _relative_error(online, offline):
 
 
 @pytest.mark.parametrize("kind", ["ridge", "network", "ensemble"])
-def test_online_predictions_equal_offline_predict(sim, models, kind):
+def test_online_predictions_equal_offline_predict(small_sim, models, kind):
     model = models[kind]
-    rec = sim.recordings[0]
+    rec = small_sim.recordings[0]
     # The stream has the channels in another order, plus one the model never saw.
     order = rec.ch_names[::-1]
-    raw = _raw(sim, order)
+    raw = _raw(small_sim, order)
     raw.add_channels([mne.io.RawArray(np.zeros((1, raw.n_times)),
                                       mne.create_info(["EXTRA"], raw.info["sfreq"], "eeg"),
                                       verbose=False)], force_update_info=True)
@@ -112,7 +106,7 @@ def test_online_predictions_equal_offline_predict(sim, models, kind):
     ok = [r for r in rows if r.status == "ok"]
     assert len(ok) >= 3 and stats["predictions"] == len(ok)
     assert stats["gaps"] == stats["dropouts"] == stats["skipped_nonfinite"] == 0
-    eeg = _raw(sim).get_data()  # model channel order
+    eeg = _raw(small_sim).get_data()  # model channel order
     ends = [_locate(eeg, r.window) for r in ok]
     # One prediction per step: window ends STEP * sfreq samples apart (a twin
     # polled late predicts on the newest window, so allow a few exceptions).
@@ -123,8 +117,8 @@ def test_online_predictions_equal_offline_predict(sim, models, kind):
     assert _relative_error(online, offline) <= 1e-5
 
 
-def test_outlet_carries_predictions_named_and_timestamped(sim, ridge):
-    player, name = _player(_raw(sim))
+def test_outlet_carries_predictions_named_and_timestamped(small_sim, ridge):
+    player, name = _player(_raw(small_sim))
     out_name = f"bold-{uuid.uuid4().hex}"
     rows, received = [], []
     try:
@@ -155,9 +149,9 @@ def test_outlet_carries_predictions_named_and_timestamped(sim, ridge):
     np.testing.assert_allclose(ts, [r.timestamp for r in rows], rtol=0, atol=1e-9)
 
 
-def test_missing_channel_is_a_clear_error(sim, ridge):
-    rec = sim.recordings[0]
-    player, name = _player(_raw(sim).drop_channels([rec.ch_names[3]]))
+def test_missing_channel_is_a_clear_error(small_sim, ridge):
+    rec = small_sim.recordings[0]
+    player, name = _player(_raw(small_sim).drop_channels([rec.ch_names[3]]))
     try:
         with pytest.raises(ValueError, match=f"lacks channel.*'{rec.ch_names[3]}'"):
             OnlineTwin(ridge, name=name).connect()
@@ -165,8 +159,8 @@ def test_missing_channel_is_a_clear_error(sim, ridge):
         player.stop()
 
 
-def test_rate_that_cannot_be_resampled_is_a_clear_error(sim, ridge):
-    rec = sim.recordings[0]
+def test_rate_that_cannot_be_resampled_is_a_clear_error(small_sim, ridge):
+    rec = small_sim.recordings[0]
     raw = mne.io.RawArray(rec.eeg[:, ::2].astype(np.float64),
                           mne.create_info(rec.ch_names, rec.sfreq / 2, "eeg"), verbose=False)
     player, name = _player(raw)
@@ -177,8 +171,8 @@ def test_rate_that_cannot_be_resampled_is_a_clear_error(sim, ridge):
         player.stop()
 
 
-def test_faster_stream_is_resampled_to_the_model_rate(sim, ridge):
-    rec = sim.recordings[0]
+def test_faster_stream_is_resampled_to_the_model_rate(small_sim, ridge):
+    rec = small_sim.recordings[0]
     from scipy.signal import resample_poly
 
     fast = resample_poly(rec.eeg.astype(np.float64), 2, 1, axis=1)
@@ -206,12 +200,12 @@ def test_faster_stream_is_resampled_to_the_model_rate(sim, ridge):
                                    atol=0.02 * np.abs(eeg).max())
 
 
-def test_nonfinite_samples_skip_windows(sim, ridge):
-    rec = sim.recordings[0]
+def test_nonfinite_samples_skip_windows(small_sim, ridge):
+    rec = small_sim.recordings[0]
     eeg = np.array(rec.eeg, dtype=np.float64)
     sfreq = int(rec.sfreq)
     eeg[2, 3 * sfreq:int(3.2 * sfreq)] = np.nan  # 0.2 s of NaN at 3 s
-    player, name = _player(_raw(sim, eeg=eeg))
+    player, name = _player(_raw(small_sim, eeg=eeg))
     rows = []
     try:
         with OnlineTwin(ridge, name=name, step=STEP) as twin:
@@ -231,8 +225,8 @@ def test_nonfinite_samples_skip_windows(sim, ridge):
             assert np.isfinite(r.window).all() and np.isfinite(r.prediction).all()
 
 
-def test_dropout_and_reconnect_are_flagged_and_counted(sim, ridge):
-    raw = _raw(sim)
+def test_dropout_and_reconnect_are_flagged_and_counted(small_sim, ridge):
+    raw = _raw(small_sim)
     player, name = _player(raw)
     rows = []
     twin = OnlineTwin(ridge, name=name, step=STEP, stall_timeout=0.5)
@@ -262,11 +256,11 @@ def test_dropout_and_reconnect_are_flagged_and_counted(sim, ridge):
     assert after.index("ok") == after.count("gap")
 
 
-def test_gap_in_connected_stream_is_flagged(sim, ridge):
+def test_gap_in_connected_stream_is_flagged(small_sim, ridge):
     """Samples lost in transit (a jump in the timestamps) are a gap, not a crash."""
     from mne_lsl.lsl import StreamInfo, StreamOutlet, local_clock
 
-    rec = sim.recordings[0]
+    rec = small_sim.recordings[0]
     name = f"eeg-{uuid.uuid4().hex}"
     info = StreamInfo(name, "EEG", len(rec.ch_names), rec.sfreq, "float32", name)
     info.set_channel_names(rec.ch_names)
@@ -304,16 +298,16 @@ def test_gap_in_connected_stream_is_flagged(sim, ridge):
             assert r.window.shape[1] == int(WINDOW * rec.sfreq)
 
 
-def test_model_without_channel_names_uses_stream_order_with_warning(sim, data):
+def test_model_without_channel_names_uses_stream_order_with_warning(small_sim, data):
     model = make_ridge_baseline(sfreq=data.sfreq, bands=BANDS).fit(
         np.asarray(data.X), data.y[:, :2])
     assert window_signature(model).ch_names is None
-    player, name = _player(_raw(sim))
+    player, name = _player(_raw(small_sim))
     try:
         with pytest.warns(UserWarning, match="does not know its channel names"):
             twin = OnlineTwin(model, name=name).connect()
         twin.disconnect()
-        rec = sim.recordings[0]
+        rec = small_sim.recordings[0]
         twin = OnlineTwin(model, name=name, ch_names=rec.ch_names[::-1]).connect()
         assert list(twin._picks) == list(range(len(rec.ch_names)))[::-1]
         twin.disconnect()
@@ -352,13 +346,13 @@ def test_bad_arguments(ridge):
             OnlineTwin(ridge, name="x", step=-1.0).connect()
 
 
-def test_model_file_gives_target_names_and_step(sim, ridge, tmp_path):
+def test_model_file_gives_target_names_and_step(small_sim, ridge, tmp_path):
     pytest.importorskip("skops")
     from skeeg2bold.persistence import save_model
 
     path = save_model(ridge, tmp_path / "ridge.zip",
                       metadata={"target_names": ["x", "y", "z"], "tr": 0.7})
-    player, name = _player(_raw(sim))
+    player, name = _player(_raw(small_sim))
     try:
         twin = OnlineTwin(str(path), name=name).connect()
         assert twin.target_names_ == ["x", "y", "z"] and twin.step_ == 0.7

@@ -10,24 +10,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GridSearchCV, cross_validate
 from threadpoolctl import threadpool_info
 
-from skeeg2bold import DroppedWindowsWarning, make_windows
 from skeeg2bold.baselines import make_ridge_baseline
-from skeeg2bold.datasets import simulate_eeg_fmri
 from skeeg2bold.metrics import mean_r_scorer
 from skeeg2bold.model_selection import TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
 from skeeg2bold.utils import limit_threads, thread_budget
 
-WINDOW = 4.0
-
-
-@pytest.fixture(scope="module")
-def windows():
-    sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0, artifacts=False,
-                            random_state=0)
-    with pytest.warns(DroppedWindowsWarning):
-        data = make_windows(sim.recordings, window=WINDOW, step=1.0, sfreq=50.0)
-    return data.X, data.y[:, :3]
+from _helpers import SMALL_SIM_WINDOW as WINDOW
 
 
 class ThreadProbe(RegressorMixin, BaseEstimator):
@@ -72,16 +61,14 @@ def test_limit_threads_pins_torch_and_blas_then_restores():
         blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
         assert all(n == 1 for n in blas)
     assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="n_threads"):
-        with limit_threads(0):
-            pass
-    with pytest.raises(TypeError, match="n_threads"):
-        with limit_threads("2"):
-            pass
+    with pytest.raises(ValueError, match="n_threads"), limit_threads(0):
+        pass
+    with pytest.raises(TypeError, match="n_threads"), limit_threads("2"):
+        pass
 
 
-def test_loky_workers_get_their_share_of_threads(windows):
-    X, y = windows
+def test_loky_workers_get_their_share_of_threads(small_sim_windows):
+    X, y = small_sim_windows
     X2 = np.asarray(X)[:, :2, :10].reshape(len(X), -1)
     # joblib's loky backend sets OMP_NUM_THREADS etc. to cpu_count // n_jobs in
     # its workers (unless the user set them), and torch reads it at import.
@@ -90,8 +77,8 @@ def test_loky_workers_get_their_share_of_threads(windows):
     assert [e.torch_threads_ for e in result["estimator"]] == [expected, expected]
 
 
-def test_limit_threads_pins_fits_run_as_threads(windows):
-    X, y = windows
+def test_limit_threads_pins_fits_run_as_threads(small_sim_windows):
+    X, y = small_sim_windows
     X2 = np.asarray(X)[:, :2, :10].reshape(len(X), -1)
     budget = thread_budget(2)
     with parallel_config(backend="threading"), limit_threads(budget):
@@ -102,8 +89,8 @@ def test_limit_threads_pins_fits_run_as_threads(windows):
 
 
 # -- reproducibility ---------------------------------------------------------
-def test_grid_search_of_the_network_is_identical_with_one_or_two_jobs(windows):
-    X, y = windows
+def test_grid_search_of_the_network_is_identical_with_one_or_two_jobs(small_sim_windows):
+    X, y = small_sim_windows
     cv = TimeBlockedSplit(2, window=WINDOW)
     grid = {"module__n_lags": [2, 4]}
     searches = [
@@ -122,8 +109,8 @@ def test_grid_search_of_the_network_is_identical_with_one_or_two_jobs(windows):
     np.testing.assert_allclose(serial.predict(X), parallel.predict(X), rtol=1e-4, atol=1e-6)
 
 
-def test_cross_validate_of_the_ridge_baseline_is_identical_with_one_or_two_jobs(windows):
-    X, y = windows
+def test_cross_validate_of_the_ridge_baseline_is_identical_with_one_or_two_jobs(small_sim_windows):
+    X, y = small_sim_windows
     cv = TimeBlockedSplit(2, window=WINDOW)
     model = make_ridge_baseline(bands={"alpha": (8, 13), "beta": (13, 24)})
     results = [

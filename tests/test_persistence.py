@@ -13,25 +13,23 @@ from skorch.callbacks import Checkpoint, LoadInitState
 
 from skeeg2bold import DroppedWindowsWarning, Recording, make_windows
 from skeeg2bold.baselines import make_hrf_baseline, make_ridge_baseline
-from skeeg2bold.datasets import simulate_eeg_fmri
 from skeeg2bold.metrics import mean_r_scorer
 from skeeg2bold.model_selection import TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
 from skeeg2bold.targets import CommonModeSplitter
 
-WINDOW = 4.0
+from _helpers import SMALL_SIM_WINDOW as WINDOW
+
 TINY_NET = dict(module__n_branches=3, module__embed_dim=8, module__n_heads=2,
                 module__n_blocks=1, module__kernel_size=3, module__post_hidden=8)
 
 
 @pytest.fixture(scope="module")
-def windows():
-    sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0, artifacts=False,
-                            random_state=0)
+def windows(small_sim):
     # Eight channels keep the fits quick.
     recordings = [Recording(r.eeg[:8], r.bold[:, :4], r.volume_times, sfreq=r.sfreq,
                             ch_names=r.ch_names[:8], subject=r.subject)
-                  for r in sim.recordings]
+                  for r in small_sim.recordings]
     with pytest.warns(DroppedWindowsWarning):
         data = make_windows(recordings, window=WINDOW, step=1.0, sfreq=50.0)
     return data.X, data.y

@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from scipy.signal import butter, sosfiltfilt
 from sklearn.base import clone
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -22,32 +21,12 @@ from skeeg2bold.nn import (
     TimeBlockedValidSplit,
 )
 
-SFREQ = 50.0
-CH_NAMES = ["Fz", "Cz", "Pz", "C3", "C4", "O1", "O2", "F3"]
+from _helpers import TOY_CH_NAMES as CH_NAMES
+from _helpers import TOY_SFREQ as SFREQ
+from _helpers import toy_recordings
+
 TINY_DEEP = dict(module__n_branches=4, module__embed_dim=8, module__n_heads=2,
                  module__n_blocks=1, module__kernel_size=3, module__post_hidden=8)
-
-
-def toy_recordings(n_subjects=2, duration=120.0, seed=0):
-    """EEG whose 10 Hz source amplitude drives two BOLD-like targets."""
-    rng = np.random.default_rng(seed)
-    n = int(duration * SFREQ)
-    t = np.arange(n) / SFREQ
-    pattern = np.linspace(1.0, -0.5, len(CH_NAMES))
-    sos = butter(2, 0.1, fs=SFREQ, output="sos")
-    recordings = []
-    for s in range(n_subjects):
-        amp = np.exp(sosfiltfilt(sos, rng.standard_normal(n)) * 8)
-        source = amp * np.sin(2 * np.pi * 10 * t + rng.uniform(0, 6))
-        eeg = np.outer(pattern, source) + 0.5 * rng.standard_normal((len(CH_NAMES), n))
-        volume_times = np.arange(2.0, duration, 1.0)
-        drive = np.interp(volume_times, t, amp)
-        bold = np.column_stack([drive, -drive + 0.3 * drive.std() * rng.standard_normal(
-            drive.size)])
-        recordings.append(Recording(eeg * 1e-5, bold, volume_times, sfreq=SFREQ,
-                                    ch_names=CH_NAMES, subject=f"sub-{s}",
-                                    montage="colin27_1020"))
-    return recordings
 
 
 @pytest.fixture(scope="module")

@@ -104,7 +104,7 @@ def test_oracle_reaches_the_stated_ceiling(sim):
     # Thalamus is designed the most visible ROI, the amygdala among the least.
     assert sim.design_ceiling[0] > sim.design_ceiling[5]
     # The noise-free BOLD is more than the oracle: the invisible drive.
-    for rec, gt in zip(sim.recordings, sim.truth):
+    for gt in sim.truth:
         r_clean = pearson_r(gt.bold_clean, gt.oracle)
         assert np.all(r_clean < 0.99) and np.all(r_clean > 0.2) and r_clean.mean() > 0.6
 

@@ -42,7 +42,9 @@ def _assert_no_overlap(times, groups, train, test, window, min_gap=0.0):
     jitter=st.floats(0.0, 0.3),
     seed=st.integers(0, 1000),
 )
-def test_time_blocked_split_never_overlaps(n_subjects, duration, tr, window, n_splits, jitter, seed):
+def test_time_blocked_split_never_overlaps(
+    n_subjects, duration, tr, window, n_splits, jitter, seed
+):
     times, groups = _times_and_groups(n_subjects, duration, tr, window, jitter, seed)
     cv = TimeBlockedSplit(n_splits=n_splits, window=window, times=times)
     X = np.zeros((times.size, 1))
@@ -89,7 +91,8 @@ def test_paper_protocol_matches_hand_computed_parts():
     (train, valid, test), = cv.split_with_validation(np.zeros((times2.size, 1)), groups=groups)
     own_t = times2[train][groups[train] == "b"]
     assert own_t.min() == 10.0 and own_t.max() == 68.0  # ends <= 68.7
-    assert times2[valid].min() == 80.0 and times2[valid].max() == 128.0  # starts >= 68.7, ends <= 128.7
+    # starts >= 68.7, ends <= 128.7
+    assert times2[valid].min() == 80.0 and times2[valid].max() == 128.0
     assert times2[test].min() == 140.0 and times2[test].max() == 278.0
     assert np.sum(groups[train] == "a") == times.size
 
