@@ -194,8 +194,11 @@ def test_riemann_baseline_recovers_a_source_power_target():
     model = make_riemann_baseline(n_bins=2).fit(data.X[train], data.y[train])
     r = pearson_r(data.y[~train], model.predict(data.X[~train]))
     assert r[0] > 0.8
-    assert [n for n, _ in model.steps] == ["bandcovariances", "tangentspacefeatures",
-                                           "standardscaler", "ridgecv"]
+    assert [n for n, _ in model.steps] == ["bandcovariances", "tangentspacefeatures", "ridgecv"]
+    scaled = make_riemann_baseline(n_bins=2, scale=True)
+    assert [n for n, _ in scaled.steps][-2:] == ["standardscaler", "ridgecv"]
+    with pytest.raises(TypeError, match="scale"):
+        make_riemann_baseline(scale="yes")
 
 
 def test_subject_alignment_whitens_each_subject():
