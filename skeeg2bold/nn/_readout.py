@@ -1,9 +1,70 @@
-"""Closed-form ridge for the network's readout, every penalty from one SVD per fold."""
+"""What follows training: the network's readout re-solved in closed form, and the
+affine map of its outputs to the units of ``y``."""
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["ridge_cv_contiguous"]
+__all__ = ["DEFAULT_READOUT_ALPHAS", "calibrate_outputs", "ridge_cv_contiguous",
+           "solve_readout"]
+
+#: Ridge penalties tried when the readout is re-solved (``readout_alphas=None``).
+DEFAULT_READOUT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 15))
+
+
+def solve_readout(features, target, alphas, offset=None, offset_rows=slice(None)):
+    """Cross-validated ridge from the readout features to the targets.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_windows, n_features)
+    target : ndarray of shape (n_windows, n_outputs)
+        Standardised targets.
+    alphas : ndarray of shape (n_alphas,)
+        Penalties, on standardised features.
+    offset : ndarray of shape (n_windows, n_outputs) or None
+        A part of the network the readout adds to (EEG2BoldNet's deep
+        path). It is scaled to the targets by least squares on
+        ``offset_rows`` (the validation windows: on its own training windows
+        it fits too well to be weighed), never below zero, and the readout
+        takes the rest.
+    offset_rows : index, default=slice(None)
+
+    Returns
+    -------
+    coef : ndarray of shape (n_outputs, n_features)
+    intercept : ndarray of shape (n_outputs,)
+    alpha : float
+    gain : ndarray of shape (n_outputs,) or None
+        The offset's scale (``None`` without an offset).
+    """
+    gain = None
+    if offset is not None:
+        held, t = offset[offset_rows], target[offset_rows]
+        centred = held - held.mean(axis=0)
+        var = (centred ** 2).sum(axis=0)
+        gain = np.divide((centred * (t - t.mean(axis=0))).sum(axis=0), var,
+                         out=np.zeros_like(var), where=var > 0)
+        gain = np.maximum(gain, 0.0)
+        target = target - gain * offset
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale[scale == 0] = 1.0
+    # Contiguous folds (no shuffling): the windows of one subject overlap.
+    coef, intercept, alpha = ridge_cv_contiguous((features - mean) / scale, target, alphas)
+    coef = coef / scale
+    return coef, intercept - coef @ mean, alpha, gain
+
+
+def calibrate_outputs(raw, y):
+    """Per-output least-squares slope and intercept from ``raw`` ``(n, k)`` to ``y`` ``(n, k)``.
+
+    The correlation loss fixes neither scale nor offset of the network's
+    outputs; this maps them to the units of ``y``.
+    """
+    raw_c = raw - raw.mean(axis=0)
+    var = (raw_c ** 2).sum(axis=0)
+    cov = (raw_c * (y - y.mean(axis=0))).sum(axis=0)
+    coef = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
+    return coef, y.mean(axis=0) - coef * raw.mean(axis=0)
 
 
 def _r2(y_true, y_pred):
