@@ -17,6 +17,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from ._datasets import BatchDataset
 from ._feature_extractor import filter_bank_same_conv
 
 __all__ = ["BandWindowDataset", "band_passed_recording", "clear_band_cache"]
@@ -84,7 +85,7 @@ def band_passed_recording(eeg, filters, *, cache=True):
     return out
 
 
-class BandWindowDataset(torch.utils.data.Dataset):
+class BandWindowDataset(BatchDataset):
     """Band-passed windows cut from filtered recordings, one array per band.
 
     Item ``i`` is ``(bands, y_i)`` where ``bands[b]`` is window ``i`` of
@@ -122,9 +123,17 @@ class BandWindowDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.X)
 
-    def __getitem__(self, i):
-        s, recording = self.start[i], self.recordings[self.buffer[i]]
-        bands = tuple(
-            torch.from_numpy(recording[b, :, s + sl.start:s + sl.stop:sl.step] * self.inv_scale)
-            for b, sl in enumerate(self.slices))
-        return bands, (self.y[i] if self.y is not None else torch.zeros(1))
+    def batch(self, indices):
+        """``(bands, y)`` for the windows ``indices``, each band ``(len(indices), n_chans, n)``."""
+        bands = []
+        for sl in self.slices:
+            lengths = len(range(sl.start, sl.stop, sl.step))
+            out = np.empty((len(indices), self.recordings[0].shape[1], lengths), np.float32)
+            bands.append(out)
+        for row, i in enumerate(indices):
+            s, recording = self.start[i], self.recordings[self.buffer[i]]
+            for b, sl in enumerate(self.slices):
+                bands[b][row] = recording[b, :, s + sl.start:s + sl.stop:sl.step]
+        for band in bands:
+            band *= self.inv_scale
+        return tuple(torch.from_numpy(band) for band in bands), self._targets(indices)

@@ -76,14 +76,38 @@ def _r2(y_true, y_pred):
     return float(score.mean())
 
 
-def _ridge_path(X, Y, alphas):
-    """Centred ridge solutions ``(n_alphas, n_features, n_targets)`` and the means."""
-    x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
-    U, s, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
-    UtY = U.T @ (Y - y_mean)
-    shrink = s[None, :] / (s[None, :] ** 2 + np.asarray(alphas)[:, None])  # (n_alphas, k)
-    coefs = np.einsum("kf,ak,kt->aft", Vt, shrink, UtY)
-    return coefs, x_mean, y_mean
+class _RidgePath:
+    """Centred ridge for every penalty from one eigendecomposition of the smaller Gram matrix.
+
+    With ``X`` centred, ``coef(alpha) = X.T (X X.T + alpha I)^-1 Y`` (dual,
+    fewer windows than features) or ``(X.T X + alpha I)^-1 X.T Y``
+    (primal); both through the eigenvectors ``Q`` and eigenvalues ``lam``
+    of the Gram matrix, so each penalty costs a product, not a solve. This
+    is the SVD solution (``lam`` are the squared singular values) without
+    the SVD of a wide matrix.
+    """
+
+    def __init__(self, X, Y):
+        self.x_mean, self.y_mean = X.mean(axis=0), Y.mean(axis=0)
+        self.X, Yc = X - self.x_mean, Y - self.y_mean
+        self.dual = len(X) < X.shape[1]
+        gram = self.X @ self.X.T if self.dual else self.X.T @ self.X
+        self.lam, self.Q = np.linalg.eigh(gram)
+        self.QtY = self.Q.T @ (Yc if self.dual else self.X.T @ Yc)
+
+    def _weights(self, alpha):
+        return self.Q @ (self.QtY / (self.lam + alpha)[:, None])
+
+    def coef(self, alpha):
+        """``(n_features, n_targets)``."""
+        weights = self._weights(alpha)
+        return self.X.T @ weights if self.dual else weights
+
+    def predictors(self, X_new):
+        """A function of the penalty giving the predictions for ``X_new``."""
+        Xc = X_new - self.x_mean
+        left = (Xc @ self.X.T @ self.Q) if self.dual else Xc @ self.Q
+        return lambda alpha: left @ (self.QtY / (self.lam + alpha)[:, None]) + self.y_mean
 
 
 def ridge_cv_contiguous(X, Y, alphas, n_splits=5):
@@ -91,7 +115,7 @@ def ridge_cv_contiguous(X, Y, alphas, n_splits=5):
 
     Gives what ``RidgeCV(alphas=alphas, cv=KFold(n_splits)).fit(X, Y)``
     gives (same folds, same score, first best penalty on ties), but solves
-    each fold once for every penalty from one SVD instead of once per
+    each fold once for every penalty from one eigendecomposition instead of once per
     penalty.
 
     Parameters
@@ -120,11 +144,10 @@ def _ridge_cv_contiguous(X, Y, alphas, n_splits):
     scores = np.zeros(len(alphas))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         train = np.r_[0:lo, hi:n]
-        coefs, x_mean, y_mean = _ridge_path(X[train], Y[train], alphas)
-        X_test = X[lo:hi] - x_mean
-        for a in range(len(alphas)):
-            scores[a] += _r2(Y[lo:hi], X_test @ coefs[a] + y_mean)
+        predict = _RidgePath(X[train], Y[train]).predictors(X[lo:hi])
+        for a, alpha in enumerate(alphas):
+            scores[a] += _r2(Y[lo:hi], predict(alpha))
     best = int(np.argmax(scores))  # first of equal scores, as GridSearchCV ranks
-    coefs, x_mean, y_mean = _ridge_path(X, Y, alphas[best:best + 1])
-    coef = coefs[0].T
-    return coef, y_mean - coef @ x_mean, float(alphas[best])
+    path = _RidgePath(X, Y)
+    coef = path.coef(alphas[best]).T
+    return coef, path.y_mean - coef @ path.x_mean, float(alphas[best])

@@ -8,6 +8,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
+from torch.utils.data import default_collate
 
 from .._validation import (
     check_eeg_windows_array,
@@ -19,6 +20,7 @@ from .._validation import (
 )
 from .._windows import EEGWindows
 from ._band_cache import BandWindowDataset
+from ._datasets import WindowDataset, assembles_batches, collate_batch
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
 from ._persistence import FittedStateMixin
@@ -29,26 +31,6 @@ __all__ = ["EEG2BoldRegressor"]
 
 #: Windows used to estimate the input scale: enough for a stable median std.
 _N_SCALE_WINDOWS = 256
-
-
-class _WindowDataset(torch.utils.data.Dataset):
-    """Windows as float32 tensors, scaled; reads EEGWindows views lazily.
-
-    Materialising one window per item keeps memory at one batch, whether
-    ``X`` is an ndarray or the overlapping views of an EEGWindows.
-    """
-
-    def __init__(self, X, y, scale):
-        self.X = X
-        self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
-        self.scale = np.float32(scale)
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        x = torch.from_numpy(np.asarray(self.X[i], dtype=np.float32) / self.scale)
-        return x, (self.y[i] if self.y is not None else torch.zeros(1))
 
 
 class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
@@ -299,7 +281,15 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         if extractor is not None and isinstance(X, EEGWindows):
             # Fixed band-pass filters: each recording filtered once, cached.
             return BandWindowDataset(X, y, self.input_scale_, extractor)
-        return _WindowDataset(X, y, self.input_scale_)
+        return WindowDataset(X, y, self.input_scale_)
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's DataLoader; for this regressor's datasets, which assemble each
+        batch in one go, without stacking its windows a second time."""
+        iterator = super().get_iterator(dataset, training)
+        if getattr(iterator, "collate_fn", None) is default_collate and assembles_batches(dataset):
+            iterator.collate_fn = collate_batch
+        return iterator
 
     # -- module --------------------------------------------------------------
     def initialize(self):
