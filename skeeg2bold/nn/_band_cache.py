@@ -110,15 +110,27 @@ class BandWindowDataset(BatchDataset):
         self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
         self.inv_scale = np.float32(1.0 / scale)
-        self.slices = extractor.band_slices(X.n_times)
-        self.buffer = np.empty(len(X), dtype=np.intp)
-        self.start = np.empty(len(X), dtype=np.intp)
-        self.recordings = []
+        slices = extractor.band_slices(X.n_times)
+        self.lengths = [len(range(sl.start, sl.stop, sl.step)) for sl in slices]
+        # Per band, the arrays windows are read from and where each window
+        # starts in its array. A band read every q-th sample is stored once
+        # per phase, every q-th sample contiguous, so that a window is one
+        # contiguous slice along time.
+        self.sources = [[] for _ in slices]
+        self.source = np.empty((len(slices), len(X)), dtype=np.intp)
+        self.offset = np.empty((len(slices), len(X)), dtype=np.intp)
         filters = extractor.band_filters
         for eeg, starts, positions in X.iter_segments():
-            self.buffer[positions] = len(self.recordings)
-            self.start[positions] = starts
-            self.recordings.append(band_passed_recording(eeg, filters, cache=cache))
+            recording = band_passed_recording(eeg, filters, cache=cache)
+            for b, sl in enumerate(slices):
+                first = np.asarray(starts) + sl.start
+                for phase in np.unique(first % sl.step):
+                    rows = (first % sl.step) == phase
+                    self.source[b, positions[rows]] = len(self.sources[b])
+                    self.offset[b, positions[rows]] = (first[rows] - phase) // sl.step
+                    self.sources[b].append(recording[b] if sl.step == 1 else
+                                           np.ascontiguousarray(recording[b, :, phase::sl.step]))
+        self.n_chans = X.shape[1]
 
     def __len__(self):
         return len(self.X)
@@ -126,14 +138,11 @@ class BandWindowDataset(BatchDataset):
     def batch(self, indices):
         """``(bands, y)`` for the windows ``indices``, each band ``(len(indices), n_chans, n)``."""
         bands = []
-        for sl in self.slices:
-            lengths = len(range(sl.start, sl.stop, sl.step))
-            out = np.empty((len(indices), self.recordings[0].shape[1], lengths), np.float32)
-            bands.append(out)
-        for row, i in enumerate(indices):
-            s, recording = self.start[i], self.recordings[self.buffer[i]]
-            for b, sl in enumerate(self.slices):
-                bands[b][row] = recording[b, :, s + sl.start:s + sl.stop:sl.step]
-        for band in bands:
-            band *= self.inv_scale
-        return tuple(torch.from_numpy(band) for band in bands), self._targets(indices)
+        for b, length in enumerate(self.lengths):
+            out = np.empty((len(indices), self.n_chans, length), np.float32)
+            sources, source, offset = self.sources[b], self.source[b], self.offset[b]
+            for row, i in enumerate(indices):
+                out[row] = sources[source[i]][:, offset[i]:offset[i] + length]
+            out *= self.inv_scale
+            bands.append(torch.from_numpy(out))
+        return tuple(bands), self._targets(indices)

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset, default_collate
 
-__all__ = ["BatchDataset", "WindowDataset", "collate_batch", "assembles_batches"]
+__all__ = ["BatchDataset", "WindowDataset", "assembles_batches", "collate_batch"]
 
 
 class _Batch(list):
