@@ -81,9 +81,13 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         over; keep it large enough for a stable correlation.
     train_split : callable or None, default=TimeBlockedValidSplit()
         ``None`` trains on everything, without early stopping.
-    patience : int or None, default=10
+    patience : int or None, default=3
         Epochs without improvement of the validation loss before stopping;
-        the best epoch's weights are restored. ``None`` disables it.
+        the best epoch's weights are restored. ``None`` disables it. With
+        the networks' defaults, which start from the classical features and
+        have their readout re-solved after training, the validation loss
+        peaks within a few epochs on a few minutes of data per subject, and
+        waiting longer only costs time (``benchmarks/bench_nn.py``).
     gradient_clip : float or None, default=1.0
         Maximum gradient norm (attention layers train more stably with it).
     refit_readout : {"auto", True, False}, default="auto"
@@ -152,7 +156,7 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
 
     def __init__(self, module=EEG2BoldNet, *, criterion=CorrelationCLIPLoss,
                  optimizer=torch.optim.AdamW, lr=1e-3, max_epochs=40, batch_size=64,
-                 train_split=TimeBlockedValidSplit(), patience=10, gradient_clip=1.0,
+                 train_split=TimeBlockedValidSplit(), patience=3, gradient_clip=1.0,
                  refit_readout="auto", readout_alphas=None, sfreq=None, random_state=None, device="cpu", verbose=0, **kwargs):
         kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
