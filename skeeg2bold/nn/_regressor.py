@@ -43,7 +43,11 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
       ``n_outputs``, ``sfreq``) is built in :meth:`initialize_module` with the
       shapes of the data seen by ``fit``, stored in fitted attributes; public
       parameters are never changed, so ``clone`` and grid searches over
-      ``module`` and ``module__*`` work;
+      ``module`` and ``module__*`` work; a module with a method
+      ``initialize_from_data(X, y)`` is then given the training windows
+      (scaled, float32 tensor) and standardised targets once, before the
+      first epoch of every ``fit`` that builds it (not when training
+      continues: ``warm_start``, ``partial_fit`` on a fitted network);
     - the loss is :class:`CorrelationCLIPLoss` (``criterion__*``); in training
       the BOLD target of each window is handed to the network's BOLD encoder
       (if its ``forward`` takes ``bold``) for the CLIP term;
@@ -60,7 +64,10 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
       layer, so the network alone still makes the predictions;
     - the correlation loss fixes neither scale nor offset, so after training
       each output is mapped to the units of ``y`` by least squares on the
-      training windows (``output_coef_``, ``output_intercept_``).
+      training windows (``output_coef_``, ``output_intercept_``). Re-solve
+      and calibration take one pass over the training windows: the raw
+      outputs follow from the readout features as ``features @ coef.T +
+      intercept``.
 
     ``X`` is an :class:`~skeeg2bold.EEGWindows` (from
     :func:`~skeeg2bold.make_windows`) or an ndarray of shape
