@@ -46,8 +46,9 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
       ``module`` and ``module__*`` work; a module with a method
       ``initialize_from_data(X, y)`` is then given the training windows
       (scaled, float32 tensor) and standardised targets once, before the
-      first epoch of every ``fit`` that builds it (not when training
-      continues: ``warm_start``, ``partial_fit`` on a fitted network);
+      first epoch, whenever ``fit`` (or a first ``partial_fit``) builds it;
+      not when training continues (``warm_start``, ``partial_fit`` on a
+      fitted network);
     - the loss is :class:`CorrelationCLIPLoss` (``criterion__*``); in training
       the BOLD target of each window is handed to the network's BOLD encoder
       (if its ``forward`` takes ``bold``) for the CLIP term;
