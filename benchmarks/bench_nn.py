@@ -16,14 +16,15 @@ sfreq=100)``; the simulator's bands stop at 45 Hz, so 100 Hz loses nothing),
 3. One paper-protocol fit, before and after, side by side (``--speed-repeats``
    alternating rounds on the first target subject): wall time of each
    network's fit under its former defaults and its current ones, the ratio,
-   and each network's fit time over the log-envelope ridge's. The former
-   CompactNet is ``module__learn_temporal=True``, the former EEG2BoldNet
-   ``module__n_branches=15, module__init_spatial="random",
+   and each network's fit time over the log-envelope ridge's, measured in the
+   same rounds. The former CompactNet is ``module__learn_temporal=True``, the
+   former EEG2BoldNet ``module__n_branches=15, module__init_spatial="random",
    module__init_bands=True, module__envelope_sfreq=None,
-   module__skip_lags=0``; both now re-solve
-   their readout from one SVD per fold, so ``--before-checkout PATH`` (a
-   checkout of the package before this change, e.g. ``/work/main``) also
-   times that code's default fits in a subprocess.
+   module__skip_lags=0``. ``--before-rev REV`` (a git revision of this
+   repository, e.g. ``main``) or ``--before-checkout PATH`` (a directory
+   holding an earlier ``skeeg2bold`` package) also times that code's default
+   fits, in a subprocess run in every round beside the current ones, so that
+   the ratios compare code measured under the same load.
 4. The paper's protocol on the default simulated data
    (``simulate_eeg_fmri(random_state=--sim-seed)``: 8 subjects x 285 s): for the target
    subject, train on the 7 others plus its first 68.7 s, test on its final
@@ -45,7 +46,8 @@ machine, run with ``--threads 1``: oversubscribed threads slow torch down
 many times.
 
 Run: ``python benchmarks/bench_nn.py [--subjects sub-08] [--threads 2] [--chance-repeats 2]
-[--members 3] [--speed-repeats 2] [--before-checkout /work/main] [--sim-seed 0]``
+[--members 3] [--speed-repeats 2] [--before-rev main | --before-checkout PATH] [--sim-seed 0]
+[--skip-former]``
 """
 
 import argparse
@@ -53,8 +55,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -172,10 +176,20 @@ def _speed_candidates(before):
             "ridge baseline, log envelopes": lambda: make_ridge_baseline(log=True)}
 
 
+def _warm_up():
+    """One tiny fit: torch imports parts of itself on the first optimizer step of a
+    process (seconds), which would otherwise be charged to the first timed fit."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 4, 200)), rng.standard_normal((16, 2))
+    EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=1, train_split=None,
+                      module__n_branches=2).fit(X, y)
+
+
 def _before_worker(subject, seed, n_threads):
     """Run inside ``--before-checkout``: that code's default fits, as JSON on stdout."""
     torch.set_num_threads(n_threads)
     _, data, y = _paper_data(seed)
+    _warm_up()
     train, test = next(PaperProtocolSplit(subjects=[subject]).split(data.X, y, data.groups))
     out = {}
     with threadpool_limits(n_threads), warnings.catch_warnings():
@@ -187,7 +201,24 @@ def _before_worker(subject, seed, n_threads):
     print(json.dumps(out))
 
 
-def fit_speed(subject, n_threads, repeats, before_checkout, seed):
+def _checkout(rev, directory):
+    """The ``skeeg2bold`` package at git revision ``rev``, extracted into ``directory``."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "skeeg2bold"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
+    return directory
+
+
+def _checkout_fits(checkout, subject, seed, n_threads):
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    result = subprocess.run(
+        [sys.executable, __file__, "--before-worker", subject, "--sim-seed", str(seed),
+         "--threads", str(n_threads)], env=env, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def fit_speed(subject, n_threads, repeats, before_checkout, seed, former=True):
     torch.set_num_threads(n_threads)
     _, data, y = _paper_data(seed)
     train, test = next(PaperProtocolSplit(subjects=[subject]).split(data.X, y, data.groups))
@@ -195,32 +226,32 @@ def fit_speed(subject, n_threads, repeats, before_checkout, seed):
           f"thread(s), {repeats} alternating round(s); the first fit of the current networks "
           "also fills the band-pass cache)")
     before, now = _speed_candidates(True), _speed_candidates(False)
+    ridge = "ridge baseline, log envelopes"
     runs = {}
+    _warm_up()
     with threadpool_limits(n_threads), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(repeats):
+            if before_checkout:
+                for name, values in _checkout_fits(before_checkout, subject, seed,
+                                                   n_threads).items():
+                    runs.setdefault((name, "checkout"), []).append(values)
             for name in ("CompactNet", "EEG2BoldNet"):
-                runs.setdefault((name, "before"), []).append(
-                    _fit_and_score(before[name](), data, y, train, test))
+                if former:
+                    runs.setdefault((name, "former defaults"), []).append(
+                        _fit_and_score(before[name](), data, y, train, test))
                 runs.setdefault((name, "now"), []).append(
                     _fit_and_score(now[name](), data, y, train, test))
-            ridge = "ridge baseline, log envelopes"
             runs.setdefault((ridge, "now"), []).append(
                 _fit_and_score(now[ridge](), data, y, train, test))
-    if before_checkout:
-        env = dict(os.environ, PYTHONPATH=str(before_checkout))
-        result = subprocess.run(
-            [sys.executable, __file__, "--before-worker", subject, "--sim-seed", str(seed),
-             "--threads", str(n_threads)], env=env, capture_output=True, text=True, check=True)
-        for name, values in json.loads(result.stdout.strip().splitlines()[-1]).items():
-            runs[(name, f"checkout {before_checkout}")] = [values]
     ridge_time = np.median([v[0] for v in runs[(ridge, "now")]])
     print("\nWall time of each round; CPU time (all threads) in brackets: on a shared machine "
-          "the ratios, measured side by side, are what carries over.\n")
+          "the ratios, measured side by side, are what carries over. 'checkout' is the code "
+          "given by --before-rev/--before-checkout, its fits run in a subprocess each round.\n")
     print("| model | code | fit time (s), each round | median (s) | mean r | before / now "
           "| fit / ridge fit |")
     print("|---|---|---|---|---|---|---|")
-    for (name, when), values in runs.items():
+    for (name, when), values in sorted(runs.items(), key=lambda item: item[0][0]):
         median = float(np.median([v[0] for v in values]))
         now_median = float(np.median([v[0] for v in runs[(name, "now")]]))
         ratio = f"{median / now_median:.1f}x" if when != "now" else "-"
@@ -307,8 +338,12 @@ def main(argv=None):
     parser.add_argument("--speed-repeats", type=int, default=2,
                         help="alternating rounds of the before/now fit timing (0: skip)")
     parser.add_argument("--before-checkout", default=None,
-                        help="also time the default fits of the package at this path "
-                             "(a checkout before the cached front end), in a subprocess")
+                        help="also time the default fits of the skeeg2bold package in this "
+                             "directory, in a subprocess each round")
+    parser.add_argument("--before-rev", default=None,
+                        help="as --before-checkout, for the package at this git revision")
+    parser.add_argument("--skip-former", action="store_true",
+                        help="do not time the networks under their former module defaults")
     parser.add_argument("--sim-seed", type=int, default=0, help="simulator random_state")
     parser.add_argument("--before-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -318,8 +353,11 @@ def main(argv=None):
     if not args.skip_speed:
         speed()
         if args.speed_repeats:
-            fit_speed(subjects[0], args.threads, args.speed_repeats, args.before_checkout,
-                      args.sim_seed)
+            with tempfile.TemporaryDirectory() as tmp:
+                checkout = (_checkout(args.before_rev, tmp) if args.before_rev
+                            else args.before_checkout)
+                fit_speed(subjects[0], args.threads, args.speed_repeats, checkout,
+                          args.sim_seed, former=not args.skip_former)
     if not args.skip_protocol:
         protocol(subjects, args.threads, args.chance_repeats, args.members, args.sim_seed)
 

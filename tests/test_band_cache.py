@@ -151,3 +151,23 @@ def test_regressor_uses_the_cache_for_windows_and_agrees_with_arrays(data):
     old = EEG2BoldRegressor(CompactNet, max_epochs=1, random_state=0, train_split=None,
                             module__learn_temporal=True).fit(data.X, data.y)
     assert not isinstance(old.get_dataset(data.X), BandWindowDataset)
+
+
+def test_a_batch_is_assembled_in_one_go_and_equals_the_stacked_windows(data):
+    from torch.utils.data import Subset, default_collate
+
+    from skeeg2bold.nn._datasets import WindowDataset, collate_batch
+
+    fe = _fixed_bank(envelope_sfreq=10.0)
+    y = np.arange(2 * len(data.X), dtype=float).reshape(-1, 2)
+    idx = [5, 0, 17, 3]
+    for dataset in (BandWindowDataset(data.X, y, 2e-5, fe), WindowDataset(data.X, y, 2e-5)):
+        subset = Subset(dataset, np.arange(len(data.X))[::-1])
+        samples = subset.__getitems__(idx)
+        # A list of samples for any collate function; collate_batch takes the batch as built.
+        expected = default_collate([subset[i] for i in idx])
+        for batch in (default_collate(samples), collate_batch(samples)):
+            torch.testing.assert_close(batch, expected, rtol=0, atol=0)
+    reg = EEG2BoldRegressor(CompactNet, max_epochs=1, random_state=0).fit(data.X, data.y)
+    loader = reg.get_iterator(reg.get_dataset(data.X, data.y), training=True)
+    assert loader.collate_fn is collate_batch

@@ -196,7 +196,7 @@ def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
     alphas = (0.1, 10.0, 1000.0)
     reg = EEG2BoldRegressor(module, max_epochs=2, readout_alphas=alphas, random_state=0,
                             **kwargs).fit(data.X, data.y)
-    features = reg._readout_features(data.X)
+    features, _ = reg._readout_inputs(data.X)
     target = (data.y - reg.y_mean_) / reg.y_std_
     scaler = StandardScaler().fit(features)
     ridge = RidgeCV(alphas=alphas, cv=KFold(5)).fit(scaler.transform(features), target)
@@ -220,9 +220,8 @@ def test_linear_path_is_resolved_on_what_the_deep_path_leaves(data):
     alphas = (0.1, 10.0, 1000.0)
     reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, readout_alphas=alphas, random_state=0,
                             **TINY_DEEP, module__skip_lags=2).fit(data.X, data.y)
-    lagged = reg._readout_features(data.X)
+    lagged, deep = reg._readout_inputs(data.X)  # the deep path already scaled to the targets
     assert lagged.shape == (len(data.X), 4 * 2)
-    deep = reg._readout_features(data.X, "readout_offset")  # already scaled to the targets
     target = (data.y - reg.y_mean_) / reg.y_std_
     # The scaled deep path is the least-squares fit of the targets on it over the
     # validation windows, which it was not trained on (a negative scale is zero)...
@@ -306,3 +305,63 @@ def test_cuda(data):
                             **TINY_DEEP).fit(data.X, data.y)
     assert next(reg.module_.parameters()).is_cuda
     assert reg.predict(data.X).shape == data.y.shape
+
+
+_INIT_CALLS = []
+
+
+class _DataInitialisedNet(CompactNet):
+    """CompactNet that records what initialize_from_data receives."""
+
+    def initialize_from_data(self, X, y):
+        _INIT_CALLS.append((X, y))
+        with torch.no_grad():
+            self.readout.bias.fill_(0.25)
+
+
+def test_module_is_initialised_from_the_training_data(data):
+    _INIT_CALLS.clear()
+    reg = EEG2BoldRegressor(_DataInitialisedNet, max_epochs=1, random_state=0,
+                            module__n_branches=4)
+    reg.fit(data.X[:80], data.y[:80])
+    (X, y), = _INIT_CALLS
+    # What the network's batches carry: scaled float32 windows, standardised targets.
+    assert X.dtype == torch.float32 and X.shape == (80, 8, 100)
+    np.testing.assert_allclose(X.numpy(), np.asarray(data.X[:80]) / reg.input_scale_,
+                               rtol=1e-5)
+    np.testing.assert_allclose(y.numpy(), (data.y[:80] - reg.y_mean_) / reg.y_std_, rtol=1e-5)
+    # Before the first epoch, with an optimizer that sees the module's parameters.
+    optimised = {id(p) for group in reg.optimizer_.param_groups for p in group["params"]}
+    assert id(reg.module_.readout.bias) in optimised
+    # Every fit that builds the network calls it again; a warm-start partial_fit does not.
+    reg.partial_fit(data.X[:40], data.y[:40])
+    assert len(_INIT_CALLS) == 1
+    reg.fit(data.X[:80], data.y[:80])
+    assert len(_INIT_CALLS) == 2
+    reg.set_params(warm_start=True).fit(data.X[:80], data.y[:80])
+    assert len(_INIT_CALLS) == 2
+
+
+def test_each_public_call_checks_once_and_post_training_is_one_pass(data):
+    from unittest import mock
+
+    import skeeg2bold.nn._regressor as regressor_module
+
+    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, train_split=None, random_state=0,
+                            **TINY_DEEP, module__skip_lags=2)
+    n_batches = int(np.ceil(len(data.X) / reg.batch_size))
+    fitted = mock.patch.object(regressor_module, "check_fitted_windows",
+                               wraps=regressor_module.check_fitted_windows)
+    with fitted as check, mock.patch.object(EEG2BoldNet, "forward", autospec=True,
+                                            side_effect=EEG2BoldNet.forward) as forward:
+        reg.fit(data.X, data.y)
+        # Training batches only: the readout and the calibration need no extra forward.
+        assert check.call_count == 0 and forward.call_count == n_batches
+        check.reset_mock(), forward.reset_mock()
+        y_pred = reg.predict(data.X)
+        assert check.call_count == 1 and forward.call_count == n_batches
+    # The calibration computed from the readout features is that of the outputs.
+    raw = reg.predict_proba(data.X)
+    np.testing.assert_allclose(y_pred, raw * reg.output_coef_ + reg.output_intercept_)
+    slope = [np.polyfit(raw[:, k], data.y[:, k], 1)[0] for k in range(2)]
+    np.testing.assert_allclose(reg.output_coef_, slope, rtol=1e-4)

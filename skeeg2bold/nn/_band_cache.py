@@ -17,6 +17,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from ._datasets import BatchDataset
 from ._feature_extractor import filter_bank_same_conv
 
 __all__ = ["BandWindowDataset", "band_passed_recording", "clear_band_cache"]
@@ -84,7 +85,7 @@ def band_passed_recording(eeg, filters, *, cache=True):
     return out
 
 
-class BandWindowDataset(torch.utils.data.Dataset):
+class BandWindowDataset(BatchDataset):
     """Band-passed windows cut from filtered recordings, one array per band.
 
     Item ``i`` is ``(bands, y_i)`` where ``bands[b]`` is window ``i`` of
@@ -109,22 +110,39 @@ class BandWindowDataset(torch.utils.data.Dataset):
         self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
         self.inv_scale = np.float32(1.0 / scale)
-        self.slices = extractor.band_slices(X.n_times)
-        self.buffer = np.empty(len(X), dtype=np.intp)
-        self.start = np.empty(len(X), dtype=np.intp)
-        self.recordings = []
+        slices = extractor.band_slices(X.n_times)
+        self.lengths = [len(range(sl.start, sl.stop, sl.step)) for sl in slices]
+        # Per band, the arrays windows are read from and where each window
+        # starts in its array. A band read every q-th sample is stored once
+        # per phase, every q-th sample contiguous, so that a window is one
+        # contiguous slice along time.
+        self.sources = [[] for _ in slices]
+        self.source = np.empty((len(slices), len(X)), dtype=np.intp)
+        self.offset = np.empty((len(slices), len(X)), dtype=np.intp)
         filters = extractor.band_filters
         for eeg, starts, positions in X.iter_segments():
-            self.buffer[positions] = len(self.recordings)
-            self.start[positions] = starts
-            self.recordings.append(band_passed_recording(eeg, filters, cache=cache))
+            recording = band_passed_recording(eeg, filters, cache=cache)
+            for b, sl in enumerate(slices):
+                first = np.asarray(starts) + sl.start
+                for phase in np.unique(first % sl.step):
+                    rows = (first % sl.step) == phase
+                    self.source[b, positions[rows]] = len(self.sources[b])
+                    self.offset[b, positions[rows]] = (first[rows] - phase) // sl.step
+                    self.sources[b].append(recording[b] if sl.step == 1 else
+                                           np.ascontiguousarray(recording[b, :, phase::sl.step]))
+        self.n_chans = X.shape[1]
 
     def __len__(self):
         return len(self.X)
 
-    def __getitem__(self, i):
-        s, recording = self.start[i], self.recordings[self.buffer[i]]
-        bands = tuple(
-            torch.from_numpy(recording[b, :, s + sl.start:s + sl.stop:sl.step] * self.inv_scale)
-            for b, sl in enumerate(self.slices))
-        return bands, (self.y[i] if self.y is not None else torch.zeros(1))
+    def batch(self, indices):
+        """``(bands, y)`` for the windows ``indices``, each band ``(len(indices), n_chans, n)``."""
+        bands = []
+        for b, length in enumerate(self.lengths):
+            out = np.empty((len(indices), self.n_chans, length), np.float32)
+            sources, source, offset = self.sources[b], self.source[b], self.offset[b]
+            for row, i in enumerate(indices):
+                out[row] = sources[source[i]][:, offset[i]:offset[i] + length]
+            out *= self.inv_scale
+            bands.append(torch.from_numpy(out))
+        return tuple(bands), self._targets(indices)

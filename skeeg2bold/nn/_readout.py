@@ -1,9 +1,70 @@
-"""Closed-form ridge for the network's readout, every penalty from one SVD per fold."""
+"""What follows training: the network's readout re-solved in closed form, and the
+affine map of its outputs to the units of ``y``."""
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["ridge_cv_contiguous"]
+__all__ = ["DEFAULT_READOUT_ALPHAS", "calibrate_outputs", "ridge_cv_contiguous",
+           "solve_readout"]
+
+#: Ridge penalties tried when the readout is re-solved (``readout_alphas=None``).
+DEFAULT_READOUT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 15))
+
+
+def solve_readout(features, target, alphas, offset=None, offset_rows=slice(None)):
+    """Cross-validated ridge from the readout features to the targets.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_windows, n_features)
+    target : ndarray of shape (n_windows, n_outputs)
+        Standardised targets.
+    alphas : ndarray of shape (n_alphas,)
+        Penalties, on standardised features.
+    offset : ndarray of shape (n_windows, n_outputs) or None
+        A part of the network the readout adds to (EEG2BoldNet's deep
+        path). It is scaled to the targets by least squares on
+        ``offset_rows`` (the validation windows: on its own training windows
+        it fits too well to be weighed), never below zero, and the readout
+        takes the rest.
+    offset_rows : index, default=slice(None)
+
+    Returns
+    -------
+    coef : ndarray of shape (n_outputs, n_features)
+    intercept : ndarray of shape (n_outputs,)
+    alpha : float
+    gain : ndarray of shape (n_outputs,) or None
+        The offset's scale (``None`` without an offset).
+    """
+    gain = None
+    if offset is not None:
+        held, t = offset[offset_rows], target[offset_rows]
+        centred = held - held.mean(axis=0)
+        var = (centred ** 2).sum(axis=0)
+        gain = np.divide((centred * (t - t.mean(axis=0))).sum(axis=0), var,
+                         out=np.zeros_like(var), where=var > 0)
+        gain = np.maximum(gain, 0.0)
+        target = target - gain * offset
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale[scale == 0] = 1.0
+    # Contiguous folds (no shuffling): the windows of one subject overlap.
+    coef, intercept, alpha = ridge_cv_contiguous((features - mean) / scale, target, alphas)
+    coef = coef / scale
+    return coef, intercept - coef @ mean, alpha, gain
+
+
+def calibrate_outputs(raw, y):
+    """Per-output least-squares slope and intercept from ``raw`` ``(n, k)`` to ``y`` ``(n, k)``.
+
+    The correlation loss fixes neither scale nor offset of the network's
+    outputs; this maps them to the units of ``y``.
+    """
+    raw_c = raw - raw.mean(axis=0)
+    var = (raw_c ** 2).sum(axis=0)
+    cov = (raw_c * (y - y.mean(axis=0))).sum(axis=0)
+    coef = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
+    return coef, y.mean(axis=0) - coef * raw.mean(axis=0)
 
 
 def _r2(y_true, y_pred):
@@ -15,14 +76,38 @@ def _r2(y_true, y_pred):
     return float(score.mean())
 
 
-def _ridge_path(X, Y, alphas):
-    """Centred ridge solutions ``(n_alphas, n_features, n_targets)`` and the means."""
-    x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
-    U, s, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
-    UtY = U.T @ (Y - y_mean)
-    shrink = s[None, :] / (s[None, :] ** 2 + np.asarray(alphas)[:, None])  # (n_alphas, k)
-    coefs = np.einsum("kf,ak,kt->aft", Vt, shrink, UtY)
-    return coefs, x_mean, y_mean
+class _RidgePath:
+    """Centred ridge for every penalty from one eigendecomposition of the smaller Gram matrix.
+
+    With ``X`` centred, ``coef(alpha) = X.T (X X.T + alpha I)^-1 Y`` (dual,
+    fewer windows than features) or ``(X.T X + alpha I)^-1 X.T Y``
+    (primal); both through the eigenvectors ``Q`` and eigenvalues ``lam``
+    of the Gram matrix, so each penalty costs a product, not a solve. This
+    is the SVD solution (``lam`` are the squared singular values) without
+    the SVD of a wide matrix.
+    """
+
+    def __init__(self, X, Y):
+        self.x_mean, self.y_mean = X.mean(axis=0), Y.mean(axis=0)
+        self.X, Yc = X - self.x_mean, Y - self.y_mean
+        self.dual = len(X) < X.shape[1]
+        gram = self.X @ self.X.T if self.dual else self.X.T @ self.X
+        self.lam, self.Q = np.linalg.eigh(gram)
+        self.QtY = self.Q.T @ (Yc if self.dual else self.X.T @ Yc)
+
+    def _weights(self, alpha):
+        return self.Q @ (self.QtY / (self.lam + alpha)[:, None])
+
+    def coef(self, alpha):
+        """``(n_features, n_targets)``."""
+        weights = self._weights(alpha)
+        return self.X.T @ weights if self.dual else weights
+
+    def predictors(self, X_new):
+        """A function of the penalty giving the predictions for ``X_new``."""
+        Xc = X_new - self.x_mean
+        left = (Xc @ self.X.T @ self.Q) if self.dual else Xc @ self.Q
+        return lambda alpha: left @ (self.QtY / (self.lam + alpha)[:, None]) + self.y_mean
 
 
 def ridge_cv_contiguous(X, Y, alphas, n_splits=5):
@@ -30,7 +115,7 @@ def ridge_cv_contiguous(X, Y, alphas, n_splits=5):
 
     Gives what ``RidgeCV(alphas=alphas, cv=KFold(n_splits)).fit(X, Y)``
     gives (same folds, same score, first best penalty on ties), but solves
-    each fold once for every penalty from one SVD instead of once per
+    each fold once for every penalty from one eigendecomposition instead of once per
     penalty.
 
     Parameters
@@ -59,11 +144,10 @@ def _ridge_cv_contiguous(X, Y, alphas, n_splits):
     scores = np.zeros(len(alphas))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         train = np.r_[0:lo, hi:n]
-        coefs, x_mean, y_mean = _ridge_path(X[train], Y[train], alphas)
-        X_test = X[lo:hi] - x_mean
-        for a in range(len(alphas)):
-            scores[a] += _r2(Y[lo:hi], X_test @ coefs[a] + y_mean)
+        predict = _RidgePath(X[train], Y[train]).predictors(X[lo:hi])
+        for a, alpha in enumerate(alphas):
+            scores[a] += _r2(Y[lo:hi], predict(alpha))
     best = int(np.argmax(scores))  # first of equal scores, as GridSearchCV ranks
-    coefs, x_mean, y_mean = _ridge_path(X, Y, alphas[best:best + 1])
-    coef = coefs[0].T
-    return coef, y_mean - coef @ x_mean, float(alphas[best])
+    path = _RidgePath(X, Y)
+    coef = path.coef(alphas[best]).T
+    return coef, path.y_mean - coef @ path.x_mean, float(alphas[best])

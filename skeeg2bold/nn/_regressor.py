@@ -1,15 +1,14 @@
 """EEG2BoldRegressor: the paper's network as a scikit-learn regressor (skorch)."""
 
 import inspect
-import json
 
 import numpy as np
 import torch
 from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, GradientNormClipping
 from skorch.dataset import unpack_data
-from skorch.history import History
-from skorch.utils import open_file_like, to_tensor
+from skorch.utils import to_tensor
+from torch.utils.data import default_collate
 
 from .._validation import (
     check_eeg_windows_array,
@@ -21,44 +20,20 @@ from .._validation import (
 )
 from .._windows import EEGWindows
 from ._band_cache import BandWindowDataset
+from ._datasets import WindowDataset, assembles_batches, collate_batch
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
-from ._readout import ridge_cv_contiguous
+from ._persistence import FittedStateMixin
+from ._readout import DEFAULT_READOUT_ALPHAS, calibrate_outputs, solve_readout
 from ._valid_split import TimeBlockedValidSplit
 
 __all__ = ["EEG2BoldRegressor"]
 
 #: Windows used to estimate the input scale: enough for a stable median std.
 _N_SCALE_WINDOWS = 256
-#: Fitted attributes besides the weights: what ``save_params(f_fitted=...)`` writes.
-_FITTED_ATTRIBUTES = ("n_chans_", "n_times_", "n_outputs_", "n_features_in_", "sfreq_",
-                      "ch_names_", "y_ndim_", "input_scale_", "y_mean_", "y_std_",
-                      "output_coef_", "output_intercept_", "readout_alpha_")
-#: Ridge penalties tried when the readout is re-solved (``readout_alphas=None``).
-DEFAULT_READOUT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 15))
 
 
-class _WindowDataset(torch.utils.data.Dataset):
-    """Windows as float32 tensors, scaled; reads EEGWindows views lazily.
-
-    Materialising one window per item keeps memory at one batch, whether
-    ``X`` is an ndarray or the overlapping views of an EEGWindows.
-    """
-
-    def __init__(self, X, y, scale):
-        self.X = X
-        self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
-        self.scale = np.float32(scale)
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        x = torch.from_numpy(np.asarray(self.X[i], dtype=np.float32) / self.scale)
-        return x, (self.y[i] if self.y is not None else torch.zeros(1))
-
-
-class EEG2BoldRegressor(NeuralNetRegressor):
+class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
     """Predict BOLD from EEG windows with a PyTorch network, the sklearn way.
 
     A skorch :class:`~skorch.NeuralNetRegressor` set up for this problem:
@@ -68,7 +43,12 @@ class EEG2BoldRegressor(NeuralNetRegressor):
       ``n_outputs``, ``sfreq``) is built in :meth:`initialize_module` with the
       shapes of the data seen by ``fit``, stored in fitted attributes; public
       parameters are never changed, so ``clone`` and grid searches over
-      ``module`` and ``module__*`` work;
+      ``module`` and ``module__*`` work; a module with a method
+      ``initialize_from_data(X, y)`` is then given the training windows
+      (scaled, float32 tensor) and standardised targets once, before the
+      first epoch, whenever ``fit`` (or a first ``partial_fit``) builds it;
+      not when training continues (``warm_start``, ``partial_fit`` on a
+      fitted network);
     - the loss is :class:`CorrelationCLIPLoss` (``criterion__*``); in training
       the BOLD target of each window is handed to the network's BOLD encoder
       (if its ``forward`` takes ``bold``) for the CLIP term;
@@ -85,7 +65,10 @@ class EEG2BoldRegressor(NeuralNetRegressor):
       layer, so the network alone still makes the predictions;
     - the correlation loss fixes neither scale nor offset, so after training
       each output is mapped to the units of ``y`` by least squares on the
-      training windows (``output_coef_``, ``output_intercept_``).
+      training windows (``output_coef_``, ``output_intercept_``). Re-solve
+      and calibration take one pass over the training windows: the raw
+      outputs follow from the readout features as ``features @ coef.T +
+      intercept``.
 
     ``X`` is an :class:`~skeeg2bold.EEGWindows` (from
     :func:`~skeeg2bold.make_windows`) or an ndarray of shape
@@ -106,9 +89,13 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         over; keep it large enough for a stable correlation.
     train_split : callable or None, default=TimeBlockedValidSplit()
         ``None`` trains on everything, without early stopping.
-    patience : int or None, default=10
+    patience : int or None, default=3
         Epochs without improvement of the validation loss before stopping;
-        the best epoch's weights are restored. ``None`` disables it.
+        the best epoch's weights are restored. ``None`` disables it. With
+        the networks' defaults, which start from the classical features and
+        have their readout re-solved after training, the validation loss
+        peaks within a few epochs on a few minutes of data per subject, and
+        waiting longer only costs time (``benchmarks/bench_nn.py``).
     gradient_clip : float or None, default=1.0
         Maximum gradient norm (attention layers train more stably with it).
     refit_readout : {"auto", True, False}, default="auto"
@@ -177,7 +164,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
 
     def __init__(self, module=EEG2BoldNet, *, criterion=CorrelationCLIPLoss,
                  optimizer=torch.optim.AdamW, lr=1e-3, max_epochs=40, batch_size=64,
-                 train_split=TimeBlockedValidSplit(), patience=10, gradient_clip=1.0,
+                 train_split=TimeBlockedValidSplit(), patience=3, gradient_clip=1.0,
                  refit_readout="auto", readout_alphas=None, sfreq=None, random_state=None, device="cpu", verbose=0, **kwargs):
         kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
@@ -208,7 +195,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         tags.target_tags.single_output = True
         return tags
 
-    # -- data --------------------------------------------------------------
+    # -- checks: once per public call ---------------------------------------------
     def _check_X(self, X):
         """Return X (EEGWindows kept lazy, arrays as float32) after shape checks."""
         if hasattr(X, "iter_segments"):
@@ -216,6 +203,53 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                 raise ValueError(f"X must hold at least one window, got shape {X.shape}.")
             return X
         return check_eeg_windows_array(X, "X", dtype=(np.float32, np.float64))
+
+    def _check_y(self, y, n_windows):
+        """``y`` as float64 ``(n_windows, n_targets)``, with its original ndim."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = check_real_array(y, "y", dtype=np.float64)
+        if y.ndim not in (1, 2):
+            raise ValueError(
+                f"y must be 1-D (n_windows,) or 2-D (n_windows, n_targets), got shape {y.shape}."
+            )
+        if y.shape[0] != n_windows:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {n_windows} windows.")
+        if n_windows < 2:
+            raise ValueError(
+                f"X has {n_windows} sample (window); a correlation loss needs at least 2."
+            )
+        y2 = check_finite(y.reshape(n_windows, -1), "y")
+        constant = np.flatnonzero(np.ptp(y2, axis=0) == 0)
+        if constant.size:
+            raise ValueError(
+                f"y column(s) {constant.tolist()} are constant; a correlation loss "
+                "cannot be trained on them."
+            )
+        return y2, y.ndim
+
+    def _check_fitted_X(self, X):
+        """X checked against the fitted windows (channels put in the fitted order)."""
+        return check_fitted_windows(self._check_X(X), self, n_channels=self.n_chans_,
+                                    n_times=self.n_times_, sfreq=self.sfreq_,
+                                    ch_names=self.ch_names_, reorder=True)
+
+    def _check_training_data(self, X, y, fresh):
+        """``(X, y2)`` checked once: for a network built for them (``fresh``, the
+        fitted attributes are set from them) or against what it was fitted on."""
+        X = self._check_X(X) if fresh else self._check_fitted_X(X)
+        y2, y_ndim = self._check_y(y, len(X))
+        if fresh:
+            self._set_data_attributes(X, y2, y_ndim)
+        elif y2.shape[1] != self.n_outputs_:
+            # Training on fewer columns would recalibrate every output to them.
+            raise ValueError(
+                f"y has {y2.shape[1]} target(s) but {type(self).__name__} was fitted on "
+                f"{self.n_outputs_}; partial_fit needs all of them, in the same order."
+            )
+        return X, y2
 
     def _infer_sfreq(self, X):
         x_sfreq = getattr(X, "sfreq", None)
@@ -232,39 +266,13 @@ class EEG2BoldRegressor(NeuralNetRegressor):
             )
         return float(x_sfreq if x_sfreq is not None else check_positive(self.sfreq, "sfreq"))
 
-    def _check_y(self, y, n_windows):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        y = check_real_array(y, "y", dtype=np.float64)
-        if y.ndim not in (1, 2):
-            raise ValueError(
-                f"y must be 1-D (n_windows,) or 2-D (n_windows, n_targets), got shape {y.shape}."
-            )
-        if y.shape[0] != n_windows:
-            raise ValueError(f"y has {y.shape[0]} rows but X has {n_windows} windows.")
-        if n_windows < 2:
-            raise ValueError(
-                f"X has {n_windows} sample (window); a correlation loss needs at least 2."
-            )
-        y2 = check_finite(y.reshape(n_windows, -1).astype(np.float64), "y")
-        constant = np.flatnonzero(np.ptp(y2, axis=0) == 0)
-        if constant.size:
-            raise ValueError(
-                f"y column(s) {constant.tolist()} are constant; a correlation loss "
-                "cannot be trained on them."
-            )
-        return y, y2
-
-    def _reset_data_attributes(self, X, y):
-        X = self._check_X(X)
-        y, y2 = self._check_y(y, len(X))
+    def _set_data_attributes(self, X, y2, y_ndim):
+        """Fitted shapes, input scale and target statistics, from checked X and y."""
         self.sfreq_ = self._infer_sfreq(X)
         _, self.n_chans_, self.n_times_ = X.shape
         self.n_features_in_ = self.n_chans_  # scikit-learn's name for the input width
         self.n_outputs_ = y2.shape[1]
-        self.y_ndim_ = y.ndim
+        self.y_ndim_ = y_ndim
         self.ch_names_ = list(X.ch_names) if getattr(X, "ch_names", None) else None
         sample = np.linspace(0, len(X) - 1, min(len(X), _N_SCALE_WINDOWS)).astype(int)
         std = np.asarray(X[sample], dtype=np.float64).std(axis=(0, 2))
@@ -273,22 +281,27 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         self.y_mean_, self.y_std_ = y2.mean(axis=0), y2.std(axis=0)
         self.readout_alpha_ = None
 
-    def _check_X_matches(self, X):
-        X = self._check_X(X)
-        return check_fitted_windows(X, self, n_channels=self.n_chans_, n_times=self.n_times_,
-                                    sfreq=self.sfreq_, ch_names=self.ch_names_, reorder=True)
+    def _standardise(self, y2):
+        return (y2 - self.y_mean_) / np.where(self.y_std_ > 0, self.y_std_, 1.0)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, torch.utils.data.Dataset):
             return X
         if y is not None:
-            y = (np.asarray(y, dtype=np.float64).reshape(len(X), -1) - self.y_mean_) / np.where(
-                self.y_std_ > 0, self.y_std_, 1.0)
+            y = self._standardise(np.asarray(y, dtype=np.float64).reshape(len(X), -1))
         extractor = _fixed_band_extractor(getattr(self, "module_", None))
         if extractor is not None and isinstance(X, EEGWindows):
             # Fixed band-pass filters: each recording filtered once, cached.
             return BandWindowDataset(X, y, self.input_scale_, extractor)
-        return _WindowDataset(X, y, self.input_scale_)
+        return WindowDataset(X, y, self.input_scale_)
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's DataLoader; for this regressor's datasets, which assemble each
+        batch in one go, without stacking its windows a second time."""
+        iterator = super().get_iterator(dataset, training)
+        if getattr(iterator, "collate_fn", None) is default_collate and assembles_batches(dataset):
+            iterator.collate_fn = collate_batch
+        return iterator
 
     # -- module --------------------------------------------------------------
     def initialize(self):
@@ -308,6 +321,23 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                     kwargs.setdefault(name, value)
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def _initialize_from_data(self, X, y2):
+        """Let a freshly built module set itself up from the training data.
+
+        A module with a method ``initialize_from_data(X, y)`` gets the
+        windows of this fit as the network sees them (float32 tensor
+        ``(n_windows, n_chans, n_times)``, divided by ``input_scale_``) and
+        the standardised targets (float32 tensor ``(n_windows, n_outputs)``),
+        on the CPU, once, before the first epoch. It changes its parameters
+        in place; the optimizer is rebuilt afterwards.
+        """
+        hook = getattr(self.module_, "initialize_from_data", None)
+        if not callable(hook):
+            return
+        windows = np.asarray(X, dtype=np.float32) / np.float32(self.input_scale_)
+        hook(torch.from_numpy(windows), torch.as_tensor(self._standardise(y2), dtype=torch.float32))
+        self.initialize_optimizer()
 
     def train_step_single(self, batch, **fit_params):
         """One training step; the batch's BOLD goes to the network's BOLD encoder."""
@@ -336,13 +366,9 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         -------
         self
         """
-        if not self.warm_start or not self.initialized_:
-            self._reset_data_attributes(X, y)
-        self._in_fit_ = True  # fit re-solves the readout; a bare partial_fit does not
-        try:
-            return super().fit(X, y, **fit_params)
-        finally:
-            self._in_fit_ = False
+        fresh = not self.warm_start or not self.initialized_
+        return self._train(X, y, fresh=fresh, resolve_readout=True, routing="fit",
+                           **fit_params)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Train further (initialising on first call), then recalibrate the outputs.
@@ -351,25 +377,26 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         (``refit_readout``): the few windows of an online update would be
         too few for the ridge, so the readout keeps training by gradient.
         """
-        if not self.initialized_:
-            self._reset_data_attributes(X, y)
-        X = self._check_X_matches(X)
-        _, y2 = self._check_y(y, len(X))
-        if y2.shape[1] != self.n_outputs_:
-            # Training on fewer columns would recalibrate every output to them.
-            raise ValueError(
-                f"y has {y2.shape[1]} target(s) but {type(self).__name__} was fitted on "
-                f"{self.n_outputs_}; partial_fit needs all of them, in the same order."
-            )
-        super().partial_fit(X, y2, **fit_params)
-        if getattr(self, "_in_fit_", False):
-            self._refit_readout(X, y2)
-        self._calibrate(X, y2)
+        return self._train(X, y, fresh=not self.initialized_, resolve_readout=False,
+                           routing="partial_fit", **fit_params)
+
+    def _train(self, X, y, *, fresh, resolve_readout, routing, **fit_params):
+        """Check X and y once; build the network if ``fresh``; train; post-train."""
+        fresh = fresh or not hasattr(self, "n_chans_")
+        X, y2 = self._check_training_data(X, y, fresh)
+        if fresh:
+            self.initialize()
+            self._initialize_from_data(X, y2)
+        alphas = self._readout_alphas() if resolve_readout else None
+        super().partial_fit(X, y2, _routing_method=routing, **fit_params)
+        if resolve_readout:
+            self.readout_alpha_ = None
+        self._after_training(X, y2, alphas, fit_params.get("groups"))
         return self
 
-    def _refit_readout(self, X, y2):
-        """Ridge from the trained readout features to the (standardised) targets."""
-        self.readout_alpha_ = None
+    # -- after training: one pass over the training windows -----------------------
+    def _readout_alphas(self):
+        """Penalties of the readout re-solve, or None when the readout is not re-solved."""
         check_option(self.refit_readout, ("auto", True, False), "refit_readout")
         exposed = _exposes_readout(self.module_)
         if self.refit_readout is True and not exposed:
@@ -379,78 +406,88 @@ class EEG2BoldRegressor(NeuralNetRegressor):
                 "refit_readout=False or 'auto'."
             )
         if not self.refit_readout or not exposed:
-            return
+            return None
         alphas = DEFAULT_READOUT_ALPHAS if self.readout_alphas is None else self.readout_alphas
         alphas = check_real_array(alphas, "readout_alphas", dtype=np.float64).ravel()
         if alphas.size == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
             raise ValueError(
                 f"readout_alphas must be positive finite numbers, got {self.readout_alphas!r}.")
-        features = self._readout_features(X)
-        target = (y2 - self.y_mean_) / np.where(self.y_std_ > 0, self.y_std_, 1.0)
-        offset = (self._readout_features(X, "readout_offset")
-                  if callable(getattr(self.module_, "readout_offset", None)) else None)
-        if offset is not None:
-            # A part of the network the readout adds to (EEG2BoldNet's deep path):
-            # scaled to the targets by least squares on the validation windows,
-            # which it was not trained on (on its own training windows it fits
-            # too well to be weighed), never below zero; the readout takes the rest.
-            rows = self._validation_rows(X)
-            held, t = offset[rows], target[rows]
-            centred = held - held.mean(axis=0)
-            var = (centred ** 2).sum(axis=0)
-            gain = np.divide((centred * (t - t.mean(axis=0))).sum(axis=0), var,
-                             out=np.zeros_like(var), where=var > 0)
-            gain = np.maximum(gain, 0.0)
-            target = target - gain * offset
-            self.module_.scale_offset(gain)
-        mean, scale = features.mean(axis=0), features.std(axis=0)
-        scale[scale == 0] = 1.0
-        # Contiguous folds (no shuffling): the windows of one subject overlap.
-        coef, intercept, alpha = ridge_cv_contiguous((features - mean) / scale, target, alphas)
-        coef = coef / scale
-        intercept = intercept - coef @ mean
-        self.module_.set_readout(coef, intercept)
-        self.readout_alpha_ = alpha
-        if self.verbose:
-            print(f"Readout re-solved by ridge (alpha={alpha:g}).")
+        return alphas
 
-    def _validation_rows(self, X):
+    def _after_training(self, X, y2, alphas, groups):
+        """Re-solve the readout (``alphas`` not None) and calibrate the outputs.
+
+        With a re-solve, one pass gives the readout features (and the part
+        of the network the readout adds to), and the raw outputs follow from
+        them as ``features @ coef.T + intercept``; without, one forward pass.
+        """
+        if alphas is None:
+            raw = self._raw_outputs(X)
+        else:
+            features, offset = self._readout_inputs(X)
+            rows = None if offset is None else self._validation_rows(X, groups)
+            coef, intercept, alpha, gain = solve_readout(
+                features, self._standardise(y2), alphas, offset, rows)
+            if gain is not None:
+                self.module_.scale_offset(gain)
+            self.module_.set_readout(coef, intercept)
+            self.readout_alpha_ = alpha
+            raw = self._readout_outputs(features, offset, gain)
+            if self.verbose:
+                print(f"Readout re-solved by ridge (alpha={alpha:g}).")
+        self.output_coef_, self.output_intercept_ = calibrate_outputs(raw, y2)
+
+    def _readout_inputs(self, X):
+        """Readout features and, if the module has one, the readout's offset."""
+        methods = ["readout_features"]
+        if callable(getattr(self.module_, "readout_offset", None)):
+            methods.append("readout_offset")
+        outputs = self._evaluate(X, methods)
+        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+
+    def _readout_outputs(self, features, offset, gain):
+        """What the network outputs in evaluation: the readout layer's weights, as
+        stored, applied to the features, plus the scaled offset."""
+        layer = self.module_.readout_layer
+        weight = layer.weight.detach().cpu().double().numpy().reshape(layer.weight.shape[0], -1)
+        raw = features @ weight.T + layer.bias.detach().cpu().double().numpy()
+        return raw if offset is None else raw + gain * offset
+
+    def _evaluate(self, X, methods):
+        """Module ``methods`` over all windows of X, in evaluation mode, as float64 arrays
+        (``None`` for a method that returns None)."""
+        module = self.module_
+        was_training = module.training
+        module.eval()
+        outputs = [[] for _ in methods]
+        try:
+            with torch.no_grad():
+                for batch in self.get_iterator(self.get_dataset(X), training=False):
+                    Xi = to_tensor(unpack_data(batch)[0], device=self.device)
+                    for out, method in zip(outputs, methods):
+                        value = getattr(module, method)(Xi)
+                        out.append(None if value is None else value.double().cpu().numpy())
+        finally:
+            module.train(was_training)
+        return [None if out[0] is None else np.concatenate(out) for out in outputs]
+
+    def _validation_rows(self, X, groups=None):
         """Rows of ``X`` the training held out for validation (all rows if none)."""
         split = getattr(self.train_split, "split_indices", None)
         if split is not None:
             try:
-                valid = split(X)[1]
+                valid = (split(X) if groups is None else split(X, groups))[1]
             except ValueError:
                 valid = None
             if valid is not None and len(valid) > 2:
                 return valid
         return slice(None)
 
-    def _readout_features(self, X, method="readout_features"):
-        module = self.module_
-        was_training = module.training
-        module.eval()
-        features = []
-        try:
-            with torch.no_grad():
-                for batch in self.get_iterator(self.get_dataset(X), training=False):
-                    Xi = to_tensor(unpack_data(batch)[0], device=self.device)
-                    out = getattr(module, method)(Xi)
-                    if out is None:  # e.g. no readout offset in this configuration
-                        return None
-                    features.append(out.double().cpu().numpy())
-        finally:
-            module.train(was_training)
-        return np.concatenate(features)
+    def _raw_outputs(self, X):
+        """Network outputs ``(n_windows, n_outputs_)`` float64, X already checked."""
+        return super().predict_proba(X).reshape(len(X), -1).astype(np.float64)
 
-    def _calibrate(self, X, y2):
-        raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
-        raw_c = raw - raw.mean(axis=0)
-        var = (raw_c ** 2).sum(axis=0)
-        cov = (raw_c * (y2 - y2.mean(axis=0))).sum(axis=0)
-        self.output_coef_ = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
-        self.output_intercept_ = y2.mean(axis=0) - self.output_coef_ * raw.mean(axis=0)
-
+    # -- prediction ----------------------------------------------------------------
     def predict_proba(self, X):
         """Raw network output (before the affine map to ``y`` units), X checked.
 
@@ -458,107 +495,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         from reaching the network as a bare torch error.
         """
         self.check_is_fitted()
-        return super().predict_proba(self._check_X_matches(X))
-
-    # -- saving without pickle ---------------------------------------------------
-    def save_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
-                    use_safetensors=False, f_fitted=None, **kwargs):
-        """Save weights (skorch's ``save_params``) and, with ``f_fitted``, the rest.
-
-        Loading a pickle runs whatever code its author put in it, so never
-        load a pickled model from a source you do not trust. Weights saved
-        with ``use_safetensors=True`` and the JSON written to ``f_fitted``
-        hold only numbers and text: share those instead, and rebuild the
-        model with :meth:`load_params`.
-
-        Parameters
-        ----------
-        f_params, f_optimizer, f_criterion, f_history, use_safetensors, **kwargs
-            As in :meth:`skorch.NeuralNet.save_params`.
-        f_fitted : str, path or file-like, default=None
-            JSON file for the fitted attributes that are not weights (shapes,
-            ``sfreq_``, ``ch_names_``, input scale, output calibration) and
-            torch's random-number state, so that training resumed from a
-            :class:`~skorch.callbacks.Checkpoint` (``Checkpoint(...,
-            f_fitted="fitted.json")`` with
-            :class:`~skorch.callbacks.LoadInitState`) continues exactly as an
-            uninterrupted run would.
-
-        Examples
-        --------
-        >>> reg.save_params(f_params="weights.safetensors", f_fitted="fitted.json",
-        ...                 use_safetensors=True)  # doctest: +SKIP
-        >>> new = EEG2BoldRegressor(CompactNet, ...)  # same parameters  # doctest: +SKIP
-        >>> new.load_params(f_params="weights.safetensors", f_fitted="fitted.json",
-        ...                 use_safetensors=True)  # doctest: +SKIP
-        """
-        if f_fitted is not None:
-            state = {name: np.asarray(getattr(self, name)).tolist()
-                     for name in _FITTED_ATTRIBUTES if hasattr(self, name)}
-            state["torch_rng_state"] = torch.get_rng_state().tolist()
-            with open_file_like(f_fitted, "w") as f:
-                json.dump(state, f)
-        super().save_params(f_params=f_params, f_optimizer=f_optimizer,
-                            f_criterion=f_criterion, f_history=f_history,
-                            use_safetensors=use_safetensors, **kwargs)
-
-    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
-                    checkpoint=None, use_safetensors=False, f_fitted=None, **kwargs):
-        """Load what :meth:`save_params` wrote; ``f_fitted`` first, building the network.
-
-        A new estimator with the same parameters as the saved one, given
-        ``f_fitted`` and ``f_params``, predicts exactly as the saved one did.
-        ``f_fitted`` without ``f_params`` (or a checkpoint) is refused: the
-        network would keep its random initial weights. Weights saved from a
-        network of other shapes (channels, window, outputs) are refused with
-        the shapes of both.
-        """
-        if f_fitted is not None and f_params is None and checkpoint is None:
-            raise ValueError(
-                "load_params got f_fitted but no f_params: the network would keep "
-                "random weights. Pass the weights file written by save_params too."
-            )
-        hidden = getattr(checkpoint, "f_fitted", None)
-        if f_fitted is None and hidden is not None:
-            # The checkpoint names its files after the history's last epoch,
-            # so the history comes first (as skorch does for its own files).
-            if f_history is None and checkpoint.f_history is not None:
-                self.history = History.from_file(checkpoint.f_history_)
-            f_fitted = checkpoint.get_formatted_files(self)["f_fitted"]
-        if f_fitted is not None:
-            with open_file_like(f_fitted, "r") as f:
-                state = json.load(f)
-            rng_state = state.pop("torch_rng_state")
-            for name, value in state.items():
-                setattr(self, name, np.asarray(value, dtype=float)
-                        if isinstance(value, list) and name != "ch_names_" else value)
-            if not self.initialized_:
-                self.initialize()  # builds the network with the loaded shapes
-            torch.set_rng_state(torch.tensor(rng_state, dtype=torch.uint8))
-        if hidden is not None:
-            # skorch would take f_fitted for a module's state; it is loaded above.
-            checkpoint.f_fitted = None
-        try:
-            super().load_params(f_params=f_params, f_optimizer=f_optimizer,
-                                f_criterion=f_criterion, f_history=f_history,
-                                checkpoint=checkpoint, use_safetensors=use_safetensors,
-                                **kwargs)
-        except RuntimeError as err:
-            if "size mismatch" not in str(err):
-                raise
-            shapes = {name: getattr(self, name, None)
-                      for name in ("n_chans_", "n_times_", "n_outputs_")}
-            detail = next((line.strip() for line in str(err).splitlines()
-                           if "size mismatch" in line and ":" in line), "")
-            raise ValueError(
-                f"The saved weights do not fit this {type(self.module_).__name__}, built "
-                f"for {shapes}: they come from a network with other channels, window "
-                f"length or outputs ({detail}). Load the f_fitted file saved with them, "
-                "or give this model the same data shapes."
-            ) from None
-        finally:
-            if hidden is not None:
-                checkpoint.f_fitted = hidden
+        return self._raw_outputs(self._check_fitted_X(X))
 
     def predict(self, X):
         """Predict the BOLD of each window.
@@ -572,10 +509,7 @@ class EEG2BoldRegressor(NeuralNetRegressor):
         y_pred : ndarray of shape ``(n_windows,)`` or ``(n_windows, n_outputs_)``
             Same ndim as the ``y`` given to ``fit``.
         """
-        self.check_is_fitted()
-        X = self._check_X_matches(X)
-        raw = super().predict(X).reshape(len(X), -1).astype(np.float64)
-        y_pred = raw * self.output_coef_ + self.output_intercept_
+        y_pred = self.predict_proba(X) * self.output_coef_ + self.output_intercept_
         return y_pred.ravel() if self.y_ndim_ == 1 else y_pred
 
 
