@@ -35,7 +35,7 @@ def test_bands_tile_the_edges():
 def test_readout_alphas_span_the_baseline_range():
     from skeeg2bold.nn._regressor import DEFAULT_READOUT_ALPHAS
 
-    assert tuple(DEFAULT_READOUT_ALPHAS) == _constants.READOUT_ALPHAS
+    assert DEFAULT_READOUT_ALPHAS is _constants.READOUT_ALPHAS
     assert set(_constants.RIDGE_ALPHAS) <= {round(a, 6) for a in _constants.READOUT_ALPHAS}
 
 

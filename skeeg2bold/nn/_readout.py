@@ -4,11 +4,13 @@ affine map of its outputs to the units of ``y``."""
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._constants import READOUT_ALPHAS
+
 __all__ = ["DEFAULT_READOUT_ALPHAS", "calibrate_outputs", "ridge_cv_contiguous",
            "solve_readout"]
 
 #: Ridge penalties tried when the readout is re-solved (``readout_alphas=None``).
-DEFAULT_READOUT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 15))
+DEFAULT_READOUT_ALPHAS = READOUT_ALPHAS
 
 
 def solve_readout(features, target, alphas, offset=None, offset_rows=slice(None)):

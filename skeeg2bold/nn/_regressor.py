@@ -103,9 +103,8 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         once training ends. Gradient descent on a few minutes of data per
         subject leaves that layer noisy, and early stopping on a short
         validation block picks its epoch by chance; the closed-form solution
-        removes both. On the simulated data under the paper's protocol it
-        raised CompactNet's mean r from 0.30 to 0.34 (target subjects sub-02
-        and sub-05; benchmarks/bench_nn.py). ``"auto"`` does it when the
+        removes both (measured in ``benchmarks/bench_nn.py``; numbers in
+        ``benchmarks/RESULTS.md``). ``"auto"`` does it when the
         module exposes its readout (``readout_features`` and
         ``readout_layer``, as :class:`EEG2BoldNet` and :class:`CompactNet`
         do); ``True`` requires it.
