@@ -44,13 +44,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--subjects", type=int, default=3)
-    parser.add_argument("--device", default="cuda",
-                        help="device under test; 'cpu' runs the script's own logic without a GPU")
+    parser.add_argument(
+        "--device",
+        default="cuda",
+        help="device under test; 'cpu' runs the script's own logic without a GPU",
+    )
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("CUDA is not available (torch.cuda.is_available() is False): nothing to "
-              f"check on this machine (torch {torch.__version__}). Run this script on a "
-              "machine with an NVIDIA GPU and a CUDA build of torch.")
+        print(
+            "CUDA is not available (torch.cuda.is_available() is False): nothing to "
+            f"check on this machine (torch {torch.__version__}). Run this script on a "
+            "machine with an NVIDIA GPU and a CUDA build of torch."
+        )
         return 0
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     print(f"device under test: {name}, torch {torch.__version__}")
@@ -60,8 +65,10 @@ def main(argv=None):
         data = make_windows(sim.recordings, window=10.0, sfreq=100.0, dtype="float32")
     y = CommonModeSplitter().fit_transform(data.y)
     print(f"{len(y)} windows; {args.epochs} epochs per fit\n")
-    print("| network | fit CPU (s) | fit CUDA (s) | predict CPU (s) | predict CUDA (s) "
-          "| max |CUDA - CPU| of the CUDA-trained network | rel. |")
+    print(
+        "| network | fit CPU (s) | fit CUDA (s) | predict CPU (s) | predict CUDA (s) "
+        "| max |CUDA - CPU| of the CUDA-trained network | rel. |"
+    )
     print("|---|---|---|---|---|---|---|")
     failed = False
     for module in (CompactNet, EEG2BoldNet):
@@ -83,8 +90,10 @@ def main(argv=None):
         rel = diff / float(np.abs(pred_moved).max())
         ok = np.allclose(pred_gpu, pred_moved, rtol=1e-3, atol=1e-3 * np.abs(pred_moved).max())
         failed |= not ok
-        print(f"| {module.__name__} | {fit_cpu:.1f} | {fit_gpu:.1f} | {pred_cpu_t:.2f} | "
-              f"{pred_gpu_t:.2f} | {diff:.2e} | {rel:.1e} {'ok' if ok else 'MISMATCH'} |")
+        print(
+            f"| {module.__name__} | {fit_cpu:.1f} | {fit_gpu:.1f} | {pred_cpu_t:.2f} | "
+            f"{pred_gpu_t:.2f} | {diff:.2e} | {rel:.1e} {'ok' if ok else 'MISMATCH'} |"
+        )
     return 1 if failed else 0
 
 

@@ -93,7 +93,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     sim = simulate_eeg_fmri(
-        n_subjects=args.n_subjects, duration=args.duration, sfreq=args.sfreq,
+        n_subjects=args.n_subjects,
+        duration=args.duration,
+        sfreq=args.sfreq,
         random_state=args.seed,
     )
     data = make_windows(sim.recordings, window=10.0)
@@ -131,8 +133,9 @@ def main(argv=None):
         for _ in range(REPEATS):
             t0 = time.perf_counter()
             for k, (eeg, starts, rows) in enumerate(X.iter_segments()):
-                series = continuous_route(eeg, starts, X.n_times, sfreq, extractor.bands_,
-                                          extractor.lags_)
+                series = continuous_route(
+                    eeg, starts, X.n_times, sfreq, extractor.bands_, extractor.lags_
+                )
                 if k == 0:
                     continuous, positions = series, rows
             t_continuous = min(t_continuous, time.perf_counter() - t0)
@@ -156,8 +159,10 @@ def main(argv=None):
         f"\nagreement with the MNE route on lags {lags[interior].min():g}-"
         f"{lags[interior].max():g} s (relative error = |diff| / mean envelope):"
     )
-    print(f"  {'band':8s} {'r (EEGWindows)':>15s} {'median':>8s} {'p99':>8s}"
-          f" {'r (arrays)':>11s} {'median':>8s} {'p99':>8s}")
+    print(
+        f"  {'band':8s} {'r (EEGWindows)':>15s} {'median':>8s} {'p99':>8s}"
+        f" {'r (arrays)':>11s} {'median':>8s} {'p99':>8s}"
+    )
     rows = agreement(fast, reference, interior)
     rows_array = agreement(first_array, reference[first_idx], interior)
     for name, (r, med, p99), (ra, meda, p99a) in zip(extractor.bands_, rows, rows_array):

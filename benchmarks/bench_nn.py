@@ -85,8 +85,14 @@ N_CHANS, N_TIMES, N_OUTPUTS = 30, 1000, 15
 #: fixed, cached band-pass front end).
 BEFORE = {
     CompactNet: dict(learn_temporal=True),
-    EEG2BoldNet: dict(n_branches=15, init_spatial="random", init_bands=True,
-                      envelope_sfreq=None, learn_temporal=True, skip_lags=0),
+    EEG2BoldNet: dict(
+        n_branches=15,
+        init_spatial="random",
+        init_bands=True,
+        envelope_sfreq=None,
+        learn_temporal=True,
+        skip_lags=0,
+    ),
 }
 
 
@@ -128,25 +134,29 @@ def speed():
     print("## Training throughput (batches of 64, default sizes)")
     for module_cls in (EEG2BoldNet, CompactNet):
         for n_threads in (1, 2):
-            rates = {when: training_throughput(module_cls, n_threads, kwargs)
-                     for when, kwargs in (("before", BEFORE[module_cls]), ("now", {}))}
-            print(f"- {module_cls.__name__}, {n_threads} thread(s): before {rates['before']:.0f}, "
-                  f"now {rates['now']:.0f} windows/s ({rates['now'] / rates['before']:.1f}x; "
-                  f"{1120 / rates['now']:.1f} s per epoch of the 1120 simulated windows)")
+            rates = {
+                when: training_throughput(module_cls, n_threads, kwargs)
+                for when, kwargs in (("before", BEFORE[module_cls]), ("now", {}))
+            }
+            print(
+                f"- {module_cls.__name__}, {n_threads} thread(s): before {rates['before']:.0f}, "
+                f"now {rates['now']:.0f} windows/s ({rates['now'] / rates['before']:.1f}x; "
+                f"{1120 / rates['now']:.1f} s per epoch of the 1120 simulated windows)"
+            )
     print("\n## Single-window inference latency (1 thread, 10 s window at 100 Hz)")
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((64, N_CHANS, N_TIMES)), rng.standard_normal((64, N_OUTPUTS))
     for module_cls in (EEG2BoldNet, CompactNet):
-        reg = EEG2BoldRegressor(module_cls, sfreq=SFREQ, max_epochs=1, train_split=None,
-                                random_state=0).fit(X, y)
+        reg = EEG2BoldRegressor(
+            module_cls, sfreq=SFREQ, max_epochs=1, train_split=None, random_state=0
+        ).fit(X, y)
         net = reg.module_.eval()
         window = torch.as_tensor(X[:1], dtype=torch.float32)
         with torch.inference_mode():
-            bare = latency_ms(lambda: net(window))
-        full = latency_ms(lambda: reg.predict(X[:1]))
-        print(f"- {module_cls.__name__}: network {bare:.2f} ms, predict() end to end "
-              f"{full:.2f} ms")
+            bare = latency_ms(lambda: net(window))  # noqa: B023 - called at once
+        full = latency_ms(lambda: reg.predict(X[:1]))  # noqa: B023 - called at once
+        print(f"- {module_cls.__name__}: network {bare:.2f} ms, predict() end to end {full:.2f} ms")
 
 
 def _paper_data(seed):
@@ -167,13 +177,16 @@ def _fit_and_score(model, data, y, train, test):
 
 def _speed_candidates(before):
     """Fresh estimators: the networks' former (``before``) or current defaults, and the ridge."""
+
     def network(module_cls):
         kwargs = {f"module__{k}": v for k, v in BEFORE[module_cls].items()} if before else {}
         return EEG2BoldRegressor(module_cls, random_state=0, **kwargs)
 
-    return {"CompactNet": lambda: network(CompactNet),
-            "EEG2BoldNet": lambda: network(EEG2BoldNet),
-            "ridge baseline, log envelopes": lambda: make_ridge_baseline(log=True)}
+    return {
+        "CompactNet": lambda: network(CompactNet),
+        "EEG2BoldNet": lambda: network(EEG2BoldNet),
+        "ridge baseline, log envelopes": lambda: make_ridge_baseline(log=True),
+    }
 
 
 def _warm_up():
@@ -181,8 +194,9 @@ def _warm_up():
     process (seconds), which would otherwise be charged to the first timed fit."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((16, 4, 200)), rng.standard_normal((16, 2))
-    EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=1, train_split=None,
-                      module__n_branches=2).fit(X, y)
+    EEG2BoldRegressor(
+        CompactNet, sfreq=SFREQ, max_epochs=1, train_split=None, module__n_branches=2
+    ).fit(X, y)
 
 
 def _before_worker(subject, seed, n_threads):
@@ -196,16 +210,18 @@ def _before_worker(subject, seed, n_threads):
         warnings.simplefilter("ignore")
         for name in ("CompactNet", "EEG2BoldNet"):
             module_cls = CompactNet if name == "CompactNet" else EEG2BoldNet
-            out[name] = _fit_and_score(EEG2BoldRegressor(module_cls, random_state=0), data, y,
-                                       train, test)
+            out[name] = _fit_and_score(
+                EEG2BoldRegressor(module_cls, random_state=0), data, y, train, test
+            )
     print(json.dumps(out))
 
 
 def _checkout(rev, directory):
     """The ``skeeg2bold`` package at git revision ``rev``, extracted into ``directory``."""
     root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "skeeg2bold"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", rev, "skeeg2bold"], capture_output=True, check=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
     return directory
 
@@ -213,8 +229,21 @@ def _checkout(rev, directory):
 def _checkout_fits(checkout, subject, seed, n_threads):
     env = dict(os.environ, PYTHONPATH=str(checkout))
     result = subprocess.run(
-        [sys.executable, __file__, "--before-worker", subject, "--sim-seed", str(seed),
-         "--threads", str(n_threads)], env=env, capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            __file__,
+            "--before-worker",
+            subject,
+            "--sim-seed",
+            str(seed),
+            "--threads",
+            str(n_threads),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -222,9 +251,11 @@ def fit_speed(subject, n_threads, repeats, before_checkout, seed, former=True):
     torch.set_num_threads(n_threads)
     _, data, y = _paper_data(seed)
     train, test = next(PaperProtocolSplit(subjects=[subject]).split(data.X, y, data.groups))
-    print(f"\n## One paper-protocol fit, before and now (target {subject}, {n_threads} "
-          f"thread(s), {repeats} alternating round(s); the first fit of the current networks "
-          "also fills the band-pass cache)")
+    print(
+        f"\n## One paper-protocol fit, before and now (target {subject}, {n_threads} "
+        f"thread(s), {repeats} alternating round(s); the first fit of the current networks "
+        "also fills the band-pass cache)"
+    )
     before, now = _speed_candidates(True), _speed_candidates(False)
     ridge = "ridge baseline, log envelopes"
     runs = {}
@@ -233,31 +264,41 @@ def fit_speed(subject, n_threads, repeats, before_checkout, seed, former=True):
         warnings.simplefilter("ignore")
         for _ in range(repeats):
             if before_checkout:
-                for name, values in _checkout_fits(before_checkout, subject, seed,
-                                                   n_threads).items():
+                for name, values in _checkout_fits(
+                    before_checkout, subject, seed, n_threads
+                ).items():
                     runs.setdefault((name, "checkout"), []).append(values)
             for name in ("CompactNet", "EEG2BoldNet"):
                 if former:
                     runs.setdefault((name, "former defaults"), []).append(
-                        _fit_and_score(before[name](), data, y, train, test))
+                        _fit_and_score(before[name](), data, y, train, test)
+                    )
                 runs.setdefault((name, "now"), []).append(
-                    _fit_and_score(now[name](), data, y, train, test))
+                    _fit_and_score(now[name](), data, y, train, test)
+                )
             runs.setdefault((ridge, "now"), []).append(
-                _fit_and_score(now[ridge](), data, y, train, test))
+                _fit_and_score(now[ridge](), data, y, train, test)
+            )
     ridge_time = np.median([v[0] for v in runs[(ridge, "now")]])
-    print("\nWall time of each round; CPU time (all threads) in brackets: on a shared machine "
-          "the ratios, measured side by side, are what carries over. 'checkout' is the code "
-          "given by --before-rev/--before-checkout, its fits run in a subprocess each round.\n")
-    print("| model | code | fit time (s), each round | median (s) | mean r | before / now "
-          "| fit / ridge fit |")
+    print(
+        "\nWall time of each round; CPU time (all threads) in brackets: on a shared machine "
+        "the ratios, measured side by side, are what carries over. 'checkout' is the code "
+        "given by --before-rev/--before-checkout, its fits run in a subprocess each round.\n"
+    )
+    print(
+        "| model | code | fit time (s), each round | median (s) | mean r | before / now "
+        "| fit / ridge fit |"
+    )
     print("|---|---|---|---|---|---|---|")
     for (name, when), values in sorted(runs.items(), key=lambda item: item[0][0]):
         median = float(np.median([v[0] for v in values]))
         now_median = float(np.median([v[0] for v in runs[(name, "now")]]))
         ratio = f"{median / now_median:.1f}x" if when != "now" else "-"
         each = " ".join(f"{wall:.1f} ({cpu:.0f})" for wall, cpu, _ in values)
-        print(f"| {name} | {when} | {each} | {median:.1f} | {values[0][2]:.3f} | {ratio} | "
-              f"{median / ridge_time:.1f}x |")
+        print(
+            f"| {name} | {when} | {each} | {median:.1f} | {values[0][2]:.3f} | {ratio} | "
+            f"{median / ridge_time:.1f}x |"
+        )
 
 
 def protocol(subjects, n_threads, chance_repeats, n_members, seed=0):
@@ -265,13 +306,16 @@ def protocol(subjects, n_threads, chance_repeats, n_members, seed=0):
     start = time.perf_counter()
     sim, data, y = _paper_data(seed)
     transform = np.column_stack([np.eye(14) - 1 / 14, np.full(14, 1 / 14)])
-    print(f"\n## Paper protocol on simulated data, seed {seed} ({len(data.y)} windows, "
-          f"{n_threads} thread(s); data ready in {time.perf_counter() - start:.0f} s)")
+    print(
+        f"\n## Paper protocol on simulated data, seed {seed} ({len(data.y)} windows, "
+        f"{n_threads} thread(s); data ready in {time.perf_counter() - start:.0f} s)"
+    )
     models = {
         "EEG2BoldRegressor (EEG2BoldNet)": EEG2BoldRegressor(random_state=0),
         "EEG2BoldRegressor (CompactNet)": EEG2BoldRegressor(CompactNet, random_state=0),
         f"SeedEnsembleRegressor ({n_members} x CompactNet)": SeedEnsembleRegressor(
-            EEG2BoldRegressor(CompactNet), n_members=n_members, random_state=0),
+            EEG2BoldRegressor(CompactNet), n_members=n_members, random_state=0
+        ),
         "ridge baseline (lagged envelopes)": make_ridge_baseline(),
         "HRF baseline": make_hrf_baseline(),
         "ridge baseline, log envelopes": make_ridge_baseline(log=True),
@@ -294,56 +338,90 @@ def protocol(subjects, n_threads, chance_repeats, n_members, seed=0):
                 members = getattr(model, "estimators_", [model])
                 if hasattr(members[0], "history"):
                     epochs[name].append(np.mean([len(m.history) for m in members]))
-            ceiling.append(ceiling_for(sim, transform, subjects=[subject],
-                                       tmin=data.bold_times[test].min() - 1e-6,
-                                       tmax=data.bold_times[test].max() + 1e-6))
+            ceiling.append(
+                ceiling_for(
+                    sim,
+                    transform,
+                    subjects=[subject],
+                    tmin=data.bold_times[test].min() - 1e-6,
+                    tmax=data.bold_times[test].max() + 1e-6,
+                )
+            )
         if chance_repeats:
             # Every subject's final 30 % is the test block (chance_level's split).
             t0 = time.perf_counter()
-            chance = chance_level(EEG2BoldRegressor(CompactNet, random_state=0), data.X, y,
-                                  n_repeats=chance_repeats, random_state=0).scores
+            chance = chance_level(
+                EEG2BoldRegressor(CompactNet, random_state=0),
+                data.X,
+                y,
+                n_repeats=chance_repeats,
+                random_state=0,
+            ).scores
             chance_time = (time.perf_counter() - t0) / chance_repeats
-    print(f"\nTarget subject(s): {', '.join(subjects)}. Mean r over 15 targets "
-          "(common mode alone in brackets); fit time per subject.\n")
+    print(
+        f"\nTarget subject(s): {', '.join(subjects)}. Mean r over 15 targets "
+        "(common mode alone in brackets); fit time per subject.\n"
+    )
     print("| model | mean r | common mode r | fit time (s) | epochs | per subject |")
     print("|---|---|---|---|---|---|")
     for name in models:
         r = np.mean(scores[name], axis=0)
         n_ep = f"{np.mean(epochs[name]):.0f}" if epochs[name] else "-"
         each = " ".join(f"{np.mean(v):.3f}" for v in scores[name])
-        print(f"| {name} | {r.mean():.3f} | {r[-1]:.3f} | {np.mean(times[name]):.0f} | {n_ep} "
-              f"| {each} |")
+        print(
+            f"| {name} | {r.mean():.3f} | {r[-1]:.3f} | {np.mean(times[name]):.0f} | {n_ep} "
+            f"| {each} |"
+        )
     if chance is not None:
         r = chance.mean(axis=0)
-        print(f"| chance level: CompactNet on unrelated pairs, {chance_repeats} repeats "
-              f"(per repeat: {', '.join(f'{v:.3f}' for v in chance.mean(axis=1))}) | "
-              f"{r.mean():.3f} | {r[-1]:.3f} | {chance_time:.0f} | - | - |")
+        print(
+            f"| chance level: CompactNet on unrelated pairs, {chance_repeats} repeats "
+            f"(per repeat: {', '.join(f'{v:.3f}' for v in chance.mean(axis=1))}) | "
+            f"{r.mean():.3f} | {r[-1]:.3f} | {chance_time:.0f} | - | - |"
+        )
     r = np.mean(ceiling, axis=0)
     each = " ".join(f"{np.mean(v):.3f}" for v in ceiling)
-    print(f"| simulator noise ceiling (same test volumes) | {r.mean():.3f} | {r[-1]:.3f} | - | - "
-          f"| {each} |")
+    print(
+        f"| simulator noise ceiling (same test volumes) | {r.mean():.3f} | {r[-1]:.3f} | - | - "
+        f"| {each} |"
+    )
     print(f"\nTotal protocol time: {time.perf_counter() - start:.0f} s")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", default="sub-08",
-                        help="comma-separated target subjects (the paper: the last one)")
+    parser.add_argument(
+        "--subjects",
+        default="sub-08",
+        help="comma-separated target subjects (the paper: the last one)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chance-repeats", type=int, default=2)
-    parser.add_argument("--members", type=int, default=3,
-                        help="seeds of the CompactNet ensemble")
+    parser.add_argument("--members", type=int, default=3, help="seeds of the CompactNet ensemble")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-protocol", action="store_true")
-    parser.add_argument("--speed-repeats", type=int, default=2,
-                        help="alternating rounds of the before/now fit timing (0: skip)")
-    parser.add_argument("--before-checkout", default=None,
-                        help="also time the default fits of the skeeg2bold package in this "
-                             "directory, in a subprocess each round")
-    parser.add_argument("--before-rev", default=None,
-                        help="as --before-checkout, for the package at this git revision")
-    parser.add_argument("--skip-former", action="store_true",
-                        help="do not time the networks under their former module defaults")
+    parser.add_argument(
+        "--speed-repeats",
+        type=int,
+        default=2,
+        help="alternating rounds of the before/now fit timing (0: skip)",
+    )
+    parser.add_argument(
+        "--before-checkout",
+        default=None,
+        help="also time the default fits of the skeeg2bold package in this "
+        "directory, in a subprocess each round",
+    )
+    parser.add_argument(
+        "--before-rev",
+        default=None,
+        help="as --before-checkout, for the package at this git revision",
+    )
+    parser.add_argument(
+        "--skip-former",
+        action="store_true",
+        help="do not time the networks under their former module defaults",
+    )
     parser.add_argument("--sim-seed", type=int, default=0, help="simulator random_state")
     parser.add_argument("--before-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -354,10 +432,17 @@ def main(argv=None):
         speed()
         if args.speed_repeats:
             with tempfile.TemporaryDirectory() as tmp:
-                checkout = (_checkout(args.before_rev, tmp) if args.before_rev
-                            else args.before_checkout)
-                fit_speed(subjects[0], args.threads, args.speed_repeats, checkout,
-                          args.sim_seed, former=not args.skip_former)
+                checkout = (
+                    _checkout(args.before_rev, tmp) if args.before_rev else args.before_checkout
+                )
+                fit_speed(
+                    subjects[0],
+                    args.threads,
+                    args.speed_repeats,
+                    checkout,
+                    args.sim_seed,
+                    former=not args.skip_former,
+                )
     if not args.skip_protocol:
         protocol(subjects, args.threads, args.chance_repeats, args.members, args.sim_seed)
 

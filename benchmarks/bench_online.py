@@ -2,8 +2,8 @@
 
 A source process plays simulated 30-channel EEG at 500 Hz as real-time LSL
 streams (10-sample chunks pushed when their last sample is due, each stamped
-with that time, as an amplifier's clock would). Each twin is an :class:`~skeeg2bold.online.OnlineTwin` in
-its own process, loading a model file written by
+with that time, as an amplifier's clock would). Each twin is an
+:class:`~skeeg2bold.online.OnlineTwin` in its own process, loading a model file written by
 :func:`~skeeg2bold.persistence.save_model` and predicting 2 times per second
 on the most recent 10 s (resampled to the model's 100 Hz). Latency is, for
 each prediction, the LSL time it was pushed to the outlet minus the LSL
@@ -63,13 +63,16 @@ def _train(folder):
     y = splitter.fit_transform(data.y)
     names = [str(n) for n in splitter.get_feature_names_out(data.roi_names)]
     # Latency does not depend on how long the network trained.
-    models = {"network": EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0),
-              "ridge": make_ridge_baseline()}
+    models = {
+        "network": EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0),
+        "ridge": make_ridge_baseline(),
+    }
     paths = {}
     for kind, model in models.items():
         model.fit(data.X, y)
-        paths[kind] = save_model(model, Path(folder) / f"{kind}.zip",
-                                 metadata={"target_names": names})
+        paths[kind] = save_model(
+            model, Path(folder) / f"{kind}.zip", metadata={"target_names": names}
+        )
     return paths, sim.recordings[0]
 
 
@@ -90,7 +93,7 @@ def _source(names, eeg, ch_names, stop, ready):
         due = t0 + k * CHUNK / SFREQ_STREAM
         time.sleep(max(0.0, due - local_clock()))
         i = (k * CHUNK) % (len(data) - CHUNK)
-        chunk = data[i:i + CHUNK]
+        chunk = data[i : i + CHUNK]
         # Stamped with its acquisition time (the nominal time of its last
         # sample), as an amplifier's clock would: a late push adds latency.
         for outlet in outlets:
@@ -135,35 +138,49 @@ def _session(path, n_twins, seconds, eeg, ch_names):
 def _line(label, latencies, stats):
     p50, p99 = 1e3 * np.percentile(latencies, [50, 99])
     extra = ", ".join(f"{k} {v}" for k, v in stats.items() if k != "predictions" and v)
-    return (f"{label:<30s} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   max {1e3 * latencies.max():6.1f}"
-            f" ms   ({len(latencies)} predictions{'; ' + extra if extra else ''})")
+    return (
+        f"{label:<30s} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   max {1e3 * latencies.max():6.1f}"
+        f" ms   ({len(latencies)} predictions{'; ' + extra if extra else ''})"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=40.0,
-                        help="seconds of predictions per measurement (after the 10 s fill)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=40.0,
+        help="seconds of predictions per measurement (after the 10 s fill)",
+    )
     parser.add_argument("--max-twins", type=int, default=16)
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > N_CORES:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:N_CORES])
-    print(f"CPUs: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
-          f"; load average before: {os.getloadavg()[0]:.2f} (this machine is shared with "
-          "other jobs: the figures are noisy, compare them within this run)")
-    print(f"stream: 30 channels at {SFREQ_STREAM:g} Hz in {CHUNK}-sample chunks; model at "
-          f"{MODEL_SFREQ:g} Hz, {WINDOW:g} s windows, a prediction every {STEP:g} s\n")
+    print(
+        f"CPUs: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
+        f"; load average before: {os.getloadavg()[0]:.2f} (this machine is shared with "
+        "other jobs: the figures are noisy, compare them within this run)"
+    )
+    print(
+        f"stream: 30 channels at {SFREQ_STREAM:g} Hz in {CHUNK}-sample chunks; model at "
+        f"{MODEL_SFREQ:g} Hz, {WINDOW:g} s windows, a prediction every {STEP:g} s\n"
+    )
     with tempfile.TemporaryDirectory() as folder:
         from scipy.signal import resample_poly
 
         paths, rec = _train(folder)
         eeg = resample_poly(rec.eeg, int(SFREQ_STREAM / MODEL_SFREQ), 1, axis=1)
         print("1. one twin")
-        for kind, label in (("network", "default network (CompactNet)"),
-                            ("ridge", "ridge baseline")):
+        for kind, label in (
+            ("network", "default network (CompactNet)"),
+            ("ridge", "ridge baseline"),
+        ):
             latencies, stats = _session(paths[kind], 1, args.seconds, eeg, rec.ch_names)
             print("  " + _line(label, latencies, stats), flush=True)
-        print(f"\n2. twins of the default network side by side (target: p99 < "
-              f"{1e3 * TARGET_P99:.0f} ms); load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"\n2. twins of the default network side by side (target: p99 < "
+            f"{1e3 * TARGET_P99:.0f} ms); load average {os.getloadavg()[0]:.2f}"
+        )
         n, sustained = 1, 0
         while n <= args.max_twins:
             latencies, stats = _session(paths["network"], n, args.seconds, eeg, rec.ch_names)
@@ -172,9 +189,11 @@ def main(argv=None):
                 break
             sustained = n
             n *= 2
-        print(f"\n{sustained} twin(s) of the default network sustained with p99 < "
-              f"{1e3 * TARGET_P99:.0f} ms on {N_CORES} cores (doubling until it fails); "
-              f"load average after: {os.getloadavg()[0]:.2f}")
+        print(
+            f"\n{sustained} twin(s) of the default network sustained with p99 < "
+            f"{1e3 * TARGET_P99:.0f} ms on {N_CORES} cores (doubling until it fails); "
+            f"load average after: {os.getloadavg()[0]:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,14 +48,16 @@ def _warm_up(_):
 def main(n_repeats=2):
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > N_CORES:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:N_CORES])
-    sim = simulate_eeg_fmri(n_subjects=2, duration=120.0, sfreq=100.0, artifacts=False,
-                            random_state=0)
+    sim = simulate_eeg_fmri(
+        n_subjects=2, duration=120.0, sfreq=100.0, artifacts=False, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = make_windows(sim.recordings, window=10.0, step=2.0)
     X, y = data.X, data.y
-    model = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, batch_size=32, train_split=None,
-                              random_state=0)
+    model = EEG2BoldRegressor(
+        EEG2BoldNet, max_epochs=1, batch_size=32, train_split=None, random_state=0
+    )
     budget = thread_budget(2, n_cpus=N_CORES)
 
     def serial(n_threads):
@@ -69,8 +71,9 @@ def main(n_repeats=2):
         if backend == "loky":
             # joblib's default pins workers to cpu_count // n_jobs threads;
             # inner_max_num_threads=N_CORES is what an unpinned worker gets.
-            config = parallel_config(backend="loky",
-                                     inner_max_num_threads=budget if pinned else N_CORES)
+            config = parallel_config(
+                backend="loky", inner_max_num_threads=budget if pinned else N_CORES
+            )
             context = contextlib.nullcontext()
         else:
             config = parallel_config(backend="threading")
@@ -92,9 +95,11 @@ def main(n_repeats=2):
         ("2 threads, unpinned", lambda: parallel("threading", pinned=False)),
         ("2 threads, pinned (limit_threads)", lambda: parallel("threading", pinned=True)),
     ]
-    print(f"2 fits of EEG2BoldNet (1 epoch, {len(X)} windows x {X.shape[1]} ch x "
-          f"{X.shape[2]} samples) on {N_CORES} cores; load average before: "
-          f"{os.getloadavg()[0]:.1f}; best of {n_repeats}")
+    print(
+        f"2 fits of EEG2BoldNet (1 epoch, {len(X)} windows x {X.shape[1]} ch x "
+        f"{X.shape[2]} samples) on {N_CORES} cores; load average before: "
+        f"{os.getloadavg()[0]:.1f}; best of {n_repeats}"
+    )
     print(f"{'':36s} {'seconds':>8s}  {'torch threads per fit':>22s}")
     timings = {}
     for name, run in cases:
@@ -103,8 +108,10 @@ def main(n_repeats=2):
         timings[name] = best[0]
         print(f"{name:36s} {best[0]:8.2f}  {best[1]:>22s}")
     for kind in ("processes", "threads"):
-        ratio = timings[f"2 {kind}, unpinned"] / timings[
-            next(k for k in timings if k.startswith(f"2 {kind}, pinned"))]
+        ratio = (
+            timings[f"2 {kind}, unpinned"]
+            / timings[next(k for k in timings if k.startswith(f"2 {kind}, pinned"))]
+        )
         print(f"{kind}: unpinned / pinned = {ratio:.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return {name: float(np.round(t, 3)) for name, t in timings.items()}

@@ -40,7 +40,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from skeeg2bold import make_windows
-from skeeg2bold.baselines import make_riemann_baseline, make_ridge_baseline
+from skeeg2bold.baselines import make_ridge_baseline, make_riemann_baseline
 from skeeg2bold.datasets import ceiling_for, simulate_eeg_fmri, source_recordings
 from skeeg2bold.metrics import pearson_r
 from skeeg2bold.model_selection import PaperProtocolSplit, chance_level
@@ -66,7 +66,8 @@ def _networks():
         "bandpower": lambda: EEG2BoldRegressor(BandPowerNet, random_state=0),
         "compact": lambda: EEG2BoldRegressor(CompactNet, random_state=0),
         "aligned-compact": lambda: make_pipeline(
-            SubjectAlignment(), EEG2BoldRegressor(CompactNet, random_state=0)),
+            SubjectAlignment(), EEG2BoldRegressor(CompactNet, random_state=0)
+        ),
         "eeg2boldnet": lambda: EEG2BoldRegressor(random_state=0),
     }
 
@@ -96,14 +97,16 @@ def run_setting(name, protocols, model_names):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = make_windows(sim.recordings, window=10.0, sfreq=100.0, dtype="float32")
-        sources = make_windows(source_recordings(sim), window=10.0, sfreq=100.0,
-                               dtype="float32")
+        sources = make_windows(source_recordings(sim), window=10.0, sfreq=100.0, dtype="float32")
     assert np.allclose(sources.X.times, data.X.times)
     y = CommonModeSplitter().fit_transform(data.y)
-    chance = chance_level(make_ridge_baseline(log=True), data.X, y, n_repeats=3,
-                          random_state=0).mean.mean()
-    print(f"\n### Setting `{name}` ({', '.join(f'{k}={v}' for k, v in SETTINGS[name].items())};"
-          f" {len(y)} windows; data and chance level in {time.perf_counter() - t0:.0f} s)")
+    chance = chance_level(
+        make_ridge_baseline(log=True), data.X, y, n_repeats=3, random_state=0
+    ).mean.mean()
+    print(
+        f"\n### Setting `{name}` ({', '.join(f'{k}={v}' for k, v in SETTINGS[name].items())};"
+        f" {len(y)} windows; data and chance level in {time.perf_counter() - t0:.0f} s)"
+    )
     factories = models()
     for protocol in protocols:
         scores = {m: {} for m in [*model_names, "oracle", "ceiling"]}
@@ -111,15 +114,19 @@ def run_setting(name, protocols, model_names):
         for subject, train, test in splits(data, protocol):
             for m in [*model_names, "oracle"]:
                 X = sources.X if m == "oracle" else data.X
-                model = (make_ridge_baseline(log=True) if m == "oracle" else factories[m]())
+                model = make_ridge_baseline(log=True) if m == "oracle" else factories[m]()
                 start = time.perf_counter()
                 model.fit(X[train], y[train])
                 times[m].append(time.perf_counter() - start)
                 scores[m][subject] = pearson_r(y[test], model.predict(X[test])).mean()
             test_times = data.X.times[test]
             scores["ceiling"][subject] = ceiling_for(
-                sim, TRANSFORM, subjects=[subject], tmin=test_times.min() - 1e-6,
-                tmax=test_times.max() + 1e-6).mean()
+                sim,
+                TRANSFORM,
+                subjects=[subject],
+                tmin=test_times.min() - 1e-6,
+                tmax=test_times.max() + 1e-6,
+            ).mean()
         _report(protocol, scores, times, chance)
 
 
@@ -134,13 +141,18 @@ def _report(protocol, scores, times, chance):
         mean = np.mean([per[s] for s in subjects])
         tune = np.mean([per[s] for s in subjects if s in TUNING])
         rest = np.mean([per[s] for s in others])
-        wins = "-" if ref is None or m in ("logridge", "ceiling") else (
-            f"{sum(per[s] > ref[s] for s in subjects)}/{len(subjects)}")
+        wins = (
+            "-"
+            if ref is None or m in ("logridge", "ceiling")
+            else (f"{sum(per[s] > ref[s] for s in subjects)}/{len(subjects)}")
+        )
         fit = f"{np.mean(times[m]):.1f}" if m in times else "-"
         print(f"| {m} | {mean:.3f} | {tune:.3f} | {rest:.3f} | {wins} | {fit} |")
     print(f"| chance (logridge, unrelated pairs) | {chance:.3f} | | | | |")
-    print("\nper subject: " + "; ".join(
-        f"{m} " + " ".join(f"{scores[m][s]:.2f}" for s in subjects) for m in scores))
+    print(
+        "\nper subject: "
+        + "; ".join(f"{m} " + " ".join(f"{scores[m][s]:.2f}" for s in subjects) for m in scores)
+    )
 
 
 def main(argv=None):

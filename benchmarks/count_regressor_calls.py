@@ -39,17 +39,24 @@ def _counting(name, fn):
     def wrapper(*args, **kwargs):
         counts[name] += 1
         return fn(*args, **kwargs)
+
     return wrapper
 
 
 def _instrument():
-    for name in ("check_eeg_windows_array", "check_real_array", "check_finite",
-                 "check_fitted_windows"):
+    for name in (
+        "check_eeg_windows_array",
+        "check_real_array",
+        "check_finite",
+        "check_fitted_windows",
+    ):
         original = getattr(validation, name)
         wrapped = _counting(name, original)
         for module in list(sys.modules.values()):
-            if (getattr(module, "__name__", "").startswith("skeeg2bold")
-                    and getattr(module, name, None) is original):
+            if (
+                getattr(module, "__name__", "").startswith("skeeg2bold")
+                and getattr(module, name, None) is original
+            ):
                 setattr(module, name, wrapped)
     for name in ("_check_X", "_check_y", "get_dataset"):
         if hasattr(EEG2BoldRegressor, name):
@@ -73,9 +80,15 @@ def main(argv=None):
     cases = {
         "CompactNet, EEGWindows": (dict(module=CompactNet), data.X, {}),
         "EEG2BoldNet, EEGWindows": (
-            dict(module=EEG2BoldNet, module__n_heads=2, module__embed_dim=8), data.X, {}),
-        "CompactNet, ndarray": (dict(module=CompactNet, module__n_branches=4, sfreq=50.0),
-                                np.asarray(data.X), {"groups": data.groups}),
+            dict(module=EEG2BoldNet, module__n_heads=2, module__embed_dim=8),
+            data.X,
+            {},
+        ),
+        "CompactNet, ndarray": (
+            dict(module=CompactNet, module__n_branches=4, sfreq=50.0),
+            np.asarray(data.X),
+            {"groups": data.groups},
+        ),
     }
     table, predictions = {}, {}
     for name, (kwargs, X, fit_params) in cases.items():
@@ -85,9 +98,12 @@ def main(argv=None):
         fit_counts = dict(counts)
         counts.clear()
         predictions[name] = reg.predict(X)
-        table[name] = {"fit": fit_counts, "predict": dict(counts),
-                       "batches per pass": int(np.ceil(len(X) / reg.batch_size)),
-                       "epochs": len(reg.history)}
+        table[name] = {
+            "fit": fit_counts,
+            "predict": dict(counts),
+            "batches per pass": int(np.ceil(len(X) / reg.batch_size)),
+            "epochs": len(reg.history),
+        }
     print(json.dumps(table, indent=1))
     keys = {name: name.replace(", ", "_").replace(" ", "_") for name in predictions}
     if args.save:
@@ -96,8 +112,10 @@ def main(argv=None):
         reference = np.load(args.compare)
         for name, y_pred in predictions.items():
             ref = reference[keys[name]]
-            print(f"{name}: max |difference| {np.abs(y_pred - ref).max():.2e} "
-                  f"(predictions up to {np.abs(ref).max():.2f})")
+            print(
+                f"{name}: max |difference| {np.abs(y_pred - ref).max():.2e} "
+                f"(predictions up to {np.abs(ref).max():.2f})"
+            )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def machine_description():
         f"- memory: {_memory_gib():.1f} GiB",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}, torch {torch.__version__}",
-        f"- CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'not available'}",
+        "- CUDA: "
+        + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"),
     ]
     return "\n".join(lines)
 
@@ -67,7 +68,9 @@ def main(argv=None):
         wanted = {f"bench_{n.removeprefix('bench_').removesuffix('.py')}.py" for n in args.only}
         unknown = wanted - {s.name for s in scripts}
         if unknown:
-            parser.error(f"unknown benchmark(s) {sorted(unknown)}; have {[s.name for s in scripts]}")
+            parser.error(
+                f"unknown benchmark(s) {sorted(unknown)}; have {[s.name for s in scripts]}"
+            )
         scripts = [s for s in scripts if s.name in wanted]
 
     # With --only, the other benchmarks' sections of the existing file stay.
@@ -79,8 +82,9 @@ def main(argv=None):
         # Passive OpenMP waits, as the skeeg2bold command sets them
         # (skeeg2bold.utils.passive_thread_waits).
         env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                              cwd=HERE.parent, env=env)
+        proc = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, cwd=HERE.parent, env=env
+        )
         elapsed = time.perf_counter() - t0
         output = (proc.stdout + ("\n" + proc.stderr if proc.returncode else "")).strip()
         print(output, flush=True)
@@ -95,9 +99,10 @@ def main(argv=None):
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)\n\n"
             f"```\n{output}\n```\n"
         )
-    text = ("# Benchmark results\n\nWritten by `python benchmarks/run_all.py`.\n\n"
-            f"{machine_description()}\n\n"
-            + "\n".join(sections[name] for name in sorted(sections)))
+    text = (
+        "# Benchmark results\n\nWritten by `python benchmarks/run_all.py`.\n\n"
+        f"{machine_description()}\n\n" + "\n".join(sections[name] for name in sorted(sections))
+    )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
     return 1 if failed else 0

@@ -175,15 +175,22 @@ def _api_page(module, name, kind, aliases):
         value = reprlib.Repr()  # keyword arguments need Python 3.12
         value.maxstring = value.maxother = 80
         value.maxtuple = value.maxlist = 30
-        lines += [f".. py:data:: {name}",
-                  f"   :value: {value.repr(getattr(module, name))}", "",
-                  f"   {_constant_doc(module, name)}", ""]
+        lines += [
+            f".. py:data:: {name}",
+            f"   :value: {value.repr(getattr(module, name))}",
+            "",
+            f"   {_constant_doc(module, name)}",
+            "",
+        ]
     else:
         # The gallery records an object under the name an example imports it
         # by, or a shorter one that also works: list every public alias.
-        lines += [_PAGE[kind].format(name=name),
-                  f".. minigallery:: {' '.join(aliases)}",
-                  f"   :add-heading: Examples using ``{name}``", ""]
+        lines += [
+            _PAGE[kind].format(name=name),
+            f".. minigallery:: {' '.join(aliases)}",
+            f"   :add-heading: Examples using ``{name}``",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -220,12 +227,19 @@ def _api_reference():
             kind = _kind(getattr(module, name))
             by_kind.setdefault(kind, []).append(name)
             pages[f"{module.__name__}.{name}.rst"] = _api_page(
-                module, name, kind, aliases[id(getattr(module, name))])
+                module, name, kind, aliases[id(getattr(module, name))]
+            )
         for kind, heading in (("class", "Classes"), ("function", "Functions")):
             if kind not in by_kind:
                 continue
-            lines += [f".. rubric:: {heading}", "", ".. autosummary::",
-                      "   :toctree: generated/", "   :nosignatures:", ""]
+            lines += [
+                f".. rubric:: {heading}",
+                "",
+                ".. autosummary::",
+                "   :toctree: generated/",
+                "   :nosignatures:",
+                "",
+            ]
             lines += [f"   {name}" for name in sorted(by_kind[kind], key=str.lower)]
             lines.append("")
         if "data" in by_kind:
@@ -235,8 +249,7 @@ def _api_reference():
             lines += [".. rubric:: Constants", "", ".. list-table::", "   :widths: 35 65", ""]
             for name in constants:
                 summary = _constant_doc(module, name).split(". ")[0].rstrip(".")
-                lines += [f"   * - :data:`{name} <{module.__name__}.{name}>`",
-                          f"     - {summary}"]
+                lines += [f"   * - :data:`{name} <{module.__name__}.{name}>`", f"     - {summary}"]
             lines += ["", ".. toctree::", "   :hidden:", ""]
             lines += [f"   generated/{module.__name__}.{name}" for name in constants]
             lines.append("")

@@ -50,8 +50,7 @@ CHANCE_REPEATS = 3 if QUICK else 10
 # The simulator produces CWL-like recordings (30 EEG channels, TR 1.95 s, 14
 # subcortical ROIs). As in the paper, the targets are each ROI's deviation
 # from the mean of the 14 plus that mean, the common mode.
-sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, duration=DURATION, sfreq=250.0,
-                        random_state=0)
+sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, duration=DURATION, sfreq=250.0, random_state=0)
 data = make_windows(sim.recordings, window=10.0, sfreq=100.0)
 splitter = CommonModeSplitter()
 y = splitter.fit_transform(data.y)
@@ -73,10 +72,10 @@ tables, chance, predictions = [], {}, {}
 for name, model in models.items():
     y_pred = cross_val_predict(model, data.X, y, groups=data.groups, cv=cv)
     predictions[name] = y_pred
-    tables.append(correlation_table(y, y_pred, target_names=target_names,
-                                    groups=data.groups, model=name))
-    chance[name] = chance_level(model, data.X, y, n_repeats=CHANCE_REPEATS,
-                                random_state=0)
+    tables.append(
+        correlation_table(y, y_pred, target_names=target_names, groups=data.groups, model=name)
+    )
+    chance[name] = chance_level(model, data.X, y, n_repeats=CHANCE_REPEATS, random_state=0)
 scores = pd.concat(tables)
 summary = scores.groupby(["model", "target"], sort=False)["r"].agg(["mean", "std"])
 print(summary.unstack("model").round(3))
@@ -93,10 +92,18 @@ fig, ax = plt.subplots(figsize=(8.5, 7), layout="constrained")
 pos = np.arange(len(target_names))[::-1]
 for k, (name, color) in enumerate(zip(models, ["tab:blue", "tab:orange"])):
     s = summary.loc[name].reindex(target_names)
-    ax.barh(pos + (0.2 if k == 0 else -0.2), s["mean"], height=0.4, xerr=s["std"],
-            color=color, label=name, error_kw=dict(lw=0.8, capsize=2))
-    ax.scatter(chance[name].upper, pos + (0.2 if k == 0 else -0.2), marker="|", s=60,
-               color="0.4", zorder=3)
+    ax.barh(
+        pos + (0.2 if k == 0 else -0.2),
+        s["mean"],
+        height=0.4,
+        xerr=s["std"],
+        color=color,
+        label=name,
+        error_kw=dict(lw=0.8, capsize=2),
+    )
+    ax.scatter(
+        chance[name].upper, pos + (0.2 if k == 0 else -0.2), marker="|", s=60, color="0.4", zorder=3
+    )
 pooled = np.percentile(np.concatenate([c.scores.ravel() for c in chance.values()]), 95)
 ax.axvline(pooled, ls="--", color="0.3", label="chance (95th percentile)")
 ax.scatter(ceiling, pos, marker="D", s=16, color="k", zorder=4, label="noise ceiling")
@@ -123,8 +130,12 @@ for ax, target in zip(axes, [best, "common_mode"]):
     ax.plot(data.bold_times[rows], z(y[rows, k]), color="k", lw=1.8, label="measured")
     for name, color in zip(models, ["tab:blue", "tab:orange"]):
         r = scores.query("model == @name and group == @subject and target == @target")["r"]
-        ax.plot(data.bold_times[rows], z(predictions[name][rows, k]), color=color,
-                label=f"{name} (r = {r.item():.2f})")
+        ax.plot(
+            data.bold_times[rows],
+            z(predictions[name][rows, k]),
+            color=color,
+            label=f"{name} (r = {r.item():.2f})",
+        )
     ax.set_title(target, loc="left")
     ax.set_ylabel("z-score")
     ax.legend(fontsize="small", ncol=3, loc="upper right")

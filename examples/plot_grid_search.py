@@ -57,8 +57,7 @@ PARTS = dict(train=40.0, valid=20.0, test=80.0) if QUICK else {}
 # ----
 # Simulated CWL-like subjects, one 10 s window at 100 Hz per volume, and the
 # paper's 15 targets (14 differential ROIs and the common mode).
-sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, duration=DURATION, sfreq=250.0,
-                        random_state=0)
+sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, duration=DURATION, sfreq=250.0, random_state=0)
 data = make_windows(sim.recordings, window=10.0, sfreq=100.0, dtype="float32")
 y = CommonModeSplitter().fit_transform(data.y)
 target = np.unique(data.groups)[-1]  # the paper's target: the last subject
@@ -98,10 +97,14 @@ def describe(params):
     if isinstance(model, EEG2BoldRegressor):
         module = params["model__module"]
         if module is CompactNet:
-            return (f"CompactNet, {params['model__module__n_lags']} lags, "
-                    f"{params['model__module__smoothing']:g} s smoothing")
-        return (f"EEG2BoldNet, embed {params['model__module__embed_dim']}, "
-                f"{params['model__module__token_period']:g} s tokens")
+            return (
+                f"CompactNet, {params['model__module__n_lags']} lags, "
+                f"{params['model__module__smoothing']:g} s smoothing"
+            )
+        return (
+            f"EEG2BoldNet, embed {params['model__module__embed_dim']}, "
+            f"{params['model__module__token_period']:g} s tokens"
+        )
     family = "HRF ridge" if "hrfconvolution" in model.named_steps else "lagged ridge"
     log = params["model__envelopefeatureextractor__log"]
     return f"{family}, {'log-' if log else ''}envelopes"
@@ -129,11 +132,13 @@ print(f"{n_candidates} candidates in {wall:.0f} s")
 # ---------------------------
 # ``cv_results_`` holds every candidate's score on the target's test part and
 # its fit time.
-results = pd.DataFrame({
-    "candidate": [describe(p) for p in search.cv_results_["params"]],
-    "mean r": search.cv_results_["mean_test_score"],
-    "fit time (s)": search.cv_results_["mean_fit_time"],
-}).sort_values("mean r", ascending=False)
+results = pd.DataFrame(
+    {
+        "candidate": [describe(p) for p in search.cv_results_["params"]],
+        "mean r": search.cv_results_["mean_test_score"],
+        "fit time (s)": search.cv_results_["mean_fit_time"],
+    }
+).sort_values("mean r", ascending=False)
 print(results.round(3).to_string(index=False))
 
 fig, ax = plt.subplots(figsize=(7, 0.4 * len(results) + 1.2), layout="constrained")

@@ -50,8 +50,9 @@ sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, sfreq=250.0, random_state=0)
 data = make_windows(sim.recordings, window=10.0, sfreq=100.0)
 y = CommonModeSplitter().fit_transform(data.y)
 
-model = EEG2BoldRegressor(EEG2BoldNet, module__n_branches=N_BRANCHES,
-                          max_epochs=MAX_EPOCHS, random_state=0, verbose=1)
+model = EEG2BoldRegressor(
+    EEG2BoldNet, module__n_branches=N_BRANCHES, max_epochs=MAX_EPOCHS, random_state=0, verbose=1
+)
 model.fit(data.X, y)
 
 # %%
@@ -95,25 +96,42 @@ def best_source(topography):
 
 
 torch.manual_seed(0)  # the untrained network's random filters
-untrained = EEG2BoldNet(n_chans=len(data.ch_names), n_times=data.X.shape[2], n_outputs=y.shape[1],
-                        sfreq=data.sfreq, n_branches=N_BRANCHES)
+untrained = EEG2BoldNet(
+    n_chans=len(data.ch_names),
+    n_times=data.X.shape[2],
+    n_outputs=y.shape[1],
+    sfreq=data.sfreq,
+    n_branches=N_BRANCHES,
+)
 untrained_patterns = branch_patterns(untrained, data.X)
 rows = []
 for b in range(N_BRANCHES):
     source, r_pattern = best_source(patterns.spatial_patterns[b])
-    rows.append(dict(branch=b, source=source, r_pattern=r_pattern,
-                     r_filter=best_source(patterns.spatial_filters[b])[1],
-                     r_untrained_pattern=best_source(untrained_patterns.spatial_patterns[b])[1]))
+    rows.append(
+        dict(
+            branch=b,
+            source=source,
+            r_pattern=r_pattern,
+            r_filter=best_source(patterns.spatial_filters[b])[1],
+            r_untrained_pattern=best_source(untrained_patterns.spatial_patterns[b])[1],
+        )
+    )
 table = pd.DataFrame(rows)
 print(table.round(2).to_string(index=False))
 
 fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
 ax.bar(table["branch"] - 0.27, table["r_pattern"], width=0.27, label="pattern (trained)")
 ax.bar(table["branch"], table["r_filter"], width=0.27, label="filter weights (trained)")
-ax.bar(table["branch"] + 0.27, table["r_untrained_pattern"], width=0.27, color="0.6",
-       label="pattern (untrained)")
-ax.set_xticks(table["branch"], [f"{b}\n{s}" for b, s in zip(table["branch"], table["source"])],
-              fontsize=7)
+ax.bar(
+    table["branch"] + 0.27,
+    table["r_untrained_pattern"],
+    width=0.27,
+    color="0.6",
+    label="pattern (untrained)",
+)
+ax.set_xticks(
+    table["branch"], [f"{b}\n{s}" for b, s in zip(table["branch"], table["source"])], fontsize=7
+)
 ax.set_ylim(0, 1.2)
 ax.set_yticks(np.linspace(0, 1, 6))
 ax.set_xlabel("branch and the simulated source its pattern matches best")

@@ -55,14 +55,14 @@ CHANCE_REPEATS = 2 if QUICK else 5
 # ----------------
 # The CWL runs are ~285 s of 1000 Hz EEG at a measured TR of 1.95 s. The
 # windows are resampled to 100 Hz, which keeps every band up to gamma.
-sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, sfreq=250.0 if QUICK else 1000.0,
-                        random_state=0)
+sim = simulate_eeg_fmri(n_subjects=N_SUBJECTS, sfreq=250.0 if QUICK else 1000.0, random_state=0)
 data = make_windows(sim.recordings, window=10.0, sfreq=100.0)
 splitter = CommonModeSplitter()
 y = splitter.fit_transform(data.y)  # (n_windows, 15): differential ROIs + common mode
 target_names = list(splitter.get_feature_names_out(data.roi_names))
-ceiling = pd.Series(np.append(sim.noise_ceiling_differential, sim.noise_ceiling_common_mode),
-                    index=target_names)
+ceiling = pd.Series(
+    np.append(sim.noise_ceiling_differential, sim.noise_ceiling_common_mode), index=target_names
+)
 print(data.X)
 
 # %%
@@ -92,8 +92,9 @@ is_valid = np.arange(train.size, fit_rows.size)
 
 
 def deep_model(seed, module):
-    return EEG2BoldRegressor(module, max_epochs=MAX_EPOCHS, random_state=seed,
-                             train_split=PredefinedValidSplit(is_valid))
+    return EEG2BoldRegressor(
+        module, max_epochs=MAX_EPOCHS, random_state=seed, train_split=PredefinedValidSplit(is_valid)
+    )
 
 
 # "network" is the paper's architecture (EEG2BoldNet); "compact" the
@@ -103,13 +104,17 @@ for seed in SEEDS:
     for name, module in [("network", EEG2BoldNet), ("compact", CompactNet)]:
         deep = deep_model(seed, module).fit(data.X[fit_rows], y[fit_rows])
         predictions.setdefault(name, deep.predict(data.X[test]))
-        tables.append(correlation_table(y[test], deep.predict(data.X[test]),
-                                        target_names=target_names, model=name))
+        tables.append(
+            correlation_table(
+                y[test], deep.predict(data.X[test]), target_names=target_names, model=name
+            )
+        )
 for name, model in [("ridge", make_ridge_baseline()), ("HRF", make_hrf_baseline())]:
     model.fit(data.X[train], y[train])
     predictions[name] = model.predict(data.X[test])
-    tables.append(correlation_table(y[test], predictions[name], target_names=target_names,
-                                    model=name))
+    tables.append(
+        correlation_table(y[test], predictions[name], target_names=target_names, model=name)
+    )
 scores = pd.concat(tables)
 
 # %%
@@ -119,8 +124,13 @@ scores = pd.concat(tables)
 # belong together (BOLD circularly shifted against the EEG by more than the
 # window plus the hemodynamic memory), with the training and test pairs
 # taken from separate parts of the recordings.
-chance = chance_level(EEG2BoldRegressor(max_epochs=MAX_EPOCHS, random_state=0), data.X, y,
-                      n_repeats=CHANCE_REPEATS, random_state=0)
+chance = chance_level(
+    EEG2BoldRegressor(max_epochs=MAX_EPOCHS, random_state=0),
+    data.X,
+    y,
+    n_repeats=CHANCE_REPEATS,
+    random_state=0,
+)
 
 summary = scores.groupby(["target", "model"], sort=False)["r"].mean().unstack("model")
 summary["chance (95%)"] = chance.upper
@@ -136,20 +146,27 @@ print(summary.mean().round(3))
 # pooled over targets; grey ticks: the same per target. Black diamonds: the
 # simulator's noise ceiling, the best r any EEG-based predictor can reach.
 models = ["network", "compact", "ridge", "HRF"]
-colors = {"network": "tab:purple", "compact": "tab:green", "ridge": "tab:blue",
-          "HRF": "tab:orange"}
+colors = {"network": "tab:purple", "compact": "tab:green", "ridge": "tab:blue", "HRF": "tab:orange"}
 stats = scores.groupby(["model", "target"])["r"].agg(["mean", "std"])
 fig, ax = plt.subplots(figsize=(8.5, 7.5), layout="constrained")
 pos = np.arange(len(target_names))[::-1]
 height = 0.8 / len(models)
 for k, model in enumerate(models):
     s = stats.loc[model].reindex(target_names)
-    ax.barh(pos + ((len(models) - 1) / 2 - k) * height, s["mean"], height=height, xerr=s["std"].fillna(0.0),
-            color=colors[model], label=model, error_kw=dict(lw=0.8, capsize=2))
+    ax.barh(
+        pos + ((len(models) - 1) / 2 - k) * height,
+        s["mean"],
+        height=height,
+        xerr=s["std"].fillna(0.0),
+        color=colors[model],
+        label=model,
+        error_kw=dict(lw=0.8, capsize=2),
+    )
 ax.scatter(chance.upper, pos, marker="|", s=150, color="0.45", zorder=3)
 ax.axvline(np.percentile(chance.scores, 95), color="0.3", ls="--", label="chance (95th pct.)")
-ax.scatter(ceiling.reindex(target_names), pos, marker="D", s=18, color="k", zorder=4,
-           label="noise ceiling")
+ax.scatter(
+    ceiling.reindex(target_names), pos, marker="D", s=18, color="k", zorder=4, label="noise ceiling"
+)
 ax.axvline(0, color="k", lw=0.6)
 ax.set_yticks(pos, target_names)
 ax.set_xlabel(f"Pearson r on the test part of {target_subject}")
@@ -169,8 +186,13 @@ for ax, target in zip(axes, [best_roi, target_names[0], "common_mode"]):
     z = lambda v: (v - v.mean()) / v.std()  # noqa: E731
     ax.plot(data.bold_times[test], z(y[test, k]), color="k", lw=1.8, label="measured")
     for model in models:
-        ax.plot(data.bold_times[test], z(predictions[model][:, k]), color=colors[model],
-                lw=1.0, label=f"{model} (r = {summary.loc[target, model]:.2f})")
+        ax.plot(
+            data.bold_times[test],
+            z(predictions[model][:, k]),
+            color=colors[model],
+            lw=1.0,
+            label=f"{model} (r = {summary.loc[target, model]:.2f})",
+        )
     ax.set_title(target, loc="left")
     ax.set_ylabel("z-score")
     ax.legend(fontsize="x-small", ncol=4, loc="upper right")

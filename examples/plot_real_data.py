@@ -130,8 +130,13 @@ for ax, k in zip(axes, [0, 3, 7]):
         truth = detrend(sim.recordings[-1].bold[:, k])
         r = np.corrcoef(truth, rec.bold[:, k])[0, 1]
         z = (truth - truth.mean()) / truth.std() * rec.bold[:, k].std() + rec.bold[:, k].mean()
-        ax.plot(sim.recordings[-1].volume_times, z, "--", color="tab:orange",
-                label=f"written (r = {r:.3f})")
+        ax.plot(
+            sim.recordings[-1].volume_times,
+            z,
+            "--",
+            color="tab:orange",
+            label=f"written (r = {r:.3f})",
+        )
     ax.set_title(rec.roi_names[k], loc="left")
     ax.legend(fontsize="small", loc="upper right")
 axes[-1].set_xlabel("volume onset (s, EEG clock)")
@@ -147,8 +152,14 @@ plt.show()
 # baseline:
 data = make_windows(recordings, window=10.0, sfreq=100.0)
 print(data.X)
-scores = cross_val_score(make_ridge_baseline(), data.X, data.y, groups=data.groups,
-                         cv=GroupKFold(n_splits=len(recordings)), scoring=mean_r_scorer)
+scores = cross_val_score(
+    make_ridge_baseline(),
+    data.X,
+    data.y,
+    groups=data.groups,
+    cv=GroupKFold(n_splits=len(recordings)),
+    scoring=mean_r_scorer,
+)
 print("mean r per held-out subject:", scores.round(3))
 
 # %%

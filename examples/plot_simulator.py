@@ -58,8 +58,13 @@ axes[0].set_xlabel("time (s)")
 axes[0].set_title("a. EEG (80 µV between traces): posterior alpha, a frontal eye blink")
 
 # (b) amplitude envelopes of some source rhythms, on the 10 Hz latent grid.
-shown = [("occipital-L", "alpha"), ("frontal-M", "theta"), ("sensorimotor-L", "beta"),
-         ("thalamus-L", "alpha"), ("mesiotemporal-L", "theta")]
+shown = [
+    ("occipital-L", "alpha"),
+    ("frontal-M", "theta"),
+    ("sensorimotor-L", "beta"),
+    ("thalamus-L", "alpha"),
+    ("mesiotemporal-L", "theta"),
+]
 run = truth.latent_times >= 0
 for source, band in shown:
     env = truth.envelopes[run, sim.source_names.index(source), sim.band_names.index(band)]
@@ -84,14 +89,29 @@ axes[2].set_title("c. EEG spectra")
 for k, roi in enumerate(["Left Thalamus", "Left Putamen", "Right Hippocampus"]):
     j = sim.roi_names.index(roi)
     offset = -3.0 * k
-    axes[3].plot(rec.volume_times, rec.bold[:, j] + offset, color="k", lw=1,
-                 label="BOLD" if k == 0 else None)
-    axes[3].plot(rec.volume_times, truth.bold_clean[:, j] + offset, color="tab:blue", lw=1,
-                 label="noise-free" if k == 0 else None)
-    axes[3].plot(rec.volume_times, truth.oracle[:, j] + offset, color="tab:orange", lw=1.5,
-                 label="oracle (EEG-visible)" if k == 0 else None)
-    axes[3].text(rec.volume_times[0], offset + 1.0,
-                 f"{roi} (ceiling r = {sim.noise_ceiling[j]:.2f})", fontsize=8)
+    axes[3].plot(
+        rec.volume_times, rec.bold[:, j] + offset, color="k", lw=1, label="BOLD" if k == 0 else None
+    )
+    axes[3].plot(
+        rec.volume_times,
+        truth.bold_clean[:, j] + offset,
+        color="tab:blue",
+        lw=1,
+        label="noise-free" if k == 0 else None,
+    )
+    axes[3].plot(
+        rec.volume_times,
+        truth.oracle[:, j] + offset,
+        color="tab:orange",
+        lw=1.5,
+        label="oracle (EEG-visible)" if k == 0 else None,
+    )
+    axes[3].text(
+        rec.volume_times[0],
+        offset + 1.0,
+        f"{roi} (ceiling r = {sim.noise_ceiling[j]:.2f})",
+        fontsize=8,
+    )
 axes[3].set_yticks([])
 axes[3].set_xlabel("volume onset (s)")
 axes[3].set_ylabel("BOLD (% signal change)")

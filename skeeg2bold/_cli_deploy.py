@@ -20,72 +20,112 @@ __all__ = ["COMMANDS", "add_deploy_parsers"]
 def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
     """Add the ``fit``, ``stream`` and ``replay`` sub-commands to ``sub``."""
     fit = sub.add_parser(
-        "fit", help="train one model on all the data and save it",
+        "fit",
+        help="train one model on all the data and save it",
         description="Train one model on every subject's windows (the data loaded and "
-                    "windowed as 'run' does; targets: 14 differential ROIs + common mode) "
-                    "and save it without pickle (skeeg2bold.persistence).",
+        "windowed as 'run' does; targets: 14 differential ROIs + common mode) "
+        "and save it without pickle (skeeg2bold.persistence).",
     )
     add_data_arguments(fit)
-    fit.add_argument("--sim-duration", type=float, default=285.0,
-                     help="seconds simulated per subject (default: 285)")
+    fit.add_argument(
+        "--sim-duration",
+        type=float,
+        default=285.0,
+        help="seconds simulated per subject (default: 285)",
+    )
     opts = fit.add_argument_group("model")
-    opts.add_argument("--model", choices=model_names, default="compact",
-                      help="model to train (default: compact): " + "; ".join(
-                          f"{name}: {text}" for name, text in model_help.items()))
-    opts.add_argument("--quick", action="store_true",
-                      help="quick preset: simulate at 250 Hz, 25 epochs")
-    opts.add_argument("--window", type=float, default=10.0,
-                      help="EEG window in seconds (default: 10, the paper's)")
+    opts.add_argument(
+        "--model",
+        choices=model_names,
+        default="compact",
+        help="model to train (default: compact): "
+        + "; ".join(f"{name}: {text}" for name, text in model_help.items()),
+    )
+    opts.add_argument(
+        "--quick", action="store_true", help="quick preset: simulate at 250 Hz, 25 epochs"
+    )
+    opts.add_argument(
+        "--window",
+        type=float,
+        default=10.0,
+        help="EEG window in seconds (default: 10, the paper's)",
+    )
     opts.add_argument("--epochs", type=int, help="max training epochs of the deep models")
     opts.add_argument("--sfreq", type=float, help="EEG rate for the model, Hz (default: 100)")
     opts.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     opts.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    fit.add_argument("--out", type=Path, default=Path("skeeg2bold-model.zip"),
-                     help="model file to write (default: ./skeeg2bold-model.zip)")
+    fit.add_argument(
+        "--out",
+        type=Path,
+        default=Path("skeeg2bold-model.zip"),
+        help="model file to write (default: ./skeeg2bold-model.zip)",
+    )
     fit.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     stream = sub.add_parser(
-        "stream", help="run a saved model on a live LSL EEG stream",
+        "stream",
+        help="run a saved model on a live LSL EEG stream",
         description="Run the online twin: read EEG from an LSL stream, predict the BOLD "
-                    "every step and push it to an LSL outlet ('<source>-BOLD'); print "
-                    "one line per step and log every row to CSV. Rows that could not "
-                    "be predicted (gap, drop-out, NaN samples) are NaN with their status.",
+        "every step and push it to an LSL outlet ('<source>-BOLD'); print "
+        "one line per step and log every row to CSV. Rows that could not "
+        "be predicted (gap, drop-out, NaN samples) are NaN with their status.",
     )
     stream.add_argument("--model", type=Path, required=True, help="model file from 'fit'")
     stream.add_argument("--source", help="name of the EEG stream")
     stream.add_argument("--source-id", help="source id of the EEG stream")
-    stream.add_argument("--step", type=float,
-                        help="seconds between predictions (default: the model's TR, else 0.5)")
+    stream.add_argument(
+        "--step", type=float, help="seconds between predictions (default: the model's TR, else 0.5)"
+    )
     stream.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
-    stream.add_argument("--log", type=Path, default=Path("skeeg2bold-stream.csv"),
-                        help="CSV log (default: ./skeeg2bold-stream.csv)")
+    stream.add_argument(
+        "--log",
+        type=Path,
+        default=Path("skeeg2bold-stream.csv"),
+        help="CSV log (default: ./skeeg2bold-stream.csv)",
+    )
     stream.add_argument("--out-name", help="name of the output stream")
-    stream.add_argument("--show", type=int, default=3,
-                        help="targets printed per line (default: 3; all are logged)")
-    stream.add_argument("--plot", action="store_true",
-                        help="live plot of the predicted BOLD per target (matplotlib); "
-                             "saved beside the log as PNG at the end")
+    stream.add_argument(
+        "--show", type=int, default=3, help="targets printed per line (default: 3; all are logged)"
+    )
+    stream.add_argument(
+        "--plot",
+        action="store_true",
+        help="live plot of the predicted BOLD per target (matplotlib); "
+        "saved beside the log as PNG at the end",
+    )
 
     replay = sub.add_parser(
-        "replay", help="play a recording or the simulator as an LSL EEG stream",
+        "replay",
+        help="play a recording or the simulator as an LSL EEG stream",
         description="Stream EEG over LSL for demos and tests: a recording file that MNE "
-                    "reads (.fif, .set, .edf, .bdf, .vhdr, ...) or, without a file, one "
-                    "simulated subject. Loops until --duration or Ctrl-C.",
+        "reads (.fif, .set, .edf, .bdf, .vhdr, ...) or, without a file, one "
+        "simulated subject. Loops until --duration or Ctrl-C.",
     )
     replay.add_argument("file", nargs="?", type=Path, help="recording file (default: simulate)")
-    replay.add_argument("--name", default="skeeg2bold-eeg",
-                        help="stream name (default: skeeg2bold-eeg)")
+    replay.add_argument(
+        "--name", default="skeeg2bold-eeg", help="stream name (default: skeeg2bold-eeg)"
+    )
     replay.add_argument("--source-id", help="stream source id (default: the name)")
-    replay.add_argument("--sfreq", type=float, default=250.0,
-                        help="simulated EEG rate, Hz (default: 250)")
-    replay.add_argument("--seed", type=int, default=1,
-                        help="simulator seed (default: 1; 'fit' simulates with 0)")
-    replay.add_argument("--sim-duration", type=float, default=285.0,
-                        help="seconds simulated before looping (default: 285)")
-    replay.add_argument("--chunk-size", type=int, default=10,
-                        help="samples per pushed chunk (default: 10). The player stamps a "
-                             "chunk's last sample a chunk ahead of the push, so latencies "
-                             "measured on a replay read chunk-size / sfreq low")
+    replay.add_argument(
+        "--sfreq", type=float, default=250.0, help="simulated EEG rate, Hz (default: 250)"
+    )
+    replay.add_argument(
+        "--seed", type=int, default=1, help="simulator seed (default: 1; 'fit' simulates with 0)"
+    )
+    replay.add_argument(
+        "--sim-duration",
+        type=float,
+        default=285.0,
+        help="seconds simulated before looping (default: 285)",
+    )
+    replay.add_argument(
+        "--chunk-size",
+        type=int,
+        default=10,
+        help="samples per pushed chunk (default: 10). The player stamps a "
+        "chunk's last sample a chunk ahead of the push, so latencies "
+        "measured on a replay read chunk-size / sfreq low",
+    )
     replay.add_argument("--duration", type=float, help="seconds to play (default: until Ctrl-C)")
 
 
@@ -112,21 +152,25 @@ def _fit(args, parser):
     recordings, _, _ = _load(args, preset, not args.no_progress)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = make_windows(recordings, window=args.window, sfreq=preset["sfreq"],
-                            dtype="float32")
+        data = make_windows(recordings, window=args.window, sfreq=preset["sfreq"], dtype="float32")
     for w in caught:
         _say(f"  note: {w.message}")
     splitter = CommonModeSplitter().fit(data.y)
     target_names = [str(n) for n in splitter.get_feature_names_out(data.roi_names)]
     model = _models({**preset, "models": (args.model,)}, data, args)[args.model]
-    _say(f"  training on {len(data.X)} windows of {args.window:g} s at {data.sfreq:g} Hz "
-         f"from {len(recordings)} subjects, {len(target_names)} targets ...")
+    _say(
+        f"  training on {len(data.X)} windows of {args.window:g} s at {data.sfreq:g} Hz "
+        f"from {len(recordings)} subjects, {len(target_names)} targets ..."
+    )
     model.fit(data.X, splitter.transform(data.y))
     metadata = {
         "target_names": target_names,
         "tr": float(np.median([rec.tr for rec in recordings])),
-        "window": float(args.window), "sfreq": float(data.sfreq), "model": args.model,
-        "data": args.data, "subjects": sorted(str(s) for s in set(data.groups)),
+        "window": float(args.window),
+        "sfreq": float(data.sfreq),
+        "model": args.model,
+        "data": args.data,
+        "subjects": sorted(str(s) for s in set(data.groups)),
         "targets": "differential ROIs (ROI minus the mean of the ROIs) and the common mode",
     }
     path = save_model(model, args.out, metadata=metadata)
@@ -145,12 +189,20 @@ def _stream(args, parser):
         value = getattr(args, key)
         if value is not None and value <= 0:
             parser.error(f"--{key} must be positive, got {value}")
-    twin = OnlineTwin(str(args.model), name=args.source, source_id=args.source_id,
-                      step=args.step, out_name=args.out_name).connect()
+    twin = OnlineTwin(
+        str(args.model),
+        name=args.source,
+        source_id=args.source_id,
+        step=args.step,
+        out_name=args.out_name,
+    ).connect()
     names = twin.target_names_
-    shown = names[:max(args.show, 0)]
-    print(f"streaming {twin.stream_.name!r} -> {twin.out_name_!r}: "
-          f"{len(names)} targets every {twin.step_:g} s; log: {args.log}", flush=True)
+    shown = names[: max(args.show, 0)]
+    print(
+        f"streaming {twin.stream_.name!r} -> {twin.out_name_!r}: "
+        f"{len(names)} targets every {twin.step_:g} s; log: {args.log}",
+        flush=True,
+    )
     plot = _LivePlot(names) if args.plot else None
     with open(args.log, "w", newline="") as f:
         writer = csv.writer(f)
@@ -159,12 +211,21 @@ def _stream(args, parser):
         def on_step(row):
             if plot is not None:
                 plot.update(row)
-            writer.writerow([f"{row.timestamp:.6f}", row.status, f"{1e3 * row.latency:.3f}",
-                             *(f"{v:.6g}" for v in row.prediction)])
+            writer.writerow(
+                [
+                    f"{row.timestamp:.6f}",
+                    row.status,
+                    f"{1e3 * row.latency:.3f}",
+                    *(f"{v:.6g}" for v in row.prediction),
+                ]
+            )
             values = "  ".join(f"{n}={v:+.3f}" for n, v in zip(shown, row.prediction))
             more = f"  (+{len(names) - len(shown)} more)" if len(names) > len(shown) else ""
-            print(f"{row.timestamp:12.3f}  {row.status:9s} {1e3 * row.latency:7.1f} ms  "
-                  f"{values}{more}", flush=True)
+            print(
+                f"{row.timestamp:12.3f}  {row.status:9s} {1e3 * row.latency:7.1f} ms  "
+                f"{values}{more}",
+                flush=True,
+            )
 
         try:
             twin.run(duration=args.duration, callback=on_step)
@@ -248,14 +309,19 @@ def _replay(args, parser):
 
         if args.sfreq <= 0 or args.sim_duration <= 0:
             parser.error("--sfreq and --sim-duration must be positive")
-        rec = simulate_eeg_fmri(n_subjects=1, duration=args.sim_duration, sfreq=args.sfreq,
-                                random_state=args.seed).recordings[0]
+        rec = simulate_eeg_fmri(
+            n_subjects=1, duration=args.sim_duration, sfreq=args.sfreq, random_state=args.seed
+        ).recordings[0]
         raw = mne.io.RawArray(rec.eeg, rec.info, verbose="error")
         what = f"the simulator (seed {args.seed})"
-    player = PlayerLSL(raw, chunk_size=args.chunk_size, name=args.name,
-                       source_id=args.source_id or args.name).start()
-    print(f"replaying {what} as LSL stream {args.name!r}: {len(raw.ch_names)} channels at "
-          f"{raw.info['sfreq']:g} Hz", flush=True)
+    player = PlayerLSL(
+        raw, chunk_size=args.chunk_size, name=args.name, source_id=args.source_id or args.name
+    ).start()
+    print(
+        f"replaying {what} as LSL stream {args.name!r}: {len(raw.ch_names)} channels at "
+        f"{raw.info['sfreq']:g} Hz",
+        flush=True,
+    )
     try:
         if args.duration is None:
             while True:

@@ -131,9 +131,7 @@ class Recording:
 
         volume_times = check_real_array(volume_times, "volume_times")
         if volume_times.ndim != 1:
-            raise ValueError(
-                f"volume_times must be 1-D, got shape {volume_times.shape}."
-            )
+            raise ValueError(f"volume_times must be 1-D, got shape {volume_times.shape}.")
         if volume_times.shape[0] != bold.shape[0]:
             raise ValueError(
                 f"volume_times has {volume_times.shape[0]} onsets but bold has "
@@ -246,18 +244,26 @@ class MarkerReport:
     @property
     def repaired(self):
         """Whether anything was dropped, interpolated, extrapolated or ignored."""
-        return bool(self.duplicates or self.spurious or self.interpolated
-                    or self.extrapolated or self.n_extra)
+        return bool(
+            self.duplicates
+            or self.spurious
+            or self.interpolated
+            or self.extrapolated
+            or self.n_extra
+        )
 
     def summary(self):
         """One sentence listing every repair (empty if none)."""
         parts = []
-        for name, items in (("duplicated marker(s) dropped", self.duplicates),
-                            ("off-grid marker(s) dropped", self.spurious),
-                            ("volume(s) without a marker inside the run, interpolated",
-                             self.interpolated),
-                            ((f"trailing volume(s) without a marker, extrapolated with the "
-                              f"TR {self.tr:.4g} s"), self.extrapolated)):
+        for name, items in (
+            ("duplicated marker(s) dropped", self.duplicates),
+            ("off-grid marker(s) dropped", self.spurious),
+            ("volume(s) without a marker inside the run, interpolated", self.interpolated),
+            (
+                (f"trailing volume(s) without a marker, extrapolated with the TR {self.tr:.4g} s"),
+                self.extrapolated,
+            ),
+        ):
             if items:
                 parts.append(f"{len(items)} {name} (at {_short_list(items)})")
         if self.n_extra:
@@ -377,10 +383,15 @@ def volume_onsets_from_markers(marker_times, n_volumes, *, tr=None, header_tr=No
     onsets[after] = times[-1] + tr * (grid[after] - volumes[-1])
     inside = np.setdiff1d(grid[~after], volumes)
     report = MarkerReport(
-        n_markers=int(markers.size), n_volumes=n_volumes, tr=tr, header_tr=header_tr,
-        duplicates=tuple(int(i) for i in duplicates), spurious=tuple(int(i) for i in spurious),
+        n_markers=int(markers.size),
+        n_volumes=n_volumes,
+        tr=tr,
+        header_tr=header_tr,
+        duplicates=tuple(int(i) for i in duplicates),
+        spurious=tuple(int(i) for i in spurious),
         interpolated=tuple(int(v) for v in inside),
-        extrapolated=tuple(int(v) for v in grid[after]), n_extra=n_extra,
+        extrapolated=tuple(int(v) for v in grid[after]),
+        n_extra=n_extra,
     )
     return onsets, report
 

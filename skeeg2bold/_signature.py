@@ -88,7 +88,9 @@ def window_signature(estimator):
         n_channels = len(ch_names)
     return WindowSignature(
         ch_names=None if ch_names is None else [str(c) for c in ch_names],
-        n_channels=int(n_channels), sfreq=float(sfreq), n_times=int(n_times),
+        n_channels=int(n_channels),
+        sfreq=float(sfreq),
+        n_times=int(n_times),
         owner=type(inner).__name__,
     )
 
@@ -107,8 +109,6 @@ def _first_eeg_step(estimator):
         if first in (None, "passthrough"):
             raise ValueError("the first step of the pipeline is a passthrough.")
         return _first_eeg_step(first)
-    if not any(name.endswith("_") and not name.startswith("__")
-               for name in vars(estimator)):
+    if not any(name.endswith("_") and not name.startswith("__") for name in vars(estimator)):
         raise ValueError(f"{type(estimator).__name__} is not fitted; fit it first.")
     return estimator
-

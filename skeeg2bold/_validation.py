@@ -5,6 +5,7 @@ was expected, so that users see the problem in their own terms rather than
 a numpy or torch traceback from deep inside a computation.
 """
 
+import contextlib
 import numbers
 import os
 
@@ -39,22 +40,16 @@ def validate_type(value, types, name, type_name=None):
     """Raise ``TypeError`` unless ``value`` is an instance of ``types``."""
     if not isinstance(value, types):
         expected = type_name or (
-            " or ".join(t.__name__ for t in types)
-            if isinstance(types, tuple)
-            else types.__name__
+            " or ".join(t.__name__ for t in types) if isinstance(types, tuple) else types.__name__
         )
-        raise TypeError(
-            f"{name} must be {expected}, got {type(value).__name__} ({value!r:.80})."
-        )
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} ({value!r:.80}).")
     return value
 
 
 def check_option(value, allowed, name):
     """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
-        raise ValueError(
-            f"{name} must be one of {list(allowed)!r}, got {value!r}."
-        )
+        raise ValueError(f"{name} must be one of {list(allowed)!r}, got {value!r}.")
     return value
 
 
@@ -79,9 +74,12 @@ def check_int(value, name, *, min_value=None, max_value=None, allow_none=False):
         expected = f"an integer in [{min_value}, {max_value}]"
     if allow_none:
         expected += " or None"
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-            or (min_value is not None and value < min_value)
-            or (max_value is not None and value > max_value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or (min_value is not None and value < min_value)
+        or (max_value is not None and value > max_value)
+    ):
         raise InvalidArgumentError(f"{name} must be {expected}, got {value!r:.80}.")
     return int(value)
 
@@ -125,10 +123,8 @@ def available_memory():
                 if line.startswith("MemAvailable:"):
                     available = int(line.split()[1]) * 1024
     except OSError:
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # no sysconf
             available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (AttributeError, OSError, ValueError):  # pragma: no cover - no sysconf
-            pass
     try:
         with open("/sys/fs/cgroup/memory.max") as f:
             limit = f.read().strip()
@@ -184,9 +180,7 @@ def check_real_array(value, name, *, dtype=float):
         except (TypeError, ValueError) as err:
             raise TypeError(f"{name} must hold real numbers: {err}") from None
     if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold real numbers, got dtype {array.dtype} ({value!r:.80})."
-        )
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype} ({value!r:.80}).")
     return array if dtype is None else array.astype(dtype, copy=False)
 
 
@@ -201,9 +195,7 @@ def check_names(names, n_expected, name):
             f"{name} must be a sequence of strings, got {type(names).__name__} ({names!r:.80})."
         ) from None
     if len(names) != n_expected:
-        raise ValueError(
-            f"{name} has {len(names)} entries but the data have {n_expected}."
-        )
+        raise ValueError(f"{name} has {len(names)} entries but the data have {n_expected}.")
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"{name} contains duplicates: {dup}.")
@@ -257,8 +249,7 @@ def fit_sfreq(sfreq, X, owner, source="EEGWindows from make_windows"):
     if x_sfreq is None:
         if sfreq is None:
             raise ValueError(
-                f"sfreq is required when X is a plain array; pass {owner}(sfreq=...) or "
-                f"{source}."
+                f"sfreq is required when X is a plain array; pass {owner}(sfreq=...) or {source}."
             )
         return sfreq
     if sfreq is not None and not np.isclose(sfreq, x_sfreq):
@@ -268,8 +259,9 @@ def fit_sfreq(sfreq, X, owner, source="EEGWindows from make_windows"):
     return float(x_sfreq)
 
 
-def check_fitted_windows(X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None,
-                         reorder=False):
+def check_fitted_windows(
+    X, estimator, *, n_channels, n_times, sfreq=None, ch_names=None, reorder=False
+):
     """Return ``X`` after checking it against the windows ``estimator`` was fitted on.
 
     Checks the sampling rate and the channel names, then the number of

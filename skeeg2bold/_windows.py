@@ -90,9 +90,12 @@ class EEGWindows:
         if copy is False:
             raise ValueError("EEGWindows cannot be turned into one array without a copy.")
         dtype = np.dtype(dtype or self.dtype)
-        check_memory(self.size * dtype.itemsize, f"Materialising {self!r} as one array",
-                     "Keep the windows lazy (estimators of this package read them as "
-                     "views) or index fewer windows.")
+        check_memory(
+            self.size * dtype.itemsize,
+            f"Materialising {self!r} as one array",
+            "Keep the windows lazy (estimators of this package read them as "
+            "views) or index fewer windows.",
+        )
         out = np.empty(self.shape, dtype=dtype)
         for i, (r, s) in enumerate(zip(self.recording_index, self.start)):
             out[i] = self._buffers[r][:, s : s + self.n_times]
@@ -114,9 +117,7 @@ class EEGWindows:
         key = _expand_index(key if isinstance(key, tuple) else (key,))
         first = next(i for i, k in enumerate(key) if k is not None)
         k0, rest = key[first], key[first + 1 :]
-        windows_only = first == 0 and all(
-            isinstance(k, slice) and k == slice(None) for k in rest
-        )
+        windows_only = first == 0 and all(isinstance(k, slice) and k == slice(None) for k in rest)
         if isinstance(k0, numbers.Integral):
             i = int(k0)
             if not -len(self) <= i < len(self):
@@ -195,8 +196,16 @@ class EEGWindows:
         groups = np.full(n_windows, "sub-01") if groups is None else np.asarray(groups)
         if groups.shape != (n_windows,):
             raise ValueError(f"groups has shape {groups.shape} but X has {n_windows} windows.")
-        return cls(list(X), np.arange(n_windows), np.zeros(n_windows, dtype=np.intp), n_times,
-                   sfreq, ch_names, np.full(n_windows, n_times / sfreq), groups)
+        return cls(
+            list(X),
+            np.arange(n_windows),
+            np.zeros(n_windows, dtype=np.intp),
+            n_times,
+            sfreq,
+            ch_names,
+            np.full(n_windows, n_times / sfreq),
+            groups,
+        )
 
     def pick(self, ch_names):
         """The same windows with the channels ``ch_names``, in that order.
@@ -221,8 +230,16 @@ class EEGWindows:
             )
         order = [self.ch_names.index(c) for c in ch_names]
         buffers = [np.ascontiguousarray(b[order]) for b in self._buffers]
-        return EEGWindows(buffers, self.recording_index, self.start, self.n_times,
-                          self.sfreq, ch_names, self.times, self.groups)
+        return EEGWindows(
+            buffers,
+            self.recording_index,
+            self.start,
+            self.n_times,
+            self.sfreq,
+            ch_names,
+            self.times,
+            self.groups,
+        )
 
     # -- structure ------------------------------------------------------
     def iter_segments(self):
@@ -331,9 +348,7 @@ def make_windows(
         try:
             dtype = np.dtype(dtype)
         except TypeError:
-            raise TypeError(
-                f"dtype must be None, 'float32' or 'float64', got {dtype!r}."
-            ) from None
+            raise TypeError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}.") from None
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be None, 'float32' or 'float64', got {dtype}.")
 
@@ -367,14 +382,15 @@ def make_windows(
     if step is not None and step * out_sfreq < 1:
         # Window ends fall on EEG samples: a finer grid only repeats windows.
         raise ValueError(
-            f"step={step} s is shorter than one EEG sample at {out_sfreq} Hz "
-            f"({1 / out_sfreq:g} s)."
+            f"step={step} s is shorter than one EEG sample at {out_sfreq} Hz ({1 / out_sfreq:g} s)."
         )
 
-    check_memory(_memory_estimate(recordings, out_sfreq, step, dtype),
-                 f"make_windows on {len(recordings)} recording(s) at {out_sfreq:g} Hz"
-                 + (f" with step={step:g} s" if step is not None else ""),
-                 "Use fewer recordings, a coarser step, float32 or a lower sfreq.")
+    check_memory(
+        _memory_estimate(recordings, out_sfreq, step, dtype),
+        f"make_windows on {len(recordings)} recording(s) at {out_sfreq:g} Hz"
+        + (f" with step={step:g} s" if step is not None else ""),
+        "Use fewer recordings, a coarser step, float32 or a lower sfreq.",
+    )
     buffers, rec_index, starts, times, bold_times, groups, ys = [], [], [], [], [], [], []
     n_before = n_after = 0
     for r, rec in enumerate(recordings):
@@ -421,8 +437,14 @@ def make_windows(
     groups = np.concatenate(groups).astype(str)
     times = np.concatenate(times)
     X = EEGWindows(
-        buffers, np.concatenate(rec_index), np.concatenate(starts), n_times,
-        out_sfreq, ref.ch_names, times, groups,
+        buffers,
+        np.concatenate(rec_index),
+        np.concatenate(starts),
+        n_times,
+        out_sfreq,
+        ref.ch_names,
+        times,
+        groups,
     )
     info = ref.info
     if out_sfreq != ref.sfreq:
@@ -452,7 +474,8 @@ def _expand_index(key):
         raise IndexError("an index can only have a single ellipsis ('...').")
     n_axes = sum(
         np.ndim(k) if isinstance(k, np.ndarray) and k.dtype == bool else 1
-        for k in key if k is not None and k is not Ellipsis
+        for k in key
+        if k is not None and k is not Ellipsis
     )
     if n_axes > 3:
         raise IndexError(f"too many indices for EEGWindows: 3-D, but {n_axes} were indexed.")

@@ -25,17 +25,31 @@ __all__ = ["main"]
 #: ``--repeats``/``--models`` change it). ``--targets 8`` evaluates every
 #: subject in turn.
 PRESETS = {
-    "quick": dict(sim_sfreq=250.0, sfreq=100.0, targets=2, repeats=1, chance_repeats=2,
-                  epochs=25, models=("compact", "deep", "riemann", "logridge")),
-    "full": dict(sim_sfreq=1000.0, sfreq=100.0, targets=1, repeats=3, chance_repeats=3,
-                 epochs=40, models=("compact", "deep", "riemann", "logridge", "ridge", "hrf")),
+    "quick": dict(
+        sim_sfreq=250.0,
+        sfreq=100.0,
+        targets=2,
+        repeats=1,
+        chance_repeats=2,
+        epochs=25,
+        models=("compact", "deep", "riemann", "logridge"),
+    ),
+    "full": dict(
+        sim_sfreq=1000.0,
+        sfreq=100.0,
+        targets=1,
+        repeats=3,
+        chance_repeats=3,
+        epochs=40,
+        models=("compact", "deep", "riemann", "logridge", "ridge", "hrf"),
+    ),
 }
 #: What each model name builds (``--models``).
 MODEL_HELP = {
     "bandpower": "EEG2BoldRegressor(BandPowerNet): log band power of learned spatial "
-                 "filters (unmixing), per time bin",
+    "filters (unmixing), per time bin",
     "compact": "EEG2BoldRegressor(CompactNet): the interpretable network, started from "
-               "the classical envelope features",
+    "the classical envelope features",
     "deep": "EEG2BoldRegressor(EEG2BoldNet): the paper's network",
     "ensemble": "SeedEnsembleRegressor of 3 CompactNets (seeds averaged)",
     "ridge": "lagged band envelopes + ridge",
@@ -45,7 +59,16 @@ MODEL_HELP = {
 }
 MODEL_NAMES = tuple(MODEL_HELP)
 #: Models whose chance level is estimated: the first of these that is fitted.
-_CHANCE_PREFERENCE = ("bandpower", "compact", "deep", "ensemble", "riemann", "logridge", "ridge", "hrf")
+_CHANCE_PREFERENCE = (
+    "bandpower",
+    "compact",
+    "deep",
+    "ensemble",
+    "riemann",
+    "logridge",
+    "ridge",
+    "hrf",
+)
 #: Name of the unmixing oracle in the report (simulated data only).
 ORACLE = "unmixing oracle"
 
@@ -53,13 +76,21 @@ ORACLE = "unmixing oracle"
 def add_data_arguments(parser):
     """The data-source options shared by ``run`` and ``fit``."""
     src = parser.add_argument_group("data")
-    src.add_argument("--data", choices=("simulated", "cwl", "bids"), default="simulated",
-                     help="data source (default: the embedded simulator)")
+    src.add_argument(
+        "--data",
+        choices=("simulated", "cwl", "bids"),
+        default="simulated",
+        help="data source (default: the embedded simulator)",
+    )
     src.add_argument("--root", type=Path, help="dataset folder for --data cwl/bids")
     src.add_argument("--subjects", nargs="+", help="subjects to load (cwl: trio1 ... verio8)")
     src.add_argument("--task", default="rest", help="BIDS task (default: rest)")
-    src.add_argument("--pump", choices=("on", "off"), default="off",
-                     help="CWL helium-pump condition (default: off)")
+    src.add_argument(
+        "--pump",
+        choices=("on", "off"),
+        default="off",
+        help="CWL helium-pump condition (default: off)",
+    )
     src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
 
 
@@ -70,21 +101,32 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
-        "run", help="run the paper's experiment and write a report",
+        "run",
+        help="run the paper's experiment and write a report",
         description=__doc__.split("\n\n")[1].replace("\n", " "),
     )
     add_data_arguments(run)
     exp = run.add_argument_group("experiment")
-    exp.add_argument("--quick", action="store_true",
-                     help="quick preset: about 6 minutes on 2 CPU cores")
-    exp.add_argument("--protocol", choices=("paper", "subject-cv"), default="paper",
-                     help="paper: other subjects + start of the target; subject-cv: "
-                          "leave-one-subject-out (default: paper)")
-    exp.add_argument("--models", nargs="+", choices=MODEL_NAMES,
-                     help="models to fit (default: preset): " + "; ".join(
-                         f"{name}: {text}" for name, text in MODEL_HELP.items()))
-    exp.add_argument("--targets", type=int,
-                     help="number of target subjects / folds (default: preset)")
+    exp.add_argument(
+        "--quick", action="store_true", help="quick preset: about 6 minutes on 2 CPU cores"
+    )
+    exp.add_argument(
+        "--protocol",
+        choices=("paper", "subject-cv"),
+        default="paper",
+        help="paper: other subjects + start of the target; subject-cv: "
+        "leave-one-subject-out (default: paper)",
+    )
+    exp.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODEL_NAMES,
+        help="models to fit (default: preset): "
+        + "; ".join(f"{name}: {text}" for name, text in MODEL_HELP.items()),
+    )
+    exp.add_argument(
+        "--targets", type=int, help="number of target subjects / folds (default: preset)"
+    )
     exp.add_argument("--repeats", type=int, help="seeds per fold (default: preset)")
     exp.add_argument("--chance-repeats", type=int, help="chance surrogates (0: none)")
     exp.add_argument("--epochs", type=int, help="max training epochs of the deep models")
@@ -92,8 +134,12 @@ def build_parser():
     exp.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     exp.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     out = run.add_argument_group("output")
-    out.add_argument("--out", type=Path, default=Path("skeeg2bold-report"),
-                     help="report folder (default: ./skeeg2bold-report)")
+    out.add_argument(
+        "--out",
+        type=Path,
+        default=Path("skeeg2bold-report"),
+        help="report folder (default: ./skeeg2bold-report)",
+    )
     out.add_argument("--no-figures", action="store_true", help="skip the figures")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
     from ._cli_deploy import add_deploy_parsers
@@ -144,8 +190,10 @@ def _run(args, parser):
     progress = not args.no_progress
     t_start = time.perf_counter()
 
-    _say(f"skeeg2bold run — {'quick' if args.quick else 'full'} preset, {args.data} data, "
-         f"{args.protocol} protocol")
+    _say(
+        f"skeeg2bold run — {'quick' if args.quick else 'full'} preset, {args.data} data, "
+        f"{args.protocol} protocol"
+    )
     recordings, ceiling_fn, sources = _load(args, preset, progress)
 
     from . import make_windows
@@ -159,8 +207,10 @@ def _run(args, parser):
     splitter = CommonModeSplitter().fit(data.y)
     data.y = splitter.transform(data.y)
     data.target_names = list(splitter.get_feature_names_out(data.roi_names))
-    _say(f"  {len(data.X)} windows of 10 s at {data.sfreq:g} Hz from {len(recordings)} "
-         f"subjects; {len(data.target_names)} targets (14 differential ROIs + common mode)")
+    _say(
+        f"  {len(data.X)} windows of 10 s at {data.sfreq:g} Hz from {len(recordings)} "
+        f"subjects; {len(data.target_names)} targets (14 differential ROIs + common mode)"
+    )
 
     cv = _protocol(args, preset, data)
     models = _models(preset, data, args)
@@ -169,27 +219,39 @@ def _run(args, parser):
     if preset["chance_repeats"] == 0:
         chance_models = []
 
-    from .experiment import run_experiment
-
     from scipy.linalg import LinAlgWarning
+
+    from .experiment import run_experiment
 
     with warnings.catch_warnings():
         # RidgeCV tries tiny penalties on purpose; the ill-conditioned ones
         # lose the selection, so their solver warnings are only noise here.
         warnings.simplefilter("ignore", LinAlgWarning)
         result = run_experiment(
-            models, data, cv=cv, chance_models=chance_models, n_repeats=preset["repeats"],
-            chance_repeats=max(preset["chance_repeats"], 1), ceiling=ceiling,
-            random_state=args.seed, progress=progress,
+            models,
+            data,
+            cv=cv,
+            chance_models=chance_models,
+            n_repeats=preset["repeats"],
+            chance_repeats=max(preset["chance_repeats"], 1),
+            ceiling=ceiling,
+            random_state=args.seed,
+            progress=progress,
         )
         if sources is not None:
             result = _with_oracle(result, sources, data, cv, preset, args, progress)
-    result.info.update(preset=preset, data=args.data, protocol=args.protocol,
-                       seconds=round(time.perf_counter() - t_start, 1))
+    result.info.update(
+        preset=preset,
+        data=args.data,
+        protocol=args.protocol,
+        seconds=round(time.perf_counter() - t_start, 1),
+    )
     folder = result.save(args.out)
     print()
-    print("Pearson r on the test parts (mean ± sd over folds and repeats); ROI targets are "
-          "differential (ROI minus the common mode):")
+    print(
+        "Pearson r on the test parts (mean ± sd over folds and repeats); ROI targets are "
+        "differential (ROI minus the common mode):"
+    )
     print(result.format_table())
     if not args.no_figures:
         _figures(result, data, folder)
@@ -221,17 +283,24 @@ def _check_device(parser, device):
 
 def _load(args, preset, progress):
     if args.data == "simulated":
-        from .datasets import ceiling_for, simulate_eeg_fmri
-
-        from .datasets import source_recordings
+        from .datasets import ceiling_for, simulate_eeg_fmri, source_recordings
 
         duration = getattr(args, "sim_duration", 285.0)  # fit has --sim-duration
-        _say(f"  simulating {args.n_subjects} subjects x {duration:g} s at "
-             f"{preset['sim_sfreq']:g} Hz ...")
-        sim = simulate_eeg_fmri(n_subjects=args.n_subjects, duration=duration,
-                                sfreq=preset["sim_sfreq"], random_state=args.seed)
-        return (sim.recordings, lambda splitter: ceiling_for(sim, splitter.transform),
-                source_recordings(sim))
+        _say(
+            f"  simulating {args.n_subjects} subjects x {duration:g} s at "
+            f"{preset['sim_sfreq']:g} Hz ..."
+        )
+        sim = simulate_eeg_fmri(
+            n_subjects=args.n_subjects,
+            duration=duration,
+            sfreq=preset["sim_sfreq"],
+            random_state=args.seed,
+        )
+        return (
+            sim.recordings,
+            lambda splitter: ceiling_for(sim, splitter.transform),
+            source_recordings(sim),
+        )
     if args.data == "cwl":
         from .io import CWL_SUBJECTS, read_cwl
 
@@ -244,8 +313,14 @@ def _load(args, preset, progress):
 
     if not args.subjects:
         raise ValueError("--data bids needs --subjects (the BIDS subject labels)")
-    return [read_bids(args.root, s, args.task) for s in
-            _progress(args.subjects, "reading BIDS", progress)], None, None
+    return (
+        [
+            read_bids(args.root, s, args.task)
+            for s in _progress(args.subjects, "reading BIDS", progress)
+        ],
+        None,
+        None,
+    )
 
 
 def _protocol(args, preset, data):
@@ -283,14 +358,20 @@ def _with_oracle(result, sources, data, cv, preset, args, progress):
 
     with warnings.catch_warnings():  # the same windows as the EEG's, already reported
         warnings.simplefilter("ignore")
-        oracle_data = make_windows(sources, window=10.0, sfreq=preset["sfreq"],
-                                   dtype="float32")
-    if not (np.allclose(oracle_data.X.times, data.X.times)
-            and np.array_equal(oracle_data.groups, data.groups)):
+        oracle_data = make_windows(sources, window=10.0, sfreq=preset["sfreq"], dtype="float32")
+    if not (
+        np.allclose(oracle_data.X.times, data.X.times)
+        and np.array_equal(oracle_data.groups, data.groups)
+    ):
         raise RuntimeError("the source windows do not line up with the EEG windows")
     oracle_data.y, oracle_data.target_names = data.y, data.target_names
-    oracle = run_experiment({ORACLE: make_ridge_baseline(log=True)}, oracle_data, cv=cv,
-                            random_state=args.seed, progress=progress)
+    oracle = run_experiment(
+        {ORACLE: make_ridge_baseline(log=True)},
+        oracle_data,
+        cv=cv,
+        random_state=args.seed,
+        progress=progress,
+    )
     result.scores = pd.concat([result.scores, oracle.scores], ignore_index=True)
     result.info["models"].update(oracle.info["models"])
     result.info["fit_seconds_mean"].update(oracle.info["fit_seconds_mean"])
@@ -298,7 +379,7 @@ def _with_oracle(result, sources, data, cv, preset, args, progress):
 
 
 def _models(preset, data, args):
-    from .baselines import make_hrf_baseline, make_riemann_baseline, make_ridge_baseline
+    from .baselines import make_hrf_baseline, make_ridge_baseline, make_riemann_baseline
 
     models = {}
     for name in preset["models"]:
@@ -306,13 +387,15 @@ def _models(preset, data, args):
             from .nn import BandPowerNet, CompactNet, EEG2BoldNet, EEG2BoldRegressor
 
             module = {"bandpower": BandPowerNet, "deep": EEG2BoldNet}.get(name, CompactNet)
-            models[name] = EEG2BoldRegressor(module, max_epochs=preset["epochs"],
-                                             device=args.device, random_state=args.seed)
+            models[name] = EEG2BoldRegressor(
+                module, max_epochs=preset["epochs"], device=args.device, random_state=args.seed
+            )
             if name == "ensemble":
                 from .ensemble import SeedEnsembleRegressor
 
-                models[name] = SeedEnsembleRegressor(models[name], n_members=3,
-                                                     random_state=args.seed)
+                models[name] = SeedEnsembleRegressor(
+                    models[name], n_members=3, random_state=args.seed
+                )
         elif name == "ridge":
             models[name] = make_ridge_baseline()
         elif name == "logridge":

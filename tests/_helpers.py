@@ -49,10 +49,18 @@ def toy_recordings(n_subjects=2, duration=120.0, seed=0):
             [drive, -drive + 0.3 * drive.std() * rng.standard_normal(drive.size)]
         )
         recordings.append(
-            Recording(eeg * 1e-5, bold, volume_times, sfreq=TOY_SFREQ, ch_names=TOY_CH_NAMES,
-                      subject=f"sub-{s}", montage="colin27_1020")
+            Recording(
+                eeg * 1e-5,
+                bold,
+                volume_times,
+                sfreq=TOY_SFREQ,
+                ch_names=TOY_CH_NAMES,
+                subject=f"sub-{s}",
+                montage="colin27_1020",
+            )
         )
     return recordings
+
 
 #: Window length (s) of the ``small_sim_windows`` fixture.
 SMALL_SIM_WINDOW = 4.0

@@ -33,8 +33,9 @@ def small_sim():
     """
     from skeeg2bold.datasets import simulate_eeg_fmri
 
-    sim = simulate_eeg_fmri(n_subjects=2, duration=60.0, sfreq=100.0, artifacts=False,
-                            random_state=0)
+    sim = simulate_eeg_fmri(
+        n_subjects=2, duration=60.0, sfreq=100.0, artifacts=False, random_state=0
+    )
     for rec in sim.recordings:
         for array in (rec.eeg, rec.bold, rec.volume_times):
             array.setflags(write=False)

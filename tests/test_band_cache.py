@@ -30,8 +30,15 @@ def data():
 def _fixed_bank(n_chans=8, **kwargs):
     torch.manual_seed(0)
     fe = InterpretableFeatureExtractor(
-        n_chans, SFREQ, n_branches=None, init_bands="canonical", init_spatial="channels",
-        learn_temporal=False, filter_length=0.3, **kwargs)
+        n_chans,
+        SFREQ,
+        n_branches=None,
+        init_bands="canonical",
+        init_spatial="channels",
+        learn_temporal=False,
+        filter_length=0.3,
+        **kwargs,
+    )
     torch.nn.init.normal_(fe.spatial.weight)  # any spatial mixing, not the identity start
     return fe
 
@@ -41,7 +48,7 @@ def _spatial_then_temporal(fe, x):
     rectified = depthwise_same_conv(fe.spatial(x), fe.temporal.weight).abs()
     d = fe.decimation
     if d > 1:
-        rectified = F.avg_pool1d(rectified[..., rectified.shape[-1] % d:], d)
+        rectified = F.avg_pool1d(rectified[..., rectified.shape[-1] % d :], d)
     return torch.log(depthwise_same_conv(rectified, fe.smoothing) + 1e-4)
 
 
@@ -50,9 +57,14 @@ def test_band_first_path_gives_the_spatial_then_temporal_features(n_branches):
     # Branches of every band in any order (7 random-spatial branches cycle the bands).
     torch.manual_seed(0)
     fe = InterpretableFeatureExtractor(
-        8, SFREQ, n_branches=n_branches, init_bands="canonical",
-        init_spatial="channels" if n_branches is None else "random", learn_temporal=False,
-        log_envelope=True)
+        8,
+        SFREQ,
+        n_branches=n_branches,
+        init_bands="canonical",
+        init_spatial="channels" if n_branches is None else "random",
+        learn_temporal=False,
+        log_envelope=True,
+    )
     x = torch.randn(3, 8, 200)
     direct = depthwise_same_conv(fe.spatial(x), fe.temporal.weight)
     torch.testing.assert_close(fe.filtered(x), direct, rtol=1e-4, atol=1e-5)
@@ -67,9 +79,15 @@ def test_band_first_path_gives_the_spatial_then_temporal_features(n_branches):
 def test_subsampled_rectification_stands_for_the_full_one():
     # At an envelope rate of 10 Hz, slow bands are read every q-th sample.
     torch.manual_seed(0)
-    fe = InterpretableFeatureExtractor(8, 100.0, n_branches=None, init_bands="canonical",
-                                       init_spatial="channels", envelope_sfreq=10.0,
-                                       log_envelope=True)
+    fe = InterpretableFeatureExtractor(
+        8,
+        100.0,
+        n_branches=None,
+        init_bands="canonical",
+        init_spatial="channels",
+        envelope_sfreq=10.0,
+        log_envelope=True,
+    )
     assert fe._strides[0] > 1 and fe._strides[-1] == 1  # delta subsampled, gamma not
     x = torch.randn(40, 8, 1000)
     fast, reference = fe(x), _spatial_then_temporal(fe, x)
@@ -77,14 +95,13 @@ def test_subsampled_rectification_stands_for_the_full_one():
     # Each feature (branch, time) across windows: nearly the same numbers.
     a, b = (v[:, :, 40:60].reshape(40, -1).detach().double().numpy() for v in (fast, reference))
     a, b = a - a.mean(0), b - b.mean(0)
-    r = (a * b).sum(0) / np.sqrt((a ** 2).sum(0) * (b ** 2).sum(0))
+    r = (a * b).sum(0) / np.sqrt((a**2).sum(0) * (b**2).sum(0))
     assert np.median(r) > 0.99 and r.min() > 0.9
 
 
 def test_learned_or_unbanded_filters_have_no_prefilter():
     bank = dict(init_bands="canonical", init_spatial="channels")
-    learned = InterpretableFeatureExtractor(8, SFREQ, n_branches=None, learn_temporal=True,
-                                            **bank)
+    learned = InterpretableFeatureExtractor(8, SFREQ, n_branches=None, learn_temporal=True, **bank)
     assert learned.band_filters is None and learned.temporal.weight.requires_grad
     # "auto": fixed when every channel has every band, learned with fewer branches.
     auto = InterpretableFeatureExtractor(8, SFREQ, n_branches=None, **bank)
@@ -112,8 +129,9 @@ def test_cached_recording_equals_windowwise_filtering_inside_the_window(data):
         assert cached.shape == expected[b].shape
         # The window-wise filter sees zeros past the window's edges; inside, the two agree.
         inside = torch.as_tensor((np.arange(n)[sl] >= half) & (np.arange(n)[sl] < n - half))
-        torch.testing.assert_close(cached[..., inside], expected[b][..., inside],
-                                   rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            cached[..., inside], expected[b][..., inside], rtol=1e-4, atol=1e-4
+        )
         # ... and the continuous recording has no edge: the cached edges differ.
         assert not torch.allclose(cached[..., ~inside], expected[b][..., ~inside], atol=1e-2)
 
@@ -128,14 +146,14 @@ def test_cache_is_keyed_on_the_content(data):
     changed[0, 100] += 1.0
     other = band_passed_recording(changed, fe.band_filters)
     assert other is not first and not np.array_equal(other, first)
-    np.testing.assert_array_equal(band_passed_recording(eeg, fe.band_filters, cache=False),
-                                  first)
+    np.testing.assert_array_equal(band_passed_recording(eeg, fe.band_filters, cache=False), first)
     assert not first.flags.writeable
 
 
 def test_regressor_uses_the_cache_for_windows_and_agrees_with_arrays(data):
-    reg = EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0, train_split=None,
-                            module__filter_length=0.3)
+    reg = EEG2BoldRegressor(
+        CompactNet, max_epochs=2, random_state=0, train_split=None, module__filter_length=0.3
+    )
     reg.fit(data.X, data.y)
     assert isinstance(reg.get_dataset(data.X), BandWindowDataset)
     assert not isinstance(reg.get_dataset(np.asarray(data.X)), BandWindowDataset)
@@ -143,13 +161,15 @@ def test_regressor_uses_the_cache_for_windows_and_agrees_with_arrays(data):
     # window by window) differ only by the window edges the envelopes smooth over.
     from_windows = reg.predict(data.X)
     # (named, as a fitted model refuses plain arrays whose channels it cannot check)
-    from_arrays = reg.predict(EEGWindows.from_array(np.asarray(data.X), sfreq=data.X.sfreq,
-                                                    ch_names=data.X.ch_names))
+    from_arrays = reg.predict(
+        EEGWindows.from_array(np.asarray(data.X), sfreq=data.X.sfreq, ch_names=data.X.ch_names)
+    )
     for a, b in zip(from_windows.T, from_arrays.T):
         assert np.corrcoef(a, b)[0, 1] > 0.95
     # The uncached network (learned filters, the former path) is still reachable.
-    old = EEG2BoldRegressor(CompactNet, max_epochs=1, random_state=0, train_split=None,
-                            module__learn_temporal=True).fit(data.X, data.y)
+    old = EEG2BoldRegressor(
+        CompactNet, max_epochs=1, random_state=0, train_split=None, module__learn_temporal=True
+    ).fit(data.X, data.y)
     assert not isinstance(old.get_dataset(data.X), BandWindowDataset)
 
 

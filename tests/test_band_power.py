@@ -32,8 +32,9 @@ def test_a_spatial_filter_isolates_a_mixed_rhythm():
     rng = np.random.default_rng(1)
     t = np.arange(300) / SFREQ
     amps = np.array([1.0, 3.0])
-    x = np.stack([np.stack([a * np.sin(2 * np.pi * 10 * t), rng.standard_normal(300)])
-                  for a in amps])
+    x = np.stack(
+        [np.stack([a * np.sin(2 * np.pi * 10 * t), rng.standard_normal(300)]) for a in amps]
+    )
     mixing = np.array([[1.0, 1.0], [1.0, -1.0]])
     mixed = torch.as_tensor(mixing @ x, dtype=torch.float32)
     net = BandPowerNet(2, 300, 1, SFREQ, n_bins=1, bands=[(8.0, 13.0)]).eval()
@@ -63,11 +64,20 @@ def test_regressor_learns_source_power_and_resolves_the_readout():
         eeg = rng.standard_normal((4, 2)) @ np.stack([source, rng.standard_normal(n)])
         onsets = np.arange(8.0, 148.0, 2.0)
         bold = np.log(power[(onsets * SFREQ).astype(int) - 100])[:, None]
-        recs.append(Recording(eeg, bold, onsets, sfreq=SFREQ, subject=f"s{k}",
-                              ch_names=[f"E{i}" for i in range(4)]))
+        recs.append(
+            Recording(
+                eeg,
+                bold,
+                onsets,
+                sfreq=SFREQ,
+                subject=f"s{k}",
+                ch_names=[f"E{i}" for i in range(4)],
+            )
+        )
     data = make_windows(recs, window=3.0)
     train = (data.groups == "s0") | (data.X.times < 100.0)  # s1's end is the test
-    reg = EEG2BoldRegressor(BandPowerNet, module__n_bins=3, max_epochs=5, train_split=None,
-                            random_state=0).fit(data.X[train], data.y[train])
+    reg = EEG2BoldRegressor(
+        BandPowerNet, module__n_bins=3, max_epochs=5, train_split=None, random_state=0
+    ).fit(data.X[train], data.y[train])
     assert reg.readout_alpha_ is not None  # the readout was re-solved by ridge
     assert pearson_r(data.y[~train], reg.predict(data.X[~train]))[0] > 0.8

@@ -28,8 +28,13 @@ def simulated():
     from skeeg2bold.datasets import simulate_eeg_fmri
 
     sim = simulate_eeg_fmri(
-        n_subjects=3, duration=200.0, sfreq=100.0, snr=5.0, invisible_fraction=0.0,
-        subject_variability=0.0, random_state=0,
+        n_subjects=3,
+        duration=200.0,
+        sfreq=100.0,
+        snr=5.0,
+        invisible_fraction=0.0,
+        subject_variability=0.0,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # volumes without 10 s of EEG are dropped
@@ -47,7 +52,10 @@ def test_factories_return_searchable_pipelines():
     assert params["ridgecv__cv"] == 5
     hrf = make_hrf_baseline(out_sfreq=4.0, hrf_model="spm + derivative")
     assert [n for n, _ in hrf.steps] == [
-        "envelopefeatureextractor", "hrfconvolution", "standardscaler", "ridgecv",
+        "envelopefeatureextractor",
+        "hrfconvolution",
+        "standardscaler",
+        "ridgecv",
     ]
     assert hrf.get_params()["envelopefeatureextractor__layout"] == "series"
     assert hrf.get_params()["hrfconvolution__sfreq"] is None  # read from the envelopes
@@ -65,8 +73,13 @@ def test_lagged_ridge_matches_mne_receptive_field():
     sfreq, n_lags = 100.0, 8
     eeg = am_signals(3, 20000)
     volume_times = np.arange(2.0, 200.0, 1.95)
-    rec = Recording(eeg, np.zeros((volume_times.size, 1)), volume_times, sfreq=sfreq,
-                    ch_names=["Cz", "Pz", "Oz"])
+    rec = Recording(
+        eeg,
+        np.zeros((volume_times.size, 1)),
+        volume_times,
+        sfreq=sfreq,
+        ch_names=["Cz", "Pz", "Oz"],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         X = make_windows(rec, window=10.0, step=0.5).X
@@ -76,8 +89,9 @@ def test_lagged_ridge_matches_mne_receptive_field():
     lagged = ext.fit_transform(X)
     by_lag = lagged.reshape(len(X), 6, n_lags)
     for k in range(n_lags):
-        assert_allclose(by_lag[n_lags - 1 :, :, k], series[n_lags - 1 - k : len(X) - k],
-                        rtol=1e-12, atol=1e-12)
+        assert_allclose(
+            by_lag[n_lags - 1 :, :, k], series[n_lags - 1 - k : len(X) - k], rtol=1e-12, atol=1e-12
+        )
 
     rng = np.random.default_rng(0)
     y = lagged @ rng.standard_normal((6 * n_lags, 2))
@@ -119,10 +133,17 @@ def test_baselines_beat_time_shuffled_control(simulated, factory):
     data = simulated
     model = factory(bands=BANDS, out_sfreq=0.5, log=True, alphas=np.logspace(1, 5, 3), cv=3)
     cv = GroupKFold(n_splits=3)  # subject-wise: train on two subjects, test on the third
-    scores = cross_val_score(model, data.X, data.y, groups=data.groups, cv=cv,
-                             scoring=mean_r_scorer)
-    control = cross_val_score(model, data.X, _time_shuffled(data.y, data.groups),
-                              groups=data.groups, cv=cv, scoring=mean_r_scorer)
+    scores = cross_val_score(
+        model, data.X, data.y, groups=data.groups, cv=cv, scoring=mean_r_scorer
+    )
+    control = cross_val_score(
+        model,
+        data.X,
+        _time_shuffled(data.y, data.groups),
+        groups=data.groups,
+        cv=cv,
+        scoring=mean_r_scorer,
+    )
     assert scores.min() > 0.25, scores
     assert scores.mean() > control.mean() + 0.2, (scores, control)
 

@@ -107,9 +107,7 @@ def test_user_labels_image_and_names(planted):
     with pytest.raises(ValueError, match=r"no label for \['Left Amygdala'\]"):
         BOLDRoiTargets(atlas=toy.maps, atlas_labels=names[:6], rois=toy.labels[3:6]).fit()
     with pytest.raises(ValueError, match="has no white_matter label"):
-        BOLDRoiTargets(
-            atlas=toy.maps, atlas_labels=names, confound_signals=["white_matter"]
-        ).fit()
+        BOLDRoiTargets(atlas=toy.maps, atlas_labels=names, confound_signals=["white_matter"]).fit()
 
 
 def test_t_r_from_header_or_argument_never_a_default(planted):

@@ -32,8 +32,11 @@ def _windows(n_subjects=2, duration=300.0, seed=0):
         volume_times = np.arange(3.0, duration, 2.0)
         drive = np.log(np.interp(volume_times, np.arange(n) / SFREQ, amp))
         bold = np.column_stack([drive, -drive]) + 0.1 * rng.standard_normal((drive.size, 2))
-        recordings.append(Recording(eeg, bold, volume_times, sfreq=SFREQ,
-                                    ch_names=["C3", "Cz", "C4"], subject=f"s{s}"))
+        recordings.append(
+            Recording(
+                eeg, bold, volume_times, sfreq=SFREQ, ch_names=["C3", "Cz", "C4"], subject=f"s{s}"
+            )
+        )
     return make_windows(recordings, window=2.0)
 
 
@@ -56,8 +59,9 @@ def test_chance_is_near_zero_where_the_real_model_is_not(data):
 
 
 def test_reproducible_and_works_with_the_deep_regressor(data):
-    reg = EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0, module__n_branches=2,
-                            module__n_lags=2)
+    reg = EEG2BoldRegressor(
+        CompactNet, max_epochs=2, random_state=0, module__n_branches=2, module__n_lags=2
+    )
     first = chance_level(reg, data.X, data.y[:, 0], n_repeats=1, random_state=1)
     second = chance_level(reg, data.X, data.y[:, 0], n_repeats=1, random_state=1)
     assert first.scores.shape == (1, 1)
@@ -87,8 +91,9 @@ def test_plain_arrays_and_errors():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((100, 2, 10)), rng.standard_normal(100)
     model = make_pipeline(FunctionTransformer(_log_power), Ridge())
-    result = chance_level(model, X, y, groups=np.repeat([0, 1], 50), n_repeats=2,
-                          min_shift=5, random_state=0)
+    result = chance_level(
+        model, X, y, groups=np.repeat([0, 1], 50), n_repeats=2, min_shift=5, random_state=0
+    )
     assert result.scores.shape == (2, 1)
     with pytest.raises(ValueError, match="too short"):
         chance_level(model, X, y, min_shift=40)
@@ -114,8 +119,11 @@ def test_chance_is_not_biased_by_subject_offsets():
         bold -= bold.mean(axis=0)
         eeg = rng.standard_normal((3, int(310 * SFREQ)))
         eeg *= rng.uniform(0.5, 2.0)  # subject-specific EEG scale: subject identity is learnable
-        recordings.append(Recording(eeg, bold, volume_times, sfreq=SFREQ,
-                                    ch_names=["C3", "Cz", "C4"], subject=f"s{s}"))
+        recordings.append(
+            Recording(
+                eeg, bold, volume_times, sfreq=SFREQ, ch_names=["C3", "Cz", "C4"], subject=f"s{s}"
+            )
+        )
     data = make_windows(recordings, window=2.0)
     model = make_pipeline(FunctionTransformer(_log_power), Ridge(alpha=1e-3))
     res = chance_level(model, data.X, data.y, n_repeats=4, random_state=0)

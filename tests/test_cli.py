@@ -11,9 +11,24 @@ from skeeg2bold.cli import ORACLE, main
 
 def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
     out = tmp_path / "report"
-    code = main(["run", "--quick", "--n-subjects", "3", "--targets", "2",
-                 "--models", "ridge", "hrf", "--chance-repeats", "2",
-                 "--no-progress", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--quick",
+            "--n-subjects",
+            "3",
+            "--targets",
+            "2",
+            "--models",
+            "ridge",
+            "hrf",
+            "--chance-repeats",
+            "2",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "Left Thalamus" in printed and "common_mode" in printed and "ceiling" in printed
@@ -35,9 +50,26 @@ def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
 
 def test_run_deep_model_and_branch_figure(tmp_path):
     out = tmp_path / "deep"
-    code = main(["run", "--quick", "--n-subjects", "2", "--targets", "1", "--models", "compact",
-                 "ensemble", "--epochs", "1", "--chance-repeats", "0", "--no-progress",
-                 "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--quick",
+            "--n-subjects",
+            "2",
+            "--targets",
+            "1",
+            "--models",
+            "compact",
+            "ensemble",
+            "--epochs",
+            "1",
+            "--chance-repeats",
+            "0",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     scores = pd.read_csv(out / "scores.csv")
     assert set(scores.model) == {"compact", "ensemble", ORACLE}
@@ -63,15 +95,29 @@ def test_bad_options_exit_with_a_message(argv, message, capsys):
 
 def test_missing_cwl_files_name_the_expected_path(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["run", "--data", "cwl", "--root", str(tmp_path), "--subjects", "trio1",
-              "--no-progress"])
+        main(
+            [
+                "run",
+                "--data",
+                "cwl",
+                "--root",
+                str(tmp_path),
+                "--subjects",
+                "trio1",
+                "--no-progress",
+            ]
+        )
     assert exc.value.code == 2
     assert "trio1" in capsys.readouterr().err
 
 
 def test_module_entry_point_help():
-    proc = subprocess.run([sys.executable, "-m", "skeeg2bold", "run", "--help"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "skeeg2bold", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "--quick" in proc.stdout and "--protocol" in proc.stdout
 
 
@@ -82,9 +128,29 @@ def test_run_on_files_in_the_cwl_layout(tmp_path):
     sim = simulate_eeg_fmri(n_subjects=2, sfreq=250.0, random_state=1)
     write_cwl(sim, tmp_path / "cwl", n_missing_markers=3, random_state=0)
     out = tmp_path / "report"
-    code = main(["run", "--data", "cwl", "--root", str(tmp_path / "cwl"), "--subjects",
-                 "sub-01", "sub-02", "--quick", "--targets", "1", "--models", "ridge",
-                 "--chance-repeats", "0", "--no-figures", "--no-progress", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--data",
+            "cwl",
+            "--root",
+            str(tmp_path / "cwl"),
+            "--subjects",
+            "sub-01",
+            "sub-02",
+            "--quick",
+            "--targets",
+            "1",
+            "--models",
+            "ridge",
+            "--chance-repeats",
+            "0",
+            "--no-figures",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     scores = pd.read_csv(out / "scores.csv")
     assert list(scores.subject.unique()) == ["sub-02"] and len(scores) == 15

@@ -18,8 +18,17 @@ from skeeg2bold.cli import main
 from skeeg2bold.datasets import CWL_CH_NAMES
 from skeeg2bold.persistence import load_model
 
-FIT = ["fit", "--quick", "--n-subjects", "2", "--sim-duration", "60", "--window", "2",
-       "--no-progress"]
+FIT = [
+    "fit",
+    "--quick",
+    "--n-subjects",
+    "2",
+    "--sim-duration",
+    "60",
+    "--window",
+    "2",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +60,32 @@ def test_fit_network(tmp_path, capsys):
 
 def test_replay_simulator_and_stream_write_log(ridge_file, tmp_path, capsys):
     name = f"cli-{uuid.uuid4().hex}"
-    replay = threading.Thread(target=main, args=(
-        ["replay", "--name", name, "--sfreq", "100", "--sim-duration", "20",
-         "--duration", "6"],), daemon=True)
+    replay = threading.Thread(
+        target=main,
+        args=(
+            ["replay", "--name", name, "--sfreq", "100", "--sim-duration", "20", "--duration", "6"],
+        ),
+        daemon=True,
+    )
     replay.start()
     log = tmp_path / "log.csv"
     try:
-        code = main(["stream", "--model", str(ridge_file), "--source", name, "--step", "0.5",
-                     "--duration", "3.5", "--log", str(log), "--plot"])
+        code = main(
+            [
+                "stream",
+                "--model",
+                str(ridge_file),
+                "--source",
+                name,
+                "--step",
+                "0.5",
+                "--duration",
+                "3.5",
+                "--log",
+                str(log),
+                "--plot",
+            ]
+        )
     finally:
         replay.join()
     assert code == 0
@@ -83,8 +110,22 @@ def test_replay_a_recording_file(tmp_path, small_sim):
     mne.io.RawArray(rec.eeg, rec.info, verbose=False).save(path, verbose=False)
     name = f"file-{uuid.uuid4().hex}"
     result = subprocess.run(
-        [sys.executable, "-m", "skeeg2bold", "replay", str(path), "--name", name,
-         "--duration", "1"], check=False, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "skeeg2bold",
+            "replay",
+            str(path),
+            "--name",
+            name,
+            "--duration",
+            "1",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert f"replaying {path} as LSL stream {name!r}: 30 channels at 100 Hz" in result.stdout
 

@@ -58,9 +58,11 @@ from skeeg2bold.targets import CommonModeSplitter
 SFREQ = 100.0
 N_TIMES = 200  # 2 s windows at 100 Hz: long enough for every default band filter
 # Broadband carrier: 1/f-like noise plus alpha and beta rhythms, fixed.
-_CARRIER = np.cumsum(np.random.default_rng(0).standard_normal(N_TIMES)) * 0.1 + np.sin(
-    2 * np.pi * 10.0 * np.arange(N_TIMES) / SFREQ) + 0.5 * np.sin(
-    2 * np.pi * 21.0 * np.arange(N_TIMES) / SFREQ)
+_CARRIER = (
+    np.cumsum(np.random.default_rng(0).standard_normal(N_TIMES)) * 0.1
+    + np.sin(2 * np.pi * 10.0 * np.arange(N_TIMES) / SFREQ)
+    + 0.5 * np.sin(2 * np.pi * 21.0 * np.arange(N_TIMES) / SFREQ)
+)
 
 
 def rows_as_windows(X):
@@ -112,8 +114,15 @@ def as_window_estimator(cls):
     name = f"Windowed{cls.__name__}"
     namespace = {
         method: wrap(getattr(cls, method))
-        for method in ("fit", "fit_transform", "transform", "predict", "predict_proba",
-                       "score", "partial_fit")
+        for method in (
+            "fit",
+            "fit_transform",
+            "transform",
+            "predict",
+            "predict_proba",
+            "score",
+            "partial_fit",
+        )
         if hasattr(cls, method)
     }
     namespace.update(
@@ -134,7 +143,12 @@ WindowedSubjectAlignment = as_window_estimator(SubjectAlignment)
 WindowedEEG2BoldRegressor = as_window_estimator(EEG2BoldRegressor)
 
 SMALL_NET = dict(
-    sfreq=SFREQ, max_epochs=3, batch_size=16, train_split=None, random_state=0, lr=1e-2,
+    sfreq=SFREQ,
+    max_epochs=3,
+    batch_size=16,
+    train_split=None,
+    random_state=0,
+    lr=1e-2,
     # Predict one window at a time. In float32 a window's output depends on the
     # windows that share its batch (BLAS kernels round differently for other
     # batch shapes, up to ~2e-7), and the subset and sample-order checks compare
@@ -144,69 +158,99 @@ SMALL_NET = dict(
     iterator_valid__batch_size=1,
 )
 
-TWO_D_ESTIMATORS = [CommonModeSplitter(), CommonModeSplitter(method="projection"),
-                    SeedEnsembleRegressor(Ridge(), n_members=2,
-                                          random_state=0)]
+TWO_D_ESTIMATORS = [
+    CommonModeSplitter(),
+    CommonModeSplitter(method="projection"),
+    SeedEnsembleRegressor(Ridge(), n_members=2, random_state=0),
+]
 WINDOW_ESTIMATORS = [
     WindowedEnvelopeFeatureExtractor(sfreq=SFREQ, out_sfreq=5.0, smoothing=0.4),
-    WindowedEnvelopeFeatureExtractor(sfreq=SFREQ, layout="series", smoothing=None,
-                                     bands={"alpha": (8.0, 13.0)}, envelope="rectify"),
+    WindowedEnvelopeFeatureExtractor(
+        sfreq=SFREQ,
+        layout="series",
+        smoothing=None,
+        bands={"alpha": (8.0, 13.0)},
+        envelope="rectify",
+    ),
     WindowedHRFConvolution(sfreq=SFREQ, time_length=1.0),
     WindowedBandCovariances(sfreq=SFREQ, n_bins=1),
     WindowedBandCovariances(sfreq=SFREQ, n_bins=2, recenter=False, estimator="lwf"),
     WindowedSubjectAlignment(),
-    WindowedEEG2BoldRegressor(module=CompactNet, module__n_branches=2, module__n_lags=2,
-                              **SMALL_NET),
+    WindowedEEG2BoldRegressor(
+        module=CompactNet, module__n_branches=2, module__n_lags=2, **SMALL_NET
+    ),
     SeedEnsembleRegressor(
-        WindowedEEG2BoldRegressor(module=CompactNet, module__n_branches=2, module__n_lags=2,
-                                  **SMALL_NET), n_members=2, random_state=0),
+        WindowedEEG2BoldRegressor(
+            module=CompactNet, module__n_branches=2, module__n_lags=2, **SMALL_NET
+        ),
+        n_members=2,
+        random_state=0,
+    ),
 ]
 
-_WINDOW_CLASSES = (EnvelopeFeatureExtractor, HRFConvolution, EEG2BoldRegressor, BandCovariances,
-                   SubjectAlignment)
+_WINDOW_CLASSES = (
+    EnvelopeFeatureExtractor,
+    HRFConvolution,
+    EEG2BoldRegressor,
+    BandCovariances,
+    SubjectAlignment,
+)
 _SKORCH = "skorch's NeuralNet design, which EEG2BoldRegressor inherits: "
 
 #: Checks that cannot apply: (estimator classes, check name) -> reason.
 EXPECTED_FAILURES = {
-    ((BandCovariances,), "check_estimators_dtypes"):
-        "the check's integer data make all-zero windows, whose covariance is zero in "
-        "every band; BandCovariances refuses them ('singular covariance ... flat or "
-        "all-zero EEG') rather than invent a geometry",
-    (_WINDOW_CLASSES, "check_estimators_empty_data_messages"):
-        "the message sklearn looks for quotes a 2-D shape '(n, 0)'; windows without "
-        "channels are rejected with 'X is empty: shape (n, 0, n_times)'",
-    (_WINDOW_CLASSES, "check_fit2d_predict1d"):
-        "1-D X is rejected with 'X must be 3-D (n_windows, n_channels, n_times)' "
-        "rather than sklearn's 2-D advice 'Reshape your data'",
-    ((EEG2BoldRegressor,), "check_no_attributes_set_in_init"):
-        _SKORCH + "__init__ sets history_, initialized_ and virtual_params_ and stores "
-        "routed **kwargs (module__*, iterator_train__*) as attributes",
-    ((EEG2BoldRegressor,), "check_set_params"):
-        _SKORCH + "set_params re-initialises the parts a parameter belongs to and "
-        "cannot build them from the -inf/inf/None values the check sets",
-    ((EEG2BoldRegressor,), "check_regressors_no_decision_function"):
-        _SKORCH + "every skorch regressor has predict_proba (the raw network output), "
-        "which its predict calls",
-    ((EEG2BoldRegressor,), "check_regressors_train"):
-        "the network reads band envelopes, which drop the sign of the adapter's row "
-        "values, so sklearn's linear toy target cannot reach R^2 > 0.5; learning is "
-        "tested on EEG in test_regressor.py",
+    (
+        (BandCovariances,),
+        "check_estimators_dtypes",
+    ): "the check's integer data make all-zero windows, whose covariance is zero in "
+    "every band; BandCovariances refuses them ('singular covariance ... flat or "
+    "all-zero EEG') rather than invent a geometry",
+    (
+        _WINDOW_CLASSES,
+        "check_estimators_empty_data_messages",
+    ): "the message sklearn looks for quotes a 2-D shape '(n, 0)'; windows without "
+    "channels are rejected with 'X is empty: shape (n, 0, n_times)'",
+    (
+        _WINDOW_CLASSES,
+        "check_fit2d_predict1d",
+    ): "1-D X is rejected with 'X must be 3-D (n_windows, n_channels, n_times)' "
+    "rather than sklearn's 2-D advice 'Reshape your data'",
+    ((EEG2BoldRegressor,), "check_no_attributes_set_in_init"): _SKORCH
+    + "__init__ sets history_, initialized_ and virtual_params_ and stores "
+    "routed **kwargs (module__*, iterator_train__*) as attributes",
+    ((EEG2BoldRegressor,), "check_set_params"): _SKORCH
+    + "set_params re-initialises the parts a parameter belongs to and "
+    "cannot build them from the -inf/inf/None values the check sets",
+    ((EEG2BoldRegressor,), "check_regressors_no_decision_function"): _SKORCH
+    + "every skorch regressor has predict_proba (the raw network output), "
+    "which its predict calls",
+    (
+        (EEG2BoldRegressor,),
+        "check_regressors_train",
+    ): "the network reads band envelopes, which drop the sign of the adapter's row "
+    "values, so sklearn's linear toy target cannot reach R^2 > 0.5; learning is "
+    "tested on EEG in test_regressor.py",
 }
 
 
 #: Checks of an estimator's own API (constructor, parameters, methods), which a
 #: SeedEnsembleRegressor passes whatever its members do.
-_OWN_API_CHECKS = {"check_no_attributes_set_in_init", "check_set_params",
-                   "check_regressors_no_decision_function"}
+_OWN_API_CHECKS = {
+    "check_no_attributes_set_in_init",
+    "check_set_params",
+    "check_regressors_no_decision_function",
+}
 
 
 def expected_failures(estimator):
     if isinstance(estimator, SeedEnsembleRegressor):
         # The ensemble hands the data to its members untouched: it fails the
         # data checks its members fail, for their reasons.
-        return {check: f"as its members: {reason}"
-                for check, reason in expected_failures(estimator.estimator).items()
-                if check not in _OWN_API_CHECKS}
+        return {
+            check: f"as its members: {reason}"
+            for check, reason in expected_failures(estimator.estimator).items()
+            if check not in _OWN_API_CHECKS
+        }
     return {
         check: reason
         for (classes, check), reason in EXPECTED_FAILURES.items()
@@ -223,13 +267,14 @@ def _stable_ids(obj):
     return _get_check_estimator_ids(obj)
 
 
-_SKLEARN_CHECKS = parametrize_with_checks(TWO_D_ESTIMATORS + WINDOW_ESTIMATORS,
-                                          expected_failed_checks=expected_failures,
-                                          xfail_strict=True)
+_SKLEARN_CHECKS = parametrize_with_checks(
+    TWO_D_ESTIMATORS + WINDOW_ESTIMATORS,
+    expected_failed_checks=expected_failures,
+    xfail_strict=True,
+)
 
 
-@pytest.mark.parametrize(_SKLEARN_CHECKS.args[0], list(_SKLEARN_CHECKS.args[1]),
-                         ids=_stable_ids)
+@pytest.mark.parametrize(_SKLEARN_CHECKS.args[0], list(_SKLEARN_CHECKS.args[1]), ids=_stable_ids)
 def test_sklearn_checks(estimator, check):
     with warnings.catch_warnings():
         # skorch warns that the module is re-initialised on every fit: intended.
@@ -275,8 +320,9 @@ def _data_free_cases():
         for check in DATA_FREE_CHECKS:
             reason = expected_failures(estimator).get(check.__name__)
             marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-            yield pytest.param(estimator, check, marks=marks,
-                               id=f"{type(estimator).__name__}-{check.__name__}")
+            yield pytest.param(
+                estimator, check, marks=marks, id=f"{type(estimator).__name__}-{check.__name__}"
+            )
 
 
 @pytest.mark.parametrize("estimator, check", list(_data_free_cases()))
@@ -298,6 +344,5 @@ def test_every_expected_failure_is_a_check_that_runs():
     for (classes, check), reason in EXPECTED_FAILURES.items():
         for cls in classes:
             assert any(issubclass(run_cls, cls) and name == check for run_cls, name in ran), (
-                f"{check} is expected to fail for {cls.__name__} ({reason}), but never runs "
-                "on it"
+                f"{check} is expected to fail for {cls.__name__} ({reason}), but never runs on it"
             )

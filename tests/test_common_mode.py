@@ -41,8 +41,9 @@ def test_inverse_is_exact(method):
     splitter = CommonModeSplitter(method=method).fit(y)
     assert_allclose(splitter.inverse_transform(splitter.transform(y)), y, rtol=0, atol=1e-12 * 200)
     other = _bold(seed=1)  # exact on unseen rows too
-    assert_allclose(splitter.inverse_transform(splitter.transform(other)), other, rtol=0,
-                    atol=1e-12 * 200)
+    assert_allclose(
+        splitter.inverse_transform(splitter.transform(other)), other, rtol=0, atol=1e-12 * 200
+    )
 
 
 def test_projection_removes_the_common_mode():
@@ -73,13 +74,18 @@ def test_feature_names():
     splitter = CommonModeSplitter().fit(frame)
     assert splitter.get_feature_names_out().tolist() == ROIS + ["common_mode"]
     assert CommonModeSplitter().fit(_bold()).get_feature_names_out().tolist() == [
-        "x0", "x1", "x2", "x3", "common_mode",
+        "x0",
+        "x1",
+        "x2",
+        "x3",
+        "common_mode",
     ]
     out = CommonModeSplitter().set_output(transform="pandas").fit_transform(frame)
     assert list(out.columns) == ROIS + ["common_mode"]
     with pytest.raises(ValueError, match="already named 'common_mode'"):
-        CommonModeSplitter().fit(frame.rename(columns={ROIS[0]: "common_mode"})).\
-            get_feature_names_out()
+        CommonModeSplitter().fit(
+            frame.rename(columns={ROIS[0]: "common_mode"})
+        ).get_feature_names_out()
 
 
 @pytest.mark.parametrize("method", ["mean", "projection"])

@@ -27,7 +27,7 @@ def test_public_names_are_the_shared_constants():
 
 def test_bands_tile_the_edges():
     bands = list(_constants.DEFAULT_BANDS.values())
-    assert _constants.BAND_EDGES == (bands[0][0], *(hi for _, hi in bands))
+    assert (bands[0][0], *(hi for _, hi in bands)) == _constants.BAND_EDGES
     assert all(a[1] == b[0] for a, b in zip(bands, bands[1:]))
     assert _constants.BAND_NAMES == ("delta", "theta", "alpha", "beta", "gamma")
 
@@ -41,8 +41,11 @@ def test_readout_alphas_span_the_baseline_range():
 
 def _string_literals(path):
     tree = ast.parse(path.read_text())
-    return {node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
 
 
 def test_no_module_spells_the_constants_again():

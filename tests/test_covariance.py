@@ -25,8 +25,16 @@ def _recordings(n_subjects=3, duration=60.0, seed=0, scales=None):
         eeg = mixing @ rng.standard_normal((6, n))
         onsets = np.arange(12.0, duration, 2.0)
         bold = rng.standard_normal((len(onsets), 2))
-        recs.append(Recording(eeg, bold, onsets, sfreq=SFREQ,
-                              ch_names=[f"E{i}" for i in range(6)], subject=f"s{k}"))
+        recs.append(
+            Recording(
+                eeg,
+                bold,
+                onsets,
+                sfreq=SFREQ,
+                ch_names=[f"E{i}" for i in range(6)],
+                subject=f"s{k}",
+            )
+        )
     return recs
 
 
@@ -40,9 +48,12 @@ def test_oas_cospectrum_equals_pyriemann():
     for n_freqs in (1, 3, 12, 80):
         shape = (4, 5, 7, n_freqs)
         coef = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-        np.testing.assert_allclose(_oas_cospectrum(coef),
-                                   covariances(coef, estimator="oas", assume_centered=True).real,
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            _oas_cospectrum(coef),
+            covariances(coef, estimator="oas", assume_centered=True).real,
+            rtol=1e-10,
+            atol=1e-12,
+        )
 
 
 def test_band_covariance_finds_the_topography_of_a_rhythm():
@@ -52,8 +63,13 @@ def test_band_covariance_finds_the_topography_of_a_rhythm():
     t = np.arange(int(4 * SFREQ)) / SFREQ
     a = rng.standard_normal(6)
     a /= np.linalg.norm(a)
-    X = np.stack([np.outer(a, 3 * np.sin(2 * np.pi * 10.0 * t + rng.uniform(0, 6)))
-                  + 0.3 * rng.standard_normal((6, t.size)) for _ in range(5)])
+    X = np.stack(
+        [
+            np.outer(a, 3 * np.sin(2 * np.pi * 10.0 * t + rng.uniform(0, 6)))
+            + 0.3 * rng.standard_normal((6, t.size))
+            for _ in range(5)
+        ]
+    )
     covs = BandCovariances(SFREQ, recenter=False, n_bins=2).fit_transform(X)
     assert covs.shape == (5, 5, 2, 6, 6)
     alpha, beta = 2, 3
@@ -79,12 +95,12 @@ def test_bins_end_at_the_window_end():
 def test_eegwindows_equal_plain_arrays(windows):
     est = BandCovariances(n_bins=2)
     from_windows = est.fit_transform(windows)
-    from_arrays = BandCovariances(SFREQ, n_bins=2).fit_transform(np.asarray(windows),
-                                                                  groups=windows.groups)
+    from_arrays = BandCovariances(SFREQ, n_bins=2).fit_transform(
+        np.asarray(windows), groups=windows.groups
+    )
     np.testing.assert_allclose(from_windows, from_arrays, rtol=1e-6, atol=1e-9)
     # and on new windows of a seen subject
-    np.testing.assert_allclose(est.transform(windows[:7]), from_windows[:7], rtol=1e-6,
-                               atol=1e-9)
+    np.testing.assert_allclose(est.transform(windows[:7]), from_windows[:7], rtol=1e-6, atol=1e-9)
 
 
 def test_recentring_at_each_subjects_riemannian_mean(windows):
@@ -107,9 +123,17 @@ def test_recentring_uses_no_bold_and_no_other_subject():
     # Another BOLD and a wildly different EEG for s1 and s2 leave s0 untouched.
     other = _recordings(seed=5)
     other[0] = recs[0]
-    other = [Recording(r.eeg * (1 if k == 0 else 50), r.bold + 3.0, r.volume_times,
-                       sfreq=SFREQ, ch_names=r.ch_names, subject=r.subject)
-             for k, r in enumerate(other)]
+    other = [
+        Recording(
+            r.eeg * (1 if k == 0 else 50),
+            r.bold + 3.0,
+            r.volume_times,
+            sfreq=SFREQ,
+            ch_names=r.ch_names,
+            subject=r.subject,
+        )
+        for k, r in enumerate(other)
+    ]
     data2 = make_windows(other, window=4.0)
     est2 = BandCovariances(n_bins=2).fit(data2.X, -data2.y)
     np.testing.assert_allclose(est.references_["s0"], est2.references_["s0"])
@@ -149,9 +173,20 @@ def test_groups_for_plain_arrays_and_their_checks(windows):
     with pytest.raises(ValueError, match="unseen_subjects"):
         BandCovariances(unseen_subjects="maybe").fit(windows)
     est = BandCovariances(n_bins=2).fit(windows)
-    shuffled = make_windows([Recording(r.eeg[::-1], r.bold, r.volume_times, sfreq=SFREQ,
-                                       ch_names=r.ch_names[::-1], subject=r.subject)
-                             for r in _recordings()], window=4.0).X
+    shuffled = make_windows(
+        [
+            Recording(
+                r.eeg[::-1],
+                r.bold,
+                r.volume_times,
+                sfreq=SFREQ,
+                ch_names=r.ch_names[::-1],
+                subject=r.subject,
+            )
+            for r in _recordings()
+        ],
+        window=4.0,
+    ).X
     # The same channels in another order are put back in the fitted order.
     np.testing.assert_allclose(est.transform(shuffled), est.transform(windows))
     with pytest.raises(ValueError, match="plain array"):
@@ -187,8 +222,16 @@ def test_riemann_baseline_recovers_a_source_power_target():
         eeg = mixing @ np.stack([alpha, rng.standard_normal(n), rng.standard_normal(n)])
         onsets = np.arange(12.0, 118.0, 2.0)
         bold = np.log(power[(onsets * SFREQ).astype(int) - 100])[:, None]
-        recs.append(Recording(eeg, bold, onsets, sfreq=SFREQ, subject=f"s{k}",
-                              ch_names=[f"E{i}" for i in range(6)]))
+        recs.append(
+            Recording(
+                eeg,
+                bold,
+                onsets,
+                sfreq=SFREQ,
+                subject=f"s{k}",
+                ch_names=[f"E{i}" for i in range(6)],
+            )
+        )
     data = make_windows(recs, window=4.0)
     train = data.groups != "s2"
     model = make_riemann_baseline(n_bins=2).fit(data.X[train], data.y[train])
@@ -218,15 +261,19 @@ def test_subject_alignment_whitens_each_subject():
         np.testing.assert_array_equal(r.eeg, before)  # the input is not changed
     # Plain arrays with groups give the same windows.
     plain = SubjectAlignment().fit(np.asarray(data.X), groups=data.groups)
-    np.testing.assert_allclose(plain.transform(np.asarray(data.X), groups=data.groups),
-                               dense, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        plain.transform(np.asarray(data.X), groups=data.groups), dense, rtol=1e-6, atol=1e-9
+    )
 
 
 def test_subject_alignment_unseen_subjects(windows):
     seen = windows.groups != "s2"
     align = SubjectAlignment().fit(windows[seen])
-    np.testing.assert_allclose(np.asarray(align.transform(windows))[~seen],
-                               np.asarray(align.transform(windows[~seen])), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(align.transform(windows))[~seen],
+        np.asarray(align.transform(windows[~seen])),
+        rtol=1e-6,
+    )
     with pytest.raises(ValueError, match="subject 's2' was not seen"):
         SubjectAlignment(unseen_subjects="error").fit(windows[seen]).transform(windows)
 
@@ -257,8 +304,9 @@ def test_calibrate_adds_a_subject_from_its_eeg_alone(windows):
         # The same reference as an unseen subject gets from the same windows,
         # and now a single window can be transformed.
         unseen = cls().fit(windows[seen])
-        np.testing.assert_allclose(np.asarray(est.transform(calibration)),
-                                   np.asarray(unseen.transform(calibration)))
+        np.testing.assert_allclose(
+            np.asarray(est.transform(calibration)), np.asarray(unseen.transform(calibration))
+        )
         est.transform(calibration[:1])
 
 

@@ -59,9 +59,7 @@ def test_round_trip_with_missing_markers(tmp_path):
     atlas = make_toy_atlas()
     write_cwl(rec, tmp_path, atlas=atlas, n_missing_markers=3, noise=0.5, random_state=0)
     with pytest.warns(VolumeMarkerWarning, match="17 'mri' markers for 20 volumes"):
-        back, raw = read_cwl(
-            tmp_path, "trio1", bold_targets=_exact_targets(atlas), return_raw=True
-        )
+        back, raw = read_cwl(tmp_path, "trio1", bold_targets=_exact_targets(atlas), return_raw=True)
     # EEG to float32 precision, EEG channels only in the Recording.
     assert back.ch_names == CH_NAMES and back.sfreq == rec.sfreq
     np.testing.assert_allclose(back.eeg, rec.eeg, atol=1e-6 * np.abs(rec.eeg).max())
@@ -148,9 +146,7 @@ def test_simulator_to_files_to_ridge_baseline(tmp_path):
     sim.recordings[0].subject, sim.recordings[1].subject = "trio1", "trio2"
     atlas = make_toy_atlas()
     write_cwl(sim, tmp_path, atlas=atlas)
-    read = [
-        read_cwl(tmp_path, s, bold_targets=_exact_targets(atlas)) for s in ("trio1", "trio2")
-    ]
+    read = [read_cwl(tmp_path, s, bold_targets=_exact_targets(atlas)) for s in ("trio1", "trio2")]
     for original, back in zip(sim.recordings, read):
         # The writer adds the percent signal change to a baseline of 100.
         np.testing.assert_allclose(back.bold - 100.0, original.bold, atol=1e-4)

@@ -22,8 +22,12 @@ def client():
     # Worker processes, not threads: torch's random generator is process-wide,
     # so fits sharing a process would not be reproducible (see skeeg2bold.utils).
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=logging.ERROR,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
     )
     client = distributed.Client(cluster)
     yield client
@@ -41,8 +45,14 @@ def test_pin_dask_threads_gives_each_worker_its_share(client):
 
 def test_grid_search_through_dask_matches_the_local_run(client, small_sim_windows):
     X, y = small_sim_windows
-    model = EEG2BoldRegressor(CompactNet, module__n_branches=3, max_epochs=2, batch_size=32,
-                              train_split=None, random_state=0)
+    model = EEG2BoldRegressor(
+        CompactNet,
+        module__n_branches=3,
+        max_epochs=2,
+        batch_size=32,
+        train_split=None,
+        random_state=0,
+    )
     grid = {"module__n_lags": [2, 4]}
     cv = TimeBlockedSplit(2, window=WINDOW)
     local = GridSearchCV(model, grid, cv=cv, scoring=mean_r_scorer).fit(X, y)

@@ -37,10 +37,11 @@ def _public_names():
     An object that a subpackage exports and the top level re-exports is
     documented once, under the first such subpackage in alphabetical order.
     """
-    subpackages = [importlib.import_module(f"skeeg2bold.{info.name}")
-                   for info in sorted(pkgutil.iter_modules(skeeg2bold.__path__),
-                                      key=lambda m: m.name)
-                   if not info.name.startswith("_")]
+    subpackages = [
+        importlib.import_module(f"skeeg2bold.{info.name}")
+        for info in sorted(pkgutil.iter_modules(skeeg2bold.__path__), key=lambda m: m.name)
+        if not info.name.startswith("_")
+    ]
     names = {}
     for module in subpackages + [skeeg2bold]:
         for name in getattr(module, "__all__", ()):
@@ -55,14 +56,37 @@ def test_docs_build_with_gallery(tmp_path):
     shutil.copytree(ROOT / "examples", src / "examples")
     shutil.copy(ROOT / "README.md", src / "README.md")
     out, warnings_file = tmp_path / "html", tmp_path / "warnings.txt"
-    env = dict(os.environ, SKEEG2BOLD_QUICK="1", SKEEG2BOLD_PLOT_GALLERY="True",
-               MPLBACKEND="agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        SKEEG2BOLD_QUICK="1",
+        SKEEG2BOLD_PLOT_GALLERY="True",
+        MPLBACKEND="agg",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
     env.pop("SKEEG2BOLD_INTERSPHINX", None)  # offline
     proc = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-         "-w", str(warnings_file), "-d", str(tmp_path / "doctrees"), str(src / "docs"), str(out)],
-        capture_output=True, text=True, timeout=900, env=env,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-w",
+            str(warnings_file),
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(src / "docs"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
     log = warnings_file.read_text() if warnings_file.exists() else ""
     assert proc.returncode == 0, (
@@ -70,8 +94,9 @@ def test_docs_build_with_gallery(tmp_path):
         + (f"Warnings:\n{log}" if log.strip() else f"stderr (tail):\n{proc.stderr[-5000:]}")
     )
 
-    pages = ["index", "getting_started", "api", "simulator", "real_data",
-             "auto_examples/index"] + [f"user_guide/{p.stem}" for p in GUIDE]
+    pages = ["index", "getting_started", "api", "simulator", "real_data", "auto_examples/index"] + [
+        f"user_guide/{p.stem}" for p in GUIDE
+    ]
     for page in pages:
         assert (out / f"{page}.html").is_file(), f"{page}.html was not built"
     for example in EXAMPLES:
@@ -99,7 +124,9 @@ def test_user_guide_examples_run():
     """The ``>>>`` samples of the user guide print what the pages say they print."""
     for page in GUIDE:
         result = doctest.testfile(
-            str(page), module_relative=False, verbose=False,
+            str(page),
+            module_relative=False,
+            verbose=False,
             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
         )
         assert result.failed == 0, f"{result.failed} doctest failure(s) in {page.name}"

@@ -19,8 +19,9 @@ def _public_docstrings(path):
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Module) or (
-                isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and not node.name.startswith("_")):
+            isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and not node.name.startswith("_")
+        ):
             doc = ast.get_docstring(node)
             if doc:
                 yield getattr(node, "name", "<module>"), doc

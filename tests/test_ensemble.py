@@ -28,8 +28,9 @@ def data():
 
 
 def test_prediction_is_the_members_mean(data):
-    ensemble = SeedEnsembleRegressor(EEG2BoldRegressor(CompactNet, **NET), n_members=3,
-                                     random_state=0).fit(data.X, data.y)
+    ensemble = SeedEnsembleRegressor(
+        EEG2BoldRegressor(CompactNet, **NET), n_members=3, random_state=0
+    ).fit(data.X, data.y)
     assert len(ensemble.estimators_) == 3 and len(set(ensemble.seeds_)) == 3
     assert [m.random_state for m in ensemble.estimators_] == list(ensemble.seeds_)
     members = [m.predict(data.X) for m in ensemble.estimators_]
@@ -43,8 +44,13 @@ def test_prediction_is_the_members_mean(data):
 
 def test_same_random_state_same_numbers(data):
     def fit(rs):
-        return SeedEnsembleRegressor(EEG2BoldRegressor(CompactNet, **NET), n_members=2,
-                                     random_state=rs).fit(data.X, data.y).predict(data.X)
+        return (
+            SeedEnsembleRegressor(
+                EEG2BoldRegressor(CompactNet, **NET), n_members=2, random_state=rs
+            )
+            .fit(data.X, data.y)
+            .predict(data.X)
+        )
 
     np.testing.assert_array_equal(fit(3), fit(3))
     assert not np.allclose(fit(3), fit(4))
@@ -64,19 +70,25 @@ def test_parallel_members_match_serial(data):
 
 def test_seed_param_reaches_a_pipeline_step(data):
     pipe = make_pipeline(StandardScaler(), SGDRegressor(max_iter=50, tol=None))
-    ensemble = SeedEnsembleRegressor(pipe, n_members=2, seed_param="sgdregressor__random_state",
-                                     random_state=0).fit(data.y, data.y[:, 0])
+    ensemble = SeedEnsembleRegressor(
+        pipe, n_members=2, seed_param="sgdregressor__random_state", random_state=0
+    ).fit(data.y, data.y[:, 0])
     seeds = [m.get_params()["sgdregressor__random_state"] for m in ensemble.estimators_]
     assert seeds == list(ensemble.seeds_)
 
 
 def test_grid_search_and_clone(data):
-    ensemble = SeedEnsembleRegressor(EEG2BoldRegressor(CompactNet, **NET), n_members=2,
-                                     random_state=0)
+    ensemble = SeedEnsembleRegressor(
+        EEG2BoldRegressor(CompactNet, **NET), n_members=2, random_state=0
+    )
     copy = clone(ensemble)
     assert copy.get_params()["estimator__module__n_branches"] == 3
-    search = GridSearchCV(ensemble, {"estimator__module__n_lags": [1, 2]},
-                          cv=TimeBlockedSplit(2, window=2.0), scoring="r2")
+    search = GridSearchCV(
+        ensemble,
+        {"estimator__module__n_lags": [1, 2]},
+        cv=TimeBlockedSplit(2, window=2.0),
+        scoring="r2",
+    )
     search.fit(data.X, data.y)
     assert search.best_params_["estimator__module__n_lags"] in (1, 2)
     assert search.best_estimator_.predict(data.X).shape == data.y.shape
@@ -84,10 +96,12 @@ def test_grid_search_and_clone(data):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(n_members=0), "n_members must be a positive integer"),
-     (dict(n_members=2.5), "n_members must be a positive integer"),
-     (dict(seed_param="seed"), "no parameter 'seed'"),
-     (dict(random_state="0"), "random_state must be an integer or None")],
+    [
+        (dict(n_members=0), "n_members must be a positive integer"),
+        (dict(n_members=2.5), "n_members must be a positive integer"),
+        (dict(seed_param="seed"), "no parameter 'seed'"),
+        (dict(random_state="0"), "random_state must be an integer or None"),
+    ],
 )
 def test_bad_arguments_are_named(data, kwargs, match):
     with pytest.raises(ValueError, match=match):

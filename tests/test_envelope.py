@@ -18,6 +18,7 @@ from _helpers import am_signals
 SFREQ = 100.0
 CH_NAMES = ["Cz", "Pz", "Oz"]
 
+
 def _windows(n_subjects=2, duration=60.0, ch_names=CH_NAMES, sfreq=SFREQ, seed=0):
     recordings = []
     for k in range(n_subjects):
@@ -84,7 +85,10 @@ def test_envelope_recovers_amplitude_modulation():
     amplitude = 1.0 + 0.5 * np.sin(2 * np.pi * 0.1 * t)
     X = (amplitude * np.sin(2 * np.pi * 10.0 * t))[None, None]
     ext = EnvelopeFeatureExtractor(
-        sfreq=SFREQ, bands={"alpha": (8.0, 12.0)}, layout="series", out_sfreq=5.0,
+        sfreq=SFREQ,
+        bands={"alpha": (8.0, 12.0)},
+        layout="series",
+        out_sfreq=5.0,
         smoothing=0.2,
     )
     series = ext.fit_transform(X)[0, 0]
@@ -117,8 +121,12 @@ def test_layouts_names_and_order():
     bands = {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
     lagged = EnvelopeFeatureExtractor(bands=bands, lags=[0.0, 1.0, 3.0]).fit(data.X)
     names = lagged.get_feature_names_out()
-    assert names[:4].tolist() == ["Cz_alpha_t-0.0s", "Cz_alpha_t-1.0s", "Cz_alpha_t-3.0s",
-                                  "Cz_beta_t-0.0s"]
+    assert names[:4].tolist() == [
+        "Cz_alpha_t-0.0s",
+        "Cz_alpha_t-1.0s",
+        "Cz_alpha_t-3.0s",
+        "Cz_beta_t-0.0s",
+    ]
     assert names.size == 3 * 2 * 3
     features = lagged.transform(data.X)
     assert features.shape == (len(data.X), 18)
@@ -138,9 +146,7 @@ def test_log_and_standardize():
     data = _windows(n_subjects=1)
     bands = {"alpha": (8.0, 13.0)}
     plain = EnvelopeFeatureExtractor(bands=bands, dtype="float64").fit_transform(data.X)
-    logged = EnvelopeFeatureExtractor(bands=bands, log=True, dtype="float64").fit_transform(
-        data.X
-    )
+    logged = EnvelopeFeatureExtractor(bands=bands, log=True, dtype="float64").fit_transform(data.X)
     assert_allclose(logged, np.log(plain))
     ext = EnvelopeFeatureExtractor(bands=bands, standardize=True, dtype="float64")
     z = ext.fit_transform(data.X).reshape(len(data.X), 3, -1)
@@ -183,8 +189,9 @@ def test_sfreq_from_windows_and_mismatches():
     with pytest.raises(ValueError, match="plain array.*named channels"):
         ext.transform(np.asarray(data.X))
     with pytest.raises(ValueError, match="500 samples"):
-        ext.transform(EEGWindows.from_array(np.asarray(data.X)[:, :, :500], sfreq=SFREQ,
-                                            ch_names=CH_NAMES))
+        ext.transform(
+            EEGWindows.from_array(np.asarray(data.X)[:, :, :500], sfreq=SFREQ, ch_names=CH_NAMES)
+        )
 
 
 @pytest.mark.parametrize(

@@ -56,9 +56,7 @@ def _record(outcome):
 
 
 # -- strategies ---------------------------------------------------------------
-DTYPES = st.sampled_from(
-    [np.float16, np.float32, np.float64, np.int16, np.int64, np.bool_]
-)
+DTYPES = st.sampled_from([np.float16, np.float32, np.float64, np.int16, np.int64, np.bool_])
 HOSTILE_FLOATS = st.one_of(
     st.floats(-1e3, 1e3),
     st.sampled_from([0.0, np.nan, np.inf, -np.inf, 1e300, -1e300, 1e-300]),
@@ -96,13 +94,21 @@ def valid_recordings(draw, *, subject="s1", n_channels=None, sfreq=None):
     first = draw(st.floats(-0.2, 0.8)) * duration
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     # Jitter below half a TR keeps the onsets increasing, as the scanner's are.
-    onsets = first + tr * np.arange(n_volumes) + rng.uniform(0, draw(st.floats(0, 0.4)) * tr,
-                                                             n_volumes)
+    onsets = (
+        first + tr * np.arange(n_volumes) + rng.uniform(0, draw(st.floats(0, 0.4)) * tr, n_volumes)
+    )
     eeg = rng.standard_normal((n_channels, n_times)) * draw(st.sampled_from([1e-6, 1.0, 1e6]))
     n_rois = draw(st.integers(1, 3))
     bold = rng.standard_normal((n_volumes, n_rois)) + 1e4
-    return Recording(eeg, bold, onsets, sfreq=sfreq, ch_names=[f"E{k}" for k in range(n_channels)],
-                     subject=subject, roi_names=[f"roi{k}" for k in range(n_rois)])
+    return Recording(
+        eeg,
+        bold,
+        onsets,
+        sfreq=sfreq,
+        ch_names=[f"E{k}" for k in range(n_channels)],
+        subject=subject,
+        roi_names=[f"roi{k}" for k in range(n_rois)],
+    )
 
 
 # -- Recording ---------------------------------------------------------------
@@ -126,24 +132,42 @@ def test_recording_accepts_valid_and_names_the_bad_argument(
         "sfreq": 100.0,
     }
     if hostile == "eeg":
-        shape = data.draw(st.sampled_from([(n_channels, n_times), (n_channels, 0), (0, n_times),
-                                           (n_times,), (1, n_channels, n_times)]))
+        shape = data.draw(
+            st.sampled_from(
+                [
+                    (n_channels, n_times),
+                    (n_channels, 0),
+                    (0, n_times),
+                    (n_times,),
+                    (1, n_channels, n_times),
+                ]
+            )
+        )
         kwargs["eeg"] = data.draw(arrays(shape))
     elif hostile == "bold":
-        shape = data.draw(st.sampled_from([(n_volumes, 2), (n_volumes,), (n_volumes, 0), (0, 2),
-                                           (n_volumes, 1, 1), ()]))
+        shape = data.draw(
+            st.sampled_from(
+                [(n_volumes, 2), (n_volumes,), (n_volumes, 0), (0, 2), (n_volumes, 1, 1), ()]
+            )
+        )
         kwargs["bold"] = data.draw(arrays(shape))
     elif hostile == "volume_times":
-        kwargs["volume_times"] = data.draw(st.one_of(
-            st.lists(HOSTILE_FLOATS, min_size=n_volumes, max_size=n_volumes),
-            st.lists(st.floats(0, 10), max_size=5),
-            st.just([["a"]] * n_volumes),
-        ))
+        kwargs["volume_times"] = data.draw(
+            st.one_of(
+                st.lists(HOSTILE_FLOATS, min_size=n_volumes, max_size=n_volumes),
+                st.lists(st.floats(0, 10), max_size=5),
+                st.just([["a"]] * n_volumes),
+            )
+        )
     elif hostile == "sfreq":
-        kwargs["sfreq"] = data.draw(st.one_of(
-            st.sampled_from([0.0, -1.0, np.nan, np.inf, "100", None, True]),
-            st.integers(-5, 500), st.floats(1e-3, 1e5), st.just(np.float32(250.0)),
-        ))
+        kwargs["sfreq"] = data.draw(
+            st.one_of(
+                st.sampled_from([0.0, -1.0, np.nan, np.inf, "100", None, True]),
+                st.integers(-5, 500),
+                st.floats(1e-3, 1e5),
+                st.just(np.float32(250.0)),
+            )
+        )
     eeg = kwargs["eeg"]
     ch_names = [f"E{k}" for k in range(np.shape(eeg)[0])] if np.ndim(eeg) else []
     rec = call_or_named_error(lambda: Recording(**kwargs, ch_names=ch_names), str(hostile))
@@ -162,11 +186,16 @@ def test_recording_accepts_valid_and_names_the_bad_argument(
 
 
 @FUZZ
-@given(names=st.one_of(
-    st.none(), st.integers(), st.text(max_size=3), st.lists(st.text(max_size=2), max_size=4),
-    st.lists(st.integers(0, 3), max_size=4),
-    st.lists(st.text(min_size=1, max_size=3), min_size=3, max_size=3, unique=True),
-))
+@given(
+    names=st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(max_size=3),
+        st.lists(st.text(max_size=2), max_size=4),
+        st.lists(st.integers(0, 3), max_size=4),
+        st.lists(st.text(min_size=1, max_size=3), min_size=3, max_size=3, unique=True),
+    )
+)
 def test_recording_channel_and_roi_names_are_checked(names):
     eeg, bold = np.zeros((3, 50)), np.zeros((2, 3))
     for arg in ("ch_names", "roi_names"):
@@ -207,17 +236,20 @@ def expected_windows(rec, window, shift, step):
     window_fraction=st.floats(0.05, 0.6),
     data=st.data(),
 )
-def test_make_windows_matches_reference_or_names_the_argument(
-    recs, hostile, window_fraction, data
-):
+def test_make_windows_matches_reference_or_names_the_argument(recs, hostile, window_fraction, data):
     # Every recording gets the first one's channels, ROIs and rate and its own
     # subject, so the call is valid apart from the one hostile argument.
     ref = recs[0]
     recs = [
-        Recording(np.resize(r.eeg, (ref.n_channels, r.eeg.shape[1])),
-                  np.resize(r.bold, (r.n_volumes, ref.bold.shape[1])), r.volume_times,
-                  sfreq=ref.sfreq, ch_names=ref.ch_names, roi_names=ref.roi_names,
-                  subject=f"s{k}")
+        Recording(
+            np.resize(r.eeg, (ref.n_channels, r.eeg.shape[1])),
+            np.resize(r.bold, (r.n_volumes, ref.bold.shape[1])),
+            r.volume_times,
+            sfreq=ref.sfreq,
+            ch_names=ref.ch_names,
+            roi_names=ref.roi_names,
+            subject=f"s{k}",
+        )
         for k, r in enumerate(recs)
     ]
     kwargs = {
@@ -259,15 +291,21 @@ def test_make_windows_matches_reference_or_names_the_argument(
     np.testing.assert_allclose(X, np.asarray(expected_X, dtype=X.dtype), rtol=1e-6)
     np.testing.assert_allclose(windows.y, np.asarray(expected_y), rtol=1e-9)
     assert list(windows.groups) == expected_groups == list(windows.X.groups)
-    np.testing.assert_allclose(windows.times, windows.bold_times - shift,
-                               atol=0.5 / ref.sfreq + 1e-9)
+    np.testing.assert_allclose(
+        windows.times, windows.bold_times - shift, atol=0.5 / ref.sfreq + 1e-9
+    )
 
 
 @FUZZ
 @given(
     rec=valid_recordings(),
-    recordings=st.one_of(st.none(), st.integers(), st.text(max_size=2), st.just([]),
-                         st.lists(st.integers(), min_size=1, max_size=2)),
+    recordings=st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(max_size=2),
+        st.just([]),
+        st.lists(st.integers(), min_size=1, max_size=2),
+    ),
 )
 def test_make_windows_rejects_what_is_not_a_recording(rec, recordings):
     call_or_named_error(lambda: make_windows(recordings, window=1.0), "recordings")
@@ -278,11 +316,17 @@ def test_make_windows_rejects_what_is_not_a_recording(rec, recordings):
 @FUZZ
 @given(rec_a=valid_recordings(subject="a"), rec_b=valid_recordings(subject="b"))
 def test_make_windows_mismatched_recordings_are_named(rec_a, rec_b):
-    mismatched = (rec_a.ch_names != rec_b.ch_names, rec_a.roi_names != rec_b.roi_names,
-                  rec_a.sfreq != rec_b.sfreq)
+    mismatched = (
+        rec_a.ch_names != rec_b.ch_names,
+        rec_a.roi_names != rec_b.roi_names,
+        rec_a.sfreq != rec_b.sfreq,
+    )
     data = call_or_named_error(
-        lambda: make_windows([rec_a, rec_b], window=1.0), "channels", "ROIs",
-        "sampling rates", "No BOLD sample",
+        lambda: make_windows([rec_a, rec_b], window=1.0),
+        "channels",
+        "ROIs",
+        "sampling rates",
+        "No BOLD sample",
     )
     if any(mismatched):
         assert data is None
@@ -290,21 +334,39 @@ def test_make_windows_mismatched_recordings_are_named(rec_a, rec_b):
 
 # -- EEGWindows indexing (what cross-validation does) -------------------------
 @FUZZ
-@given(recs=st.lists(valid_recordings(n_channels=2, sfreq=10.0), min_size=1, max_size=3),
-       data=st.data())
+@given(
+    recs=st.lists(valid_recordings(n_channels=2, sfreq=10.0), min_size=1, max_size=3),
+    data=st.data(),
+)
 def test_eeg_windows_index_like_the_materialised_array(recs, data):
-    recs = [Recording(r.eeg, r.bold[:, :1], r.volume_times, sfreq=r.sfreq, ch_names=r.ch_names,
-                      subject=f"s{k}") for k, r in enumerate(recs)]
+    recs = [
+        Recording(
+            r.eeg,
+            r.bold[:, :1],
+            r.volume_times,
+            sfreq=r.sfreq,
+            ch_names=r.ch_names,
+            subject=f"s{k}",
+        )
+        for k, r in enumerate(recs)
+    ]
     windows = call_or_named_error(lambda: make_windows(recs, window=1.0), "No BOLD sample")
     assume(windows is not None)
     X, dense = windows.X, np.asarray(windows.X)
     n = len(X)
-    key = data.draw(st.one_of(
-        st.lists(st.integers(-n, n - 1), max_size=2 * n).map(np.array),
-        hnp.arrays(bool, n),
-        st.builds(slice, st.none() | st.integers(-n, n), st.none() | st.integers(-n, n),
-                  st.none() | st.sampled_from([1, 2, -1])),
-    ), label="key")
+    key = data.draw(
+        st.one_of(
+            st.lists(st.integers(-n, n - 1), max_size=2 * n).map(np.array),
+            hnp.arrays(bool, n),
+            st.builds(
+                slice,
+                st.none() | st.integers(-n, n),
+                st.none() | st.integers(-n, n),
+                st.none() | st.sampled_from([1, 2, -1]),
+            ),
+        ),
+        label="key",
+    )
     if isinstance(key, np.ndarray) and key.dtype != bool:
         key = key.astype(np.intp)
     sub = X[key]
@@ -320,21 +382,26 @@ def test_eeg_windows_index_like_the_materialised_array(recs, data):
 
 def _axis_index(draw, size):
     """One axis's index: integer, slice (negative steps too), integer list or mask."""
-    return draw(st.one_of(
-        st.integers(-size, size - 1),
-        st.builds(slice, st.none() | st.integers(-size - 1, size + 1),
-                  st.none() | st.integers(-size - 1, size + 1),
-                  st.none() | st.sampled_from([1, 2, 3, -1, -2, -3])),
-        st.lists(st.integers(-size, size - 1), min_size=1, max_size=3).map(np.array),
-        hnp.arrays(bool, size),
-    ))
+    return draw(
+        st.one_of(
+            st.integers(-size, size - 1),
+            st.builds(
+                slice,
+                st.none() | st.integers(-size - 1, size + 1),
+                st.none() | st.integers(-size - 1, size + 1),
+                st.none() | st.sampled_from([1, 2, 3, -1, -2, -3]),
+            ),
+            st.lists(st.integers(-size, size - 1), min_size=1, max_size=3).map(np.array),
+            hnp.arrays(bool, size),
+        )
+    )
 
 
 @st.composite
 def index_expressions(draw, shape):
     """Index tuples as users write them: up to one per axis, ``...`` anywhere."""
     n_axes = draw(st.integers(1, 3))
-    axes = draw(st.sampled_from([(0, 1, 2)[:n_axes], (0, 1, 2)[3 - n_axes:]]))
+    axes = draw(st.sampled_from([(0, 1, 2)[:n_axes], (0, 1, 2)[3 - n_axes :]]))
     parts = [_axis_index(draw, shape[a]) for a in axes]
     if draw(st.booleans()) and n_axes < 3:
         # ``...`` stands for the axes not indexed: before the leading ones
@@ -349,11 +416,22 @@ def index_expressions(draw, shape):
 
 
 @FUZZ
-@given(recs=st.lists(valid_recordings(n_channels=2, sfreq=10.0), min_size=1, max_size=2),
-       data=st.data())
+@given(
+    recs=st.lists(valid_recordings(n_channels=2, sfreq=10.0), min_size=1, max_size=2),
+    data=st.data(),
+)
 def test_eeg_windows_any_index_equals_numpy_on_the_dense_array(recs, data):
-    recs = [Recording(r.eeg, r.bold[:, :1], r.volume_times, sfreq=r.sfreq, ch_names=r.ch_names,
-                      subject=f"s{k}") for k, r in enumerate(recs)]
+    recs = [
+        Recording(
+            r.eeg,
+            r.bold[:, :1],
+            r.volume_times,
+            sfreq=r.sfreq,
+            ch_names=r.ch_names,
+            subject=f"s{k}",
+        )
+        for k, r in enumerate(recs)
+    ]
     windows = call_or_named_error(lambda: make_windows(recs, window=1.0), "No BOLD sample")
     assume(windows is not None)
     X, dense = windows.X, np.asarray(windows.X)
@@ -387,9 +465,12 @@ def window_layouts(draw, min_windows=0, min_subjects=1):
 
 
 @FUZZ
-@given(layout=window_layouts(),
-       n_splits=st.one_of(st.integers(2, 5), st.sampled_from([-1, 0, 1, 2.0, "3", None])),
-       window=st.sampled_from([1.0, 2.0]), gap=st.floats(0.0, 10.0))
+@given(
+    layout=window_layouts(),
+    n_splits=st.one_of(st.integers(2, 5), st.sampled_from([-1, 0, 1, 2.0, "3", None])),
+    window=st.sampled_from([1.0, 2.0]),
+    gap=st.floats(0.0, 10.0),
+)
 def test_time_blocked_split_folds_are_disjoint_and_gapped(layout, n_splits, window, gap):
     times, groups = layout
     cv = TimeBlockedSplit(n_splits, window=window, gap=gap, times=times)
@@ -413,9 +494,12 @@ def test_time_blocked_split_folds_are_disjoint_and_gapped(layout, n_splits, wind
 
 
 @FUZZ
-@given(layout=st.one_of(window_layouts(min_windows=20, min_subjects=2), window_layouts()),
-       parts=st.tuples(st.floats(0.1, 0.5), st.floats(0.1, 0.25), st.floats(0.1, 0.25)),
-       hostile=st.sampled_from([None, "train", "gap", "subjects"]), data=st.data())
+@given(
+    layout=st.one_of(window_layouts(min_windows=20, min_subjects=2), window_layouts()),
+    parts=st.tuples(st.floats(0.1, 0.5), st.floats(0.1, 0.25), st.floats(0.1, 0.25)),
+    hostile=st.sampled_from([None, "train", "gap", "subjects"]),
+    data=st.data(),
+)
 def test_paper_protocol_parts_are_disjoint_and_inside_their_spans(layout, parts, hostile, data):
     times, groups = layout
     window = 1.0
@@ -425,19 +509,34 @@ def test_paper_protocol_parts_are_disjoint_and_inside_their_spans(layout, parts,
     if hostile == "train":
         kwargs["train"] = data.draw(st.sampled_from([0.0, -1.0, np.nan, "60", None]))
     elif hostile == "gap":
-        kwargs["gap"] = data.draw(st.one_of(st.floats(0.0, 5.0),
-                                            st.sampled_from([-1.0, np.inf, "1"])))
+        kwargs["gap"] = data.draw(
+            st.one_of(st.floats(0.0, 5.0), st.sampled_from([-1.0, np.inf, "1"]))
+        )
     elif hostile == "subjects":
-        kwargs["subjects"] = data.draw(st.one_of(
-            st.just("sub-0"), st.lists(st.sampled_from(["sub-0", "sub-1", "sub-9"]),
-                                       min_size=1, max_size=2, unique=True)))
+        kwargs["subjects"] = data.draw(
+            st.one_of(
+                st.just("sub-0"),
+                st.lists(
+                    st.sampled_from(["sub-0", "sub-1", "sub-9"]),
+                    min_size=1,
+                    max_size=2,
+                    unique=True,
+                ),
+            )
+        )
     cv = PaperProtocolSplit(window=window, times=times, **kwargs)
     X = np.zeros((times.size, 1))
     splits = call_or_named_error(
         lambda: list(cv.split_with_validation(X, groups=groups)),
-        *({"gap": ("gap", "no valid", "no test", "no train")}.get(hostile, (hostile,))
-          if hostile else ()),
-        "two subjects", "no train", "no valid", "no test",
+        *(
+            {"gap": ("gap", "no valid", "no test", "no train")}.get(hostile, (hostile,))
+            if hostile
+            else ()
+        ),
+        "two subjects",
+        "no train",
+        "no valid",
+        "no test",
     )
     if splits is None:
         return
@@ -457,15 +556,30 @@ def test_paper_protocol_parts_are_disjoint_and_inside_their_spans(layout, parts,
 
 
 @FUZZ
-@given(times=st.one_of(st.none(), st.lists(HOSTILE_FLOATS, max_size=6), st.text(max_size=3)),
-       groups=st.one_of(st.none(), st.lists(st.sampled_from([0.0, 1.0, np.nan]), max_size=6)),
-       X=st.one_of(st.none(), st.integers(), st.integers(0, 6).map(lambda n: np.zeros((n, 2))),
-                   st.integers(0, 6).map(lambda n: list(range(n)))))
+@given(
+    times=st.one_of(st.none(), st.lists(HOSTILE_FLOATS, max_size=6), st.text(max_size=3)),
+    groups=st.one_of(st.none(), st.lists(st.sampled_from([0.0, 1.0, np.nan]), max_size=6)),
+    X=st.one_of(
+        st.none(),
+        st.integers(),
+        st.integers(0, 6).map(lambda n: np.zeros((n, 2))),
+        st.integers(0, 6).map(lambda n: list(range(n))),
+    ),
+)
 def test_splitters_name_bad_times_groups_and_x(times, groups, X):
-    for cv in (TimeBlockedSplit(2, window=1.0, gap=0.0, times=times),
-               PaperProtocolSplit(train=1, valid=1, test=1, window=1, times=times)):
-        splits = call_or_named_error(lambda: list(cv.split(X, groups=groups)),
-                                     "times", "groups", "X", "subject", "fold", "n_splits")
+    for cv in (
+        TimeBlockedSplit(2, window=1.0, gap=0.0, times=times),
+        PaperProtocolSplit(train=1, valid=1, test=1, window=1, times=times),
+    ):
+        splits = call_or_named_error(
+            lambda: list(cv.split(X, groups=groups)),
+            "times",
+            "groups",
+            "X",
+            "subject",
+            "fold",
+            "n_splits",
+        )
         if splits is not None:
             for train, test in splits:
                 assert train.size and test.size and not np.intersect1d(train, test).size
@@ -474,8 +588,9 @@ def test_splitters_name_bad_times_groups_and_x(times, groups, X):
 # -- metrics --------------------------------------------------------------------
 @FUZZ
 @given(
-    shape=st.one_of(st.tuples(st.integers(0, 30)),
-                    st.tuples(st.integers(0, 30), st.integers(0, 4))),
+    shape=st.one_of(
+        st.tuples(st.integers(0, 30)), st.tuples(st.integers(0, 30), st.integers(0, 4))
+    ),
     scale=st.sampled_from([1e-300, 1e-150, 1e-6, 1.0, 1e6, 1e150, 1e300]),
     offset=st.sampled_from([0.0, 1.0, 1e4]),
     dtype=st.sampled_from([np.float16, np.float32, np.float64, np.int64]),
@@ -505,15 +620,21 @@ def test_pearson_r_is_scale_invariant_and_bounded(shape, scale, offset, dtype, s
 
 
 @FUZZ
-@given(y_true=st.integers(0, 5).flatmap(lambda n: arrays((n, 2))),
-       bad=st.sampled_from([None, np.nan, np.inf, "a", 1j, [1.0, 2.0]]))
+@given(
+    y_true=st.integers(0, 5).flatmap(lambda n: arrays((n, 2))),
+    bad=st.sampled_from([None, np.nan, np.inf, "a", 1j, [1.0, 2.0]]),
+)
 def test_scorers_accept_finite_numbers_only(y_true, bad):
     y_pred = np.arange(y_true.size, dtype=float).reshape(y_true.shape) ** 2
     if bad is not None and y_pred.size:
         y_pred = y_pred.astype(object if isinstance(bad, (str, complex, list)) else float)
         y_pred.flat[0] = bad
-    valid = (y_true.shape[0] >= 2 and np.all(np.isfinite(y_true.astype(float)))
-             and y_pred.dtype.kind == "f" and np.all(np.isfinite(y_pred)))
+    valid = (
+        y_true.shape[0] >= 2
+        and np.all(np.isfinite(y_true.astype(float)))
+        and y_pred.dtype.kind == "f"
+        and np.all(np.isfinite(y_pred))
+    )
     for fn in (pearson_r, mean_r, correlation_table):
         out = call_or_named_error(lambda: fn(y_true, y_pred), "y_true", "y_pred", "samples")
         assert (out is not None) == valid, (fn.__name__, y_true, y_pred)
@@ -555,20 +676,53 @@ def eeg_windows(draw, n_times=200):
 @SLOW
 @given(
     X=eeg_windows(),
-    hostile=st.sampled_from([None, "X", "sfreq", "bands", "smoothing", "out_sfreq", "lags",
-                             "envelope", "layout", "dtype"]),
+    hostile=st.sampled_from(
+        [
+            None,
+            "X",
+            "sfreq",
+            "bands",
+            "smoothing",
+            "out_sfreq",
+            "lags",
+            "envelope",
+            "layout",
+            "dtype",
+        ]
+    ),
     data=st.data(),
 )
 def test_envelope_extractor_output_or_named_error(X, hostile, data):
-    params = {"sfreq": EEG_SFREQ, "bands": {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)},
-              "smoothing": 0.5, "out_sfreq": 5.0}
+    params = {
+        "sfreq": EEG_SFREQ,
+        "bands": {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)},
+        "smoothing": 0.5,
+        "out_sfreq": 5.0,
+    }
     hostile_values = {
-        "X": st.sampled_from([np.full((2, 2, 200), np.nan), np.full((2, 2, 200), np.inf),
-                              np.zeros((0, 2, 200)), np.zeros((2, 0, 200)), np.zeros((2, 200)),
-                              np.zeros((2, 2, 200), dtype=complex), [["a"]]]),
+        "X": st.sampled_from(
+            [
+                np.full((2, 2, 200), np.nan),
+                np.full((2, 2, 200), np.inf),
+                np.zeros((0, 2, 200)),
+                np.zeros((2, 0, 200)),
+                np.zeros((2, 200)),
+                np.zeros((2, 2, 200), dtype=complex),
+                [["a"]],
+            ]
+        ),
         "sfreq": st.sampled_from([0.0, -1.0, np.nan, "100", 20.0]),
-        "bands": st.sampled_from([{}, [(13.0, 8.0)], [(1.0, 80.0)], {"a": (-1.0, 4.0)}, "alpha",
-                                  [(4.0,)], [(8.0, 13.0), (8.0, 13.0)]]),
+        "bands": st.sampled_from(
+            [
+                {},
+                [(13.0, 8.0)],
+                [(1.0, 80.0)],
+                {"a": (-1.0, 4.0)},
+                "alpha",
+                [(4.0,)],
+                [(8.0, 13.0), (8.0, 13.0)],
+            ]
+        ),
         "smoothing": st.sampled_from([0.0, -1.0, np.nan, 100.0, "1"]),
         "out_sfreq": st.sampled_from([0.0, np.inf, 1000.0, 1e-3]),
         "lags": st.sampled_from([[], [-1.0], [0.0, 0.0], [100.0], [[0.0]], [np.nan]]),
@@ -596,22 +750,36 @@ def test_envelope_extractor_output_or_named_error(X, hostile, data):
 
 
 @SLOW
-@given(X=eeg_windows(), hostile=st.sampled_from([None, "X", "sfreq", "hrf_model",
-                                                  "time_length"]), data=st.data())
+@given(
+    X=eeg_windows(),
+    hostile=st.sampled_from([None, "X", "sfreq", "hrf_model", "time_length"]),
+    data=st.data(),
+)
 def test_hrf_convolution_output_or_named_error(X, hostile, data):
     params = {"sfreq": 2.0, "time_length": 32.0}
     if hostile == "X":
-        X = data.draw(st.sampled_from([np.full((2, 2, 10), np.nan), np.zeros((2, 10)),
-                                       np.zeros((2, 2, 1)), np.zeros((0, 2, 10))]))
+        X = data.draw(
+            st.sampled_from(
+                [
+                    np.full((2, 2, 10), np.nan),
+                    np.zeros((2, 10)),
+                    np.zeros((2, 2, 1)),
+                    np.zeros((0, 2, 10)),
+                ]
+            )
+        )
     elif hostile is not None:
-        params[hostile] = data.draw({
-            "sfreq": st.sampled_from([0.0, np.nan, None, "2"]),
-            "hrf_model": st.sampled_from(["canonical", None, 3]),
-            "time_length": st.sampled_from([0.0, -1.0, np.inf]),
-        }[hostile])
+        params[hostile] = data.draw(
+            {
+                "sfreq": st.sampled_from([0.0, np.nan, None, "2"]),
+                "hrf_model": st.sampled_from(["canonical", None, 3]),
+                "time_length": st.sampled_from([0.0, -1.0, np.inf]),
+            }[hostile]
+        )
     hrf = HRFConvolution(**params)
-    out = call_or_named_error(lambda: hrf.fit(X).transform(X), *((hostile,) if hostile else ()),
-                              "window", "sample")
+    out = call_or_named_error(
+        lambda: hrf.fit(X).transform(X), *((hostile,) if hostile else ()), "window", "sample"
+    )
     if hostile is None:
         assert out is not None
     if out is not None:
@@ -620,29 +788,55 @@ def test_hrf_convolution_output_or_named_error(X, hostile, data):
 
 
 @SLOW
-@given(shape=st.tuples(st.integers(0, 6), st.integers(0, 4)), method=st.sampled_from(
-    ["mean", "projection", "median"]), data=st.data())
+@given(
+    shape=st.tuples(st.integers(0, 6), st.integers(0, 4)),
+    method=st.sampled_from(["mean", "projection", "median"]),
+    data=st.data(),
+)
 def test_common_mode_splitter_round_trips_or_names_the_problem(shape, method, data):
     y = data.draw(arrays(shape), label="y")
     splitter = CommonModeSplitter(method=method)
-    split = call_or_named_error(lambda: splitter.fit_transform(y), "method", "sample",
-                                "feature", "NaN", "infinity", "common mode")
+    split = call_or_named_error(
+        lambda: splitter.fit_transform(y),
+        "method",
+        "sample",
+        "feature",
+        "NaN",
+        "infinity",
+        "common mode",
+    )
     if split is None:
         return
     assert split.shape == (shape[0], shape[1] + 1)
-    np.testing.assert_allclose(splitter.inverse_transform(split), y.astype(float),
-                               rtol=1e-6, atol=1e-6 * max(1.0, np.abs(y).max()))
+    np.testing.assert_allclose(
+        splitter.inverse_transform(split),
+        y.astype(float),
+        rtol=1e-6,
+        atol=1e-6 * max(1.0, np.abs(y).max()),
+    )
 
 
-@pytest.mark.parametrize("hostile", [None, "nan X", "constant y", "one window", "y rows",
-                                     "channel names", "sfreq", "window length"])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        None,
+        "nan X",
+        "constant y",
+        "one window",
+        "y rows",
+        "channel names",
+        "sfreq",
+        "window length",
+    ],
+)
 def test_regressor_fits_or_names_the_problem(hostile):
     # Each fit takes a second: every case once rather than a random draw.
     rng = np.random.default_rng(0)
     eeg = rng.standard_normal((3, 3000))
     bold = rng.standard_normal((12, 2))
-    rec = Recording(eeg, bold, 2.0 + 2.0 * np.arange(12), sfreq=EEG_SFREQ,
-                    ch_names=["Fz", "Cz", "Pz"])
+    rec = Recording(
+        eeg, bold, 2.0 + 2.0 * np.arange(12), sfreq=EEG_SFREQ, ch_names=["Fz", "Cz", "Pz"]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DroppedWindowsWarning)
         windows = make_windows(rec, window=2.0, sfreq=50.0)
@@ -664,11 +858,24 @@ def test_regressor_fits_or_names_the_problem(hostile):
         X_new.sfreq = 100.0
     elif hostile == "window length":
         X_new = np.asarray(X)[:, :, :-10]
-    reg = EEG2BoldRegressor(CompactNet, module__n_branches=2, module__n_lags=2, max_epochs=1,
-                            batch_size=8, train_split=None, random_state=0)
-    names = {"nan X": ("X",), "constant y": ("y",), "one window": ("window", "sample", "y"),
-             "y rows": ("y",), "channel names": ("channels",), "sfreq": ("Hz",),
-             "window length": ("shape", "samples")}.get(hostile, ())
+    reg = EEG2BoldRegressor(
+        CompactNet,
+        module__n_branches=2,
+        module__n_lags=2,
+        max_epochs=1,
+        batch_size=8,
+        train_split=None,
+        random_state=0,
+    )
+    names = {
+        "nan X": ("X",),
+        "constant y": ("y",),
+        "one window": ("window", "sample", "y"),
+        "y rows": ("y",),
+        "channel names": ("channels",),
+        "sfreq": ("Hz",),
+        "window length": ("shape", "samples"),
+    }.get(hostile, ())
     pred = call_or_named_error(lambda: reg.fit(X, y).predict(X_new), *names)
     if hostile is None:
         assert pred is not None
@@ -676,18 +883,26 @@ def test_regressor_fits_or_names_the_problem(hostile):
         assert pred.shape == np.shape(y) and np.all(np.isfinite(pred))
 
 
-@pytest.mark.parametrize("mismatch", ["channel names", "channel order", "sfreq", "n_channels",
-                                      "window length"])
+@pytest.mark.parametrize(
+    "mismatch", ["channel names", "channel order", "sfreq", "n_channels", "window length"]
+)
 def test_fit_predict_mismatch_is_caught_by_the_baselines(mismatch):
     rng = np.random.default_rng(0)
-    rec = Recording(rng.standard_normal((3, 6000)), rng.standard_normal((25, 2)),
-                    2.0 + 2.0 * np.arange(25), sfreq=EEG_SFREQ, ch_names=["Fz", "Cz", "Pz"])
+    rec = Recording(
+        rng.standard_normal((3, 6000)),
+        rng.standard_normal((25, 2)),
+        2.0 + 2.0 * np.arange(25),
+        sfreq=EEG_SFREQ,
+        ch_names=["Fz", "Cz", "Pz"],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DroppedWindowsWarning)
         X = make_windows(rec, window=4.0).X
     y = np.random.default_rng(1).standard_normal((len(X), 2))
-    for model in (make_ridge_baseline(bands={"alpha": (8.0, 13.0)}),
-                  make_hrf_baseline(bands={"alpha": (8.0, 13.0)})):
+    for model in (
+        make_ridge_baseline(bands={"alpha": (8.0, 13.0)}),
+        make_hrf_baseline(bands={"alpha": (8.0, 13.0)}),
+    ):
         model.fit(X, y)
         X_new = X[:]
         if mismatch == "channel names":
@@ -703,8 +918,13 @@ def test_fit_predict_mismatch_is_caught_by_the_baselines(mismatch):
         if mismatch == "channel order":
             # Named channels in another order are put back in the fitted
             # order: labelling row 0 "Cz" means Cz's data is in row 0.
-            swapped = Recording(rec.eeg[[1, 0, 2]], rec.bold, rec.volume_times,
-                                sfreq=EEG_SFREQ, ch_names=rec.ch_names)
+            swapped = Recording(
+                rec.eeg[[1, 0, 2]],
+                rec.bold,
+                rec.volume_times,
+                sfreq=EEG_SFREQ,
+                ch_names=rec.ch_names,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DroppedWindowsWarning)
                 expected = model.predict(make_windows(swapped, window=4.0).X)

@@ -50,7 +50,10 @@ def test_names_chain_through_a_pipeline():
     out = pipe.fit_transform(X)
     assert out.shape == (3, 4)
     assert pipe.get_feature_names_out().tolist() == [
-        "ch0_alpha_hrf", "ch0_alpha_hrf_derivative", "ch1_alpha_hrf", "ch1_alpha_hrf_derivative",
+        "ch0_alpha_hrf",
+        "ch0_alpha_hrf_derivative",
+        "ch1_alpha_hrf",
+        "ch1_alpha_hrf_derivative",
     ]
 
 
@@ -60,8 +63,9 @@ def test_rate_travels_from_the_envelopes(tmp_path):
     from sklearn.base import clone
 
     X = np.random.default_rng(2).standard_normal((3, 2, 1000))
-    ext = EnvelopeFeatureExtractor(sfreq=100.0, bands={"alpha": (8, 13)}, layout="series",
-                                   out_sfreq=4.0)
+    ext = EnvelopeFeatureExtractor(
+        sfreq=100.0, bands={"alpha": (8, 13)}, layout="series", out_sfreq=4.0
+    )
     series = ext.fit_transform(X)
     assert series.sfreq == 4.0 and series[:2].sfreq == 4.0
     assert type(np.asarray(series)) is np.ndarray
@@ -72,8 +76,9 @@ def test_rate_travels_from_the_envelopes(tmp_path):
     assert pipe[-1].sfreq_ == 4.0
     told = make_pipeline(clone(ext), HRFConvolution(sfreq=4.0)).fit_transform(X)
     assert_allclose(out, told)
-    assert_allclose(make_pipeline(clone(ext), HRFConvolution(), memory=str(tmp_path))
-                    .fit_transform(X), out)  # from the cache, rate included
+    assert_allclose(
+        make_pipeline(clone(ext), HRFConvolution(), memory=str(tmp_path)).fit_transform(X), out
+    )  # from the cache, rate included
     # ...so changing the extractor's rate alone changes the kernel with it.
     pipe.set_params(envelopefeatureextractor__out_sfreq=2.0).fit(X)
     assert pipe[-1].sfreq_ == 2.0

@@ -33,14 +33,21 @@ def _planted(seed=0, n_windows=120, n_times=200):
 
 
 def _net_with_planted_weights(X, a):
-    net = CompactNet(n_chans=len(CH_NAMES), n_times=X.shape[2], n_outputs=1, sfreq=SFREQ,
-                     n_branches=2, filter_length=0.31)
+    net = CompactNet(
+        n_chans=len(CH_NAMES),
+        n_times=X.shape[2],
+        n_outputs=1,
+        sfreq=SFREQ,
+        n_branches=2,
+        filter_length=0.31,
+    )
     # The spatial filter is the one that best extracts the source: inverse
     # covariance times the pattern. Its weights do not look like the pattern.
     cov = np.einsum("nct,ndt->cd", X, X) / (X.shape[0] * X.shape[2])
     w = np.linalg.solve(cov, a)
-    taps = firwin(net.feature_extractor.temporal.weight.shape[-1], [5, 40], fs=SFREQ,
-                  pass_zero=False)
+    taps = firwin(
+        net.feature_extractor.temporal.weight.shape[-1], [5, 40], fs=SFREQ, pass_zero=False
+    )
     with torch.no_grad():
         net.feature_extractor.spatial.weight[0, :, 0] = torch.tensor(w)
         net.feature_extractor.spatial.weight[1, :, 0] = torch.tensor(np.eye(len(a))[0])
@@ -70,8 +77,14 @@ def test_patterns_from_a_fitted_regressor_use_its_channel_names():
 
     X, _ = _planted(n_windows=40)
     y = np.log(np.var(X[:, 2], axis=1))
-    reg = EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=1, train_split=None,
-                            random_state=0, module__n_branches=3).fit(X, y)
+    reg = EEG2BoldRegressor(
+        CompactNet,
+        sfreq=SFREQ,
+        max_epochs=1,
+        train_split=None,
+        random_state=0,
+        module__n_branches=3,
+    ).fit(X, y)
     patterns = branch_patterns(reg, X)
     assert patterns.spatial_patterns.shape == (3, len(CH_NAMES))
     with pytest.raises(ValueError, match="shape"):
@@ -106,14 +119,21 @@ def test_many_branches_draw_the_most_important_ones():
 
     X, _ = _planted(n_windows=40)
     y = np.log(np.var(X[:, 2], axis=1))
-    reg = EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=1, train_split=None,
-                            random_state=0, module__n_branches=5)
+    reg = EEG2BoldRegressor(
+        CompactNet,
+        sfreq=SFREQ,
+        max_epochs=1,
+        train_split=None,
+        random_state=0,
+        module__n_branches=5,
+    )
     ensemble = SeedEnsembleRegressor(reg, n_members=2, random_state=0).fit(X, y)
     patterns = branch_patterns(ensemble, X)  # the first member stands for the ensemble
     first = ensemble.estimators_[0].module_
     weight = first.readout.weight.detach().numpy().reshape(1, 5, first.n_lags)
-    np.testing.assert_allclose(patterns.importance, np.sqrt((weight ** 2).sum(axis=(0, 2))),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        patterns.importance, np.sqrt((weight**2).sum(axis=(0, 2))), rtol=1e-6
+    )
     patterns.ch_names = CH_NAMES
     fig = plot_branch_patterns(patterns, max_branches=2, show=False)
     drawn = [int(ax.get_title().split()[1]) for ax in fig.axes if ax.get_title()]
@@ -122,7 +142,13 @@ def test_many_branches_draw_the_most_important_ones():
     with pytest.raises(ValueError, match="max_branches"):
         plot_branch_patterns(patterns, max_branches=0, show=False)
     # Networks whose readout does not read the branches have no importance.
-    net = EEG2BoldNet(n_chans=len(CH_NAMES), n_times=200, n_outputs=1, sfreq=SFREQ,
-                      n_branches=3, embed_dim=8, n_heads=2)
+    net = EEG2BoldNet(
+        n_chans=len(CH_NAMES),
+        n_times=200,
+        n_outputs=1,
+        sfreq=SFREQ,
+        n_branches=3,
+        embed_dim=8,
+        n_heads=2,
+    )
     assert branch_patterns(net, X, sfreq=SFREQ).importance is None
-

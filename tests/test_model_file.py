@@ -39,16 +39,22 @@ def data():
 
 
 def _compact(seed=0):
-    return EEG2BoldRegressor(CompactNet, module__n_branches=3, module__n_lags=2,
-                             batch_size=16, max_epochs=2, random_state=seed)
+    return EEG2BoldRegressor(
+        CompactNet,
+        module__n_branches=3,
+        module__n_lags=2,
+        batch_size=16,
+        max_epochs=2,
+        random_state=seed,
+    )
 
 
 MODELS = {
     "ridge baseline": lambda: make_ridge_baseline(bands=BANDS),
     "hrf baseline": lambda: make_hrf_baseline(bands=BANDS),
     "common-mode target": lambda: TransformedTargetRegressor(
-        make_ridge_baseline(bands=BANDS), transformer=CommonModeSplitter(),
-        check_inverse=False),
+        make_ridge_baseline(bands=BANDS), transformer=CommonModeSplitter(), check_inverse=False
+    ),
     "network": _compact,
     "ensemble": lambda: SeedEnsembleRegressor(_compact(), n_members=2, random_state=0),
 }
@@ -59,8 +65,9 @@ def test_round_trip_gives_identical_predictions(data, kind, tmp_path):
     X, y = data
     model = MODELS[kind]().fit(X, y)
     before = model.predict(X)
-    path = save_model(model, tmp_path / "model.skeeg2bold",
-                      metadata={"target_names": list("abcd"), "tr": 1.95})
+    path = save_model(
+        model, tmp_path / "model.skeeg2bold", metadata={"target_names": list("abcd"), "tr": 1.95}
+    )
     with zipfile.ZipFile(path) as archive:  # nothing pickled in the file
         assert not any(name.endswith((".pkl", ".pt", ".joblib")) for name in archive.namelist())
     loaded, metadata = load_model(path, return_metadata=True)
@@ -111,8 +118,11 @@ class LogShift(TransformerMixin, BaseEstimator):
 
 def test_untrusted_type_is_refused(data, tmp_path):
     X, y = data
-    model = make_pipeline(EnvelopeFeatureExtractor(bands=BANDS), LogShift(),
-                          make_ridge_baseline(bands=BANDS).steps[-1][1]).fit(X, y)
+    model = make_pipeline(
+        EnvelopeFeatureExtractor(bands=BANDS),
+        LogShift(),
+        make_ridge_baseline(bands=BANDS).steps[-1][1],
+    ).fit(X, y)
     path = save_model(model, tmp_path / "custom.zip")
     name = f"{LogShift.__module__}.LogShift"
     with pytest.raises(UntrustedTypesError, match=rf"not trusted: \['{name}'\]"):
@@ -156,5 +166,6 @@ def test_not_a_model_file(tmp_path):
 def test_metadata_must_be_json(data, tmp_path):
     X, y = data
     with pytest.raises(TypeError, match="metadata must be JSON-serialisable"):
-        save_model(MODELS["ridge baseline"]().fit(X, y), tmp_path / "m.zip",
-                   metadata={"when": object()})
+        save_model(
+            MODELS["ridge baseline"]().fit(X, y), tmp_path / "m.zip", metadata={"when": object()}
+        )

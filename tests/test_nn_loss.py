@@ -55,11 +55,13 @@ def test_weighted_sum_and_prediction_only_path():
     assert loss(pred, true).item() == pytest.approx(0.7 * negative_pearson(pred, true).item())
     # A 1-D target is reshaped to the prediction's shape.
     assert loss(pred[:, :1], true[:, 0]).item() == pytest.approx(
-        0.7 * negative_pearson(pred[:, :1], true[:, :1]).item())
+        0.7 * negative_pearson(pred[:, :1], true[:, :1]).item()
+    )
 
 
-@pytest.mark.parametrize("kwargs", [dict(corr_weight=-1.0), dict(temperature=0.0),
-                                    dict(clip_weight=float("nan"))])
+@pytest.mark.parametrize(
+    "kwargs", [dict(corr_weight=-1.0), dict(temperature=0.0), dict(clip_weight=float("nan"))]
+)
 def test_bad_loss_parameters(kwargs):
     with pytest.raises(ValueError):
         CorrelationCLIPLoss(**kwargs)

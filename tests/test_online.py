@@ -38,8 +38,15 @@ def ridge(data):
 
 
 def _compact(seed=0):
-    return EEG2BoldRegressor(CompactNet, module__n_branches=3, module__n_lags=2,
-                             batch_size=32, max_epochs=1, train_split=None, random_state=seed)
+    return EEG2BoldRegressor(
+        CompactNet,
+        module__n_branches=3,
+        module__n_lags=2,
+        batch_size=32,
+        max_epochs=1,
+        train_split=None,
+        random_state=seed,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +54,9 @@ def models(data, ridge):
     return {
         "ridge": ridge,
         "network": _compact().fit(data.X, data.y[:, :3]),
-        "ensemble": SeedEnsembleRegressor(_compact(), n_members=2,
-                                          random_state=0).fit(data.X, data.y[:, :3]),
+        "ensemble": SeedEnsembleRegressor(_compact(), n_members=2, random_state=0).fit(
+            data.X, data.y[:, :3]
+        ),
     }
 
 
@@ -76,8 +84,10 @@ def _locate(eeg, window):
 def _offline(model, eeg, ends, n_times):
     sig = window_signature(model)
     windows = EEGWindows.from_array(
-        np.stack([eeg[:, end - n_times + 1:end + 1] for end in ends]), sfreq=sig.sfreq,
-        ch_names=sig.ch_names)
+        np.stack([eeg[:, end - n_times + 1 : end + 1] for end in ends]),
+        sfreq=sig.sfreq,
+        ch_names=sig.ch_names,
+    )
     return np.asarray(model.predict(windows)).reshape(len(ends), -1)
 
 
@@ -92,9 +102,16 @@ def test_online_predictions_equal_offline_predict(small_sim, models, kind):
     # The stream has the channels in another order, plus one the model never saw.
     order = rec.ch_names[::-1]
     raw = _raw(small_sim, order)
-    raw.add_channels([mne.io.RawArray(np.zeros((1, raw.n_times)),
-                                      mne.create_info(["EXTRA"], raw.info["sfreq"], "eeg"),
-                                      verbose=False)], force_update_info=True)
+    raw.add_channels(
+        [
+            mne.io.RawArray(
+                np.zeros((1, raw.n_times)),
+                mne.create_info(["EXTRA"], raw.info["sfreq"], "eeg"),
+                verbose=False,
+            )
+        ],
+        force_update_info=True,
+    )
     player, name = _player(raw)
     rows = []
     try:
@@ -122,8 +139,12 @@ def test_outlet_carries_predictions_named_and_timestamped(small_sim, ridge):
     out_name = f"bold-{uuid.uuid4().hex}"
     rows, received = [], []
     try:
-        twin = OnlineTwin(ridge, name=name, out_name=out_name,
-                          target_names=["Left-Thalamus", "Right-Thalamus", "common_mode"])
+        twin = OnlineTwin(
+            ridge,
+            name=name,
+            out_name=out_name,
+            target_names=["Left-Thalamus", "Right-Thalamus", "common_mode"],
+        )
         twin.connect()
         (sinfo,) = resolve_streams(timeout=5.0, name=out_name)
         inlet = StreamInlet(sinfo)
@@ -161,8 +182,11 @@ def test_missing_channel_is_a_clear_error(small_sim, ridge):
 
 def test_rate_that_cannot_be_resampled_is_a_clear_error(small_sim, ridge):
     rec = small_sim.recordings[0]
-    raw = mne.io.RawArray(rec.eeg[:, ::2].astype(np.float64),
-                          mne.create_info(rec.ch_names, rec.sfreq / 2, "eeg"), verbose=False)
+    raw = mne.io.RawArray(
+        rec.eeg[:, ::2].astype(np.float64),
+        mne.create_info(rec.ch_names, rec.sfreq / 2, "eeg"),
+        verbose=False,
+    )
     player, name = _player(raw)
     try:
         with pytest.raises(ValueError, match="at 50 Hz cannot feed a model fitted at 100 Hz"):
@@ -176,8 +200,7 @@ def test_faster_stream_is_resampled_to_the_model_rate(small_sim, ridge):
     from scipy.signal import resample_poly
 
     fast = resample_poly(rec.eeg.astype(np.float64), 2, 1, axis=1)
-    raw = mne.io.RawArray(fast, mne.create_info(rec.ch_names, 2 * rec.sfreq, "eeg"),
-                          verbose=False)
+    raw = mne.io.RawArray(fast, mne.create_info(rec.ch_names, 2 * rec.sfreq, "eeg"), verbose=False)
     player, name = _player(raw)
     rows = []
     try:
@@ -196,15 +219,16 @@ def test_faster_stream_is_resampled_to_the_model_rate(small_sim, ridge):
     for r in ok:
         head = r.window[:, :-edge]
         start = int(np.argmin(np.abs(view - head[:, None, :]).max(axis=(0, 2))))
-        np.testing.assert_allclose(head, eeg[:, start:start + n_times - edge], rtol=0,
-                                   atol=0.02 * np.abs(eeg).max())
+        np.testing.assert_allclose(
+            head, eeg[:, start : start + n_times - edge], rtol=0, atol=0.02 * np.abs(eeg).max()
+        )
 
 
 def test_nonfinite_samples_skip_windows(small_sim, ridge):
     rec = small_sim.recordings[0]
     eeg = np.array(rec.eeg, dtype=np.float64)
     sfreq = int(rec.sfreq)
-    eeg[2, 3 * sfreq:int(3.2 * sfreq)] = np.nan  # 0.2 s of NaN at 3 s
+    eeg[2, 3 * sfreq : int(3.2 * sfreq)] = np.nan  # 0.2 s of NaN at 3 s
     player, name = _player(_raw(small_sim, eeg=eeg))
     rows = []
     try:
@@ -250,7 +274,7 @@ def test_dropout_and_reconnect_are_flagged_and_counted(small_sim, ridge):
     assert np.isnan(rows[dropout].prediction).all()
     assert "ok" in statuses[:dropout]
     # After the reconnection: NaN rows until a full window has arrived, then predictions.
-    after = statuses[dropout + 1:]
+    after = statuses[dropout + 1 :]
     assert after[0] == "gap" and "ok" in after
     assert stats["skipped_gap"] == after.count("gap")
     assert after.index("ok") == after.count("gap")
@@ -273,8 +297,9 @@ def test_gap_in_connected_stream_is_flagged(small_sim, ridge):
         while not stop.is_set() and i + 10 < len(eeg):
             i += 10
             if not 300 <= i < 400:
-                outlet.push_chunk(np.ascontiguousarray(eeg[i - 10:i]),
-                                  timestamp=t0 + i / rec.sfreq)
+                outlet.push_chunk(
+                    np.ascontiguousarray(eeg[i - 10 : i]), timestamp=t0 + i / rec.sfreq
+                )
             time.sleep(max(0.0, t0 + i / rec.sfreq - local_clock()))
 
     thread = threading.Thread(target=source, daemon=True)
@@ -300,7 +325,8 @@ def test_gap_in_connected_stream_is_flagged(small_sim, ridge):
 
 def test_model_without_channel_names_uses_stream_order_with_warning(small_sim, data):
     model = make_ridge_baseline(sfreq=data.sfreq, bands=BANDS).fit(
-        np.asarray(data.X), data.y[:, :2])
+        np.asarray(data.X), data.y[:, :2]
+    )
     assert window_signature(model).ch_names is None
     player, name = _player(_raw(small_sim))
     try:
@@ -323,10 +349,13 @@ def test_window_signature_of_every_model_kind(data, models):
 
     wrapped = {
         "common-mode target": TransformedTargetRegressor(
-            make_ridge_baseline(bands=BANDS), transformer=CommonModeSplitter(),
-            check_inverse=False),
-        "search": GridSearchCV(make_ridge_baseline(bands=BANDS),
-                               {"ridgecv__alphas": [(1.0, 10.0), (100.0, 1000.0)]}, cv=2),
+            make_ridge_baseline(bands=BANDS), transformer=CommonModeSplitter(), check_inverse=False
+        ),
+        "search": GridSearchCV(
+            make_ridge_baseline(bands=BANDS),
+            {"ridgecv__alphas": [(1.0, 10.0), (100.0, 1000.0)]},
+            cv=2,
+        ),
     }
     fitted = [m.fit(data.X, data.y[:, :3]) for m in wrapped.values()]
     for model in [*models.values(), *fitted]:
@@ -350,8 +379,9 @@ def test_model_file_gives_target_names_and_step(small_sim, ridge, tmp_path):
     pytest.importorskip("skops")
     from skeeg2bold.persistence import save_model
 
-    path = save_model(ridge, tmp_path / "ridge.zip",
-                      metadata={"target_names": ["x", "y", "z"], "tr": 0.7})
+    path = save_model(
+        ridge, tmp_path / "ridge.zip", metadata={"target_names": ["x", "y", "z"], "tr": 0.7}
+    )
     player, name = _player(_raw(small_sim))
     try:
         twin = OnlineTwin(str(path), name=name).connect()

@@ -37,8 +37,14 @@ class ThreadProbe(RegressorMixin, BaseEstimator):
 
 def small_regressor(**params):
     return EEG2BoldRegressor(
-        CompactNet, module__n_branches=3, module__n_lags=2, max_epochs=2, batch_size=32,
-        train_split=None, random_state=0, **params,
+        CompactNet,
+        module__n_branches=3,
+        module__n_lags=2,
+        max_epochs=2,
+        batch_size=32,
+        train_split=None,
+        random_state=0,
+        **params,
     )
 
 
@@ -94,18 +100,23 @@ def test_grid_search_of_the_network_is_identical_with_one_or_two_jobs(small_sim_
     cv = TimeBlockedSplit(2, window=WINDOW)
     grid = {"module__n_lags": [2, 4]}
     searches = [
-        GridSearchCV(small_regressor(), grid, cv=cv, scoring=mean_r_scorer, n_jobs=n_jobs)
-        .fit(X, y)
+        GridSearchCV(small_regressor(), grid, cv=cv, scoring=mean_r_scorer, n_jobs=n_jobs).fit(X, y)
         for n_jobs in (1, 2)
     ]
     serial, parallel = searches
     assert serial.best_params_ == parallel.best_params_
     # A worker runs torch with fewer threads than the main process, which can
     # reorder float32 sums; anything beyond rounding would be a seeding bug.
-    np.testing.assert_allclose(serial.cv_results_["split0_test_score"],
-                               parallel.cv_results_["split0_test_score"], atol=1e-5)
-    np.testing.assert_allclose(serial.cv_results_["split1_test_score"],
-                               parallel.cv_results_["split1_test_score"], atol=1e-5)
+    np.testing.assert_allclose(
+        serial.cv_results_["split0_test_score"],
+        parallel.cv_results_["split0_test_score"],
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        serial.cv_results_["split1_test_score"],
+        parallel.cv_results_["split1_test_score"],
+        atol=1e-5,
+    )
     np.testing.assert_allclose(serial.predict(X), parallel.predict(X), rtol=1e-4, atol=1e-6)
 
 
@@ -114,8 +125,9 @@ def test_cross_validate_of_the_ridge_baseline_is_identical_with_one_or_two_jobs(
     cv = TimeBlockedSplit(2, window=WINDOW)
     model = make_ridge_baseline(bands={"alpha": (8, 13), "beta": (13, 24)})
     results = [
-        cross_validate(model, X, y, cv=cv, scoring=mean_r_scorer, n_jobs=n_jobs,
-                       return_estimator=True)
+        cross_validate(
+            model, X, y, cv=cv, scoring=mean_r_scorer, n_jobs=n_jobs, return_estimator=True
+        )
         for n_jobs in (1, 2)
     ]
     np.testing.assert_array_equal(results[0]["test_score"], results[1]["test_score"])
@@ -131,9 +143,15 @@ def test_import_sets_no_process_wide_variable_and_passive_waits_is_opt_in():
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
 
     def run(code):
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env=env).stdout.split()
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        ).stdout.split()
 
     assert run("import os, skeeg2bold.nn; print(os.environ.get('OMP_WAIT_POLICY'))") == ["None"]
-    assert run("import os; from skeeg2bold.utils import passive_thread_waits; "
-               "print(passive_thread_waits(), os.environ['OMP_WAIT_POLICY'])") == ["PASSIVE"] * 2
+    assert (
+        run(
+            "import os; from skeeg2bold.utils import passive_thread_waits; "
+            "print(passive_thread_waits(), os.environ['OMP_WAIT_POLICY'])"
+        )
+        == ["PASSIVE"] * 2
+    )

@@ -20,25 +20,45 @@ from skeeg2bold.targets import CommonModeSplitter
 
 from _helpers import SMALL_SIM_WINDOW as WINDOW
 
-TINY_NET = dict(module__n_branches=3, module__embed_dim=8, module__n_heads=2,
-                module__n_blocks=1, module__kernel_size=3, module__post_hidden=8)
+TINY_NET = dict(
+    module__n_branches=3,
+    module__embed_dim=8,
+    module__n_heads=2,
+    module__n_blocks=1,
+    module__kernel_size=3,
+    module__post_hidden=8,
+)
 
 
 @pytest.fixture(scope="module")
 def windows(small_sim):
     # Eight channels keep the fits quick.
-    recordings = [Recording(r.eeg[:8], r.bold[:, :4], r.volume_times, sfreq=r.sfreq,
-                            ch_names=r.ch_names[:8], subject=r.subject)
-                  for r in small_sim.recordings]
+    recordings = [
+        Recording(
+            r.eeg[:8],
+            r.bold[:, :4],
+            r.volume_times,
+            sfreq=r.sfreq,
+            ch_names=r.ch_names[:8],
+            subject=r.subject,
+        )
+        for r in small_sim.recordings
+    ]
     with pytest.warns(DroppedWindowsWarning):
         data = make_windows(recordings, window=WINDOW, step=1.0, sfreq=50.0)
     return data.X, data.y
 
 
 def compact(**params):
-    return EEG2BoldRegressor(CompactNet, module__n_branches=3, module__n_lags=2,
-                             batch_size=16, train_split=None, random_state=0,
-                             **{"max_epochs": 2, **params})
+    return EEG2BoldRegressor(
+        CompactNet,
+        module__n_branches=3,
+        module__n_lags=2,
+        batch_size=16,
+        train_split=None,
+        random_state=0,
+        **{"max_epochs": 2, **params},
+    )
 
 
 def _fitted_models(X, y):
@@ -47,16 +67,18 @@ def _fitted_models(X, y):
         "ridge baseline": make_ridge_baseline(bands=bands).fit(X, y),
         "hrf baseline": make_hrf_baseline(bands=bands).fit(X, y),
         "common-mode target": TransformedTargetRegressor(
-            make_ridge_baseline(bands=bands), transformer=CommonModeSplitter(),
-            check_inverse=False).fit(X, y),
+            make_ridge_baseline(bands=bands), transformer=CommonModeSplitter(), check_inverse=False
+        ).fit(X, y),
         "compact network": compact().fit(X, y),
-        "paper network": EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, batch_size=16,
-                                           train_split=None, random_state=0,
-                                           **TINY_NET).fit(X, y),
+        "paper network": EEG2BoldRegressor(
+            EEG2BoldNet, max_epochs=1, batch_size=16, train_split=None, random_state=0, **TINY_NET
+        ).fit(X, y),
         "grid search": GridSearchCV(
             make_ridge_baseline(bands=bands),
             {"ridgecv__alphas": [(1.0, 10.0), (100.0, 1000.0)]},
-            cv=TimeBlockedSplit(2, window=WINDOW), scoring=mean_r_scorer).fit(X, y),
+            cv=TimeBlockedSplit(2, window=WINDOW),
+            scoring=mean_r_scorer,
+        ).fit(X, y),
     }
 
 
@@ -76,8 +98,9 @@ def _joblib_round_trip(model):
     return joblib.load(buffer)
 
 
-@pytest.mark.parametrize("round_trip", [_pickle_round_trip, _joblib_round_trip],
-                         ids=["pickle", "joblib"])
+@pytest.mark.parametrize(
+    "round_trip", [_pickle_round_trip, _joblib_round_trip], ids=["pickle", "joblib"]
+)
 def test_fitted_models_predict_identically_after_a_round_trip(windows, fitted, round_trip):
     X, y = windows
     for name, model in fitted.items():
@@ -122,8 +145,9 @@ def test_network_round_trips_through_safetensors_and_json(windows, fitted, tmp_p
 def _resume(X, y, tmp_path, files, **params):
     """Train 4 epochs in one go, and 2 + 2 with a checkpoint in between."""
     uninterrupted = compact(max_epochs=4, **params).fit(X, y)
-    checkpoint = Checkpoint(dirname=tmp_path, monitor=None, f_pickle=None, f_criterion=None,
-                            **files)
+    checkpoint = Checkpoint(
+        dirname=tmp_path, monitor=None, f_pickle=None, f_criterion=None, **files
+    )
     compact(max_epochs=2, callbacks=[checkpoint], **params).fit(X, y)
     # A new process would start here: build the same estimator, load, continue.
     resumed = compact(max_epochs=2, callbacks=[LoadInitState(checkpoint)], **params)
@@ -134,11 +158,11 @@ def _resume(X, y, tmp_path, files, **params):
 def test_resumed_training_equals_uninterrupted_when_nothing_is_random(windows, tmp_path):
     # Weights, optimizer state and history come back from the checkpoint.
     X, y = windows
-    full, resumed = _resume(X, y, tmp_path, {}, iterator_train__shuffle=False,
-                            module__dropout=0.0)
+    full, resumed = _resume(X, y, tmp_path, {}, iterator_train__shuffle=False, module__dropout=0.0)
     assert len(resumed.history) == 4
-    np.testing.assert_allclose(resumed.history[:, "train_loss"], full.history[:, "train_loss"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        resumed.history[:, "train_loss"], full.history[:, "train_loss"], rtol=1e-6
+    )
     np.testing.assert_array_equal(resumed.predict(X), full.predict(X))
 
 

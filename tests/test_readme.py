@@ -21,6 +21,7 @@ def test_quick_start_runs_and_learns(capsys):
 
 
 def test_ci_runs_the_readme_test_command():
-    command = re.search(r"\*\*Run the test suite:\*\*\s+```bash\n(.*?)\n```",
-                        README.read_text(), re.S).group(1)
+    command = re.search(
+        r"\*\*Run the test suite:\*\*\s+```bash\n(.*?)\n```", README.read_text(), re.S
+    ).group(1)
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()

@@ -25,8 +25,14 @@ from _helpers import TOY_CH_NAMES as CH_NAMES
 from _helpers import TOY_SFREQ as SFREQ
 from _helpers import toy_recordings
 
-TINY_DEEP = dict(module__n_branches=4, module__embed_dim=8, module__n_heads=2,
-                 module__n_blocks=1, module__kernel_size=3, module__post_hidden=8)
+TINY_DEEP = dict(
+    module__n_branches=4,
+    module__embed_dim=8,
+    module__n_heads=2,
+    module__n_blocks=1,
+    module__kernel_size=3,
+    module__post_hidden=8,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +45,9 @@ def data():
 def test_learns_the_toy_problem(data):
     train = data.bold_times < 90
     test = data.bold_times > 100
-    reg = EEG2BoldRegressor(CompactNet, max_epochs=15, lr=1e-2, random_state=0,
-                            module__n_branches=4, module__n_lags=4)
+    reg = EEG2BoldRegressor(
+        CompactNet, max_epochs=15, lr=1e-2, random_state=0, module__n_branches=4, module__n_lags=4
+    )
     reg.fit(data.X[train], data.y[train])
     y_pred = reg.predict(data.X[test])
     assert y_pred.shape == (test.sum(), 2)
@@ -65,8 +72,9 @@ def test_fitted_attributes_and_untouched_params(data):
 
 def test_plain_array_and_1d_target(data):
     X = np.asarray(data.X)
-    reg = EEG2BoldRegressor(CompactNet, sfreq=SFREQ, max_epochs=2, random_state=0,
-                            module__n_branches=3)
+    reg = EEG2BoldRegressor(
+        CompactNet, sfreq=SFREQ, max_epochs=2, random_state=0, module__n_branches=3
+    )
     y_pred = reg.fit(X, data.y[:, 0], groups=data.groups).predict(X)
     assert y_pred.shape == (len(X),)
     with pytest.raises(ValueError, match="sfreq"):
@@ -76,14 +84,18 @@ def test_plain_array_and_1d_target(data):
 
 
 def test_same_random_state_same_numbers(data):
-    fits = [EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, random_state=3, **TINY_DEEP)
-            .fit(data.X, data.y) for _ in range(2)]
+    fits = [
+        EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, random_state=3, **TINY_DEEP).fit(
+            data.X, data.y
+        )
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(fits[0].predict(data.X), fits[1].predict(data.X))
-    np.testing.assert_array_equal(fits[0].history[:, "train_loss"],
-                                  fits[1].history[:, "train_loss"])
+    np.testing.assert_array_equal(
+        fits[0].history[:, "train_loss"], fits[1].history[:, "train_loss"]
+    )
     other = EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, random_state=4, **TINY_DEEP)
-    assert not np.array_equal(other.fit(data.X, data.y).predict(data.X),
-                              fits[0].predict(data.X))
+    assert not np.array_equal(other.fit(data.X, data.y).predict(data.X), fits[0].predict(data.X))
 
 
 def test_predictions_ignore_the_bold_encoder(data):
@@ -97,8 +109,9 @@ def test_predictions_ignore_the_bold_encoder(data):
 
 def test_bold_reaches_the_bold_encoder_in_training(data):
     seen = []
-    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0, train_split=None,
-                            **TINY_DEEP)
+    reg = EEG2BoldRegressor(
+        EEG2BoldNet, max_epochs=1, random_state=0, train_split=None, **TINY_DEEP
+    )
     reg.initialize_module = _spy(reg.initialize_module, seen)
     reg.fit(data.X, data.y)
     assert seen and seen[0] == (reg.batch_size, 2)
@@ -116,6 +129,7 @@ def _spy(initialize_module, seen):
 
         encoder.forward = forward
         return net
+
     return wrapped
 
 
@@ -133,12 +147,23 @@ def test_clone_pickle_set_params(data):
 
 
 def test_mismatched_inputs_raise(data):
-    reg = EEG2BoldRegressor(CompactNet, max_epochs=1, random_state=0,
-                            module__n_branches=3).fit(data.X, data.y)
-    renamed = make_windows([
-        Recording(r.eeg, r.bold, r.volume_times, sfreq=SFREQ,
-                  ch_names=[c + "x" for c in CH_NAMES], subject=r.subject)
-        for r in toy_recordings(1, 30.0)], window=2.0)
+    reg = EEG2BoldRegressor(CompactNet, max_epochs=1, random_state=0, module__n_branches=3).fit(
+        data.X, data.y
+    )
+    renamed = make_windows(
+        [
+            Recording(
+                r.eeg,
+                r.bold,
+                r.volume_times,
+                sfreq=SFREQ,
+                ch_names=[c + "x" for c in CH_NAMES],
+                subject=r.subject,
+            )
+            for r in toy_recordings(1, 30.0)
+        ],
+        window=2.0,
+    )
     with pytest.raises(ValueError, match="other channels"):
         reg.predict(renamed.X)
     with warnings.catch_warnings():
@@ -170,14 +195,23 @@ def test_time_blocked_validation_split(data):
         assert data.times[own_valid].min() - data.times[own_train].max() >= 2.0 + 5.0
     # Plain arrays: row order, n_gap rows skipped, groups from the fit parameter.
     train, valid = TimeBlockedValidSplit(valid_size=0.25, n_gap=3).split_indices(
-        np.zeros((40, 1, 1)), groups=np.repeat([0, 1], 20))
+        np.zeros((40, 1, 1)), groups=np.repeat([0, 1], 20)
+    )
     np.testing.assert_array_equal(valid, np.r_[15:20, 35:40])
     np.testing.assert_array_equal(train, np.r_[0:12, 20:32])
 
 
 def test_early_stopping_restores_the_best_epoch(data):
-    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=6, lr=3e-3, patience=2, batch_size=512,
-                            refit_readout=False, random_state=0, **TINY_DEEP).fit(data.X, data.y)
+    reg = EEG2BoldRegressor(
+        EEG2BoldNet,
+        max_epochs=6,
+        lr=3e-3,
+        patience=2,
+        batch_size=512,
+        refit_readout=False,
+        random_state=0,
+        **TINY_DEEP,
+    ).fit(data.X, data.y)
     assert "early_stopping" in dict(reg.callbacks_)
     _, valid = reg.train_split.split_indices(data.X)
     outputs = (reg.predict(data.X[valid]) - reg.output_intercept_) / reg.output_coef_
@@ -185,17 +219,23 @@ def test_early_stopping_restores_the_best_epoch(data):
     assert restored_loss == pytest.approx(min(reg.history[:, "valid_loss"]), abs=1e-4)
 
 
-@pytest.mark.parametrize("module, kwargs", [(CompactNet, dict(module__n_branches=4)),
-                                            (CompactNet, {}),  # fixed, cached band filters
-                                            (EEG2BoldNet, dict(TINY_DEEP, module__skip_lags=0))])
+@pytest.mark.parametrize(
+    "module, kwargs",
+    [
+        (CompactNet, dict(module__n_branches=4)),
+        (CompactNet, {}),  # fixed, cached band filters
+        (EEG2BoldNet, dict(TINY_DEEP, module__skip_lags=0)),
+    ],
+)
 def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import KFold
     from sklearn.preprocessing import StandardScaler
 
     alphas = (0.1, 10.0, 1000.0)
-    reg = EEG2BoldRegressor(module, max_epochs=2, readout_alphas=alphas, random_state=0,
-                            **kwargs).fit(data.X, data.y)
+    reg = EEG2BoldRegressor(
+        module, max_epochs=2, readout_alphas=alphas, random_state=0, **kwargs
+    ).fit(data.X, data.y)
     features, _ = reg._readout_inputs(data.X)
     target = (data.y - reg.y_mean_) / reg.y_std_
     scaler = StandardScaler().fit(features)
@@ -206,8 +246,9 @@ def test_readout_is_the_cross_validated_ridge_solution(data, module, kwargs):
     raw = (reg.predict(data.X) - reg.output_intercept_) / reg.output_coef_
     np.testing.assert_allclose(raw, ridge.predict(scaler.transform(features)), atol=2e-3)
     # Without the refit the readout keeps its trained weights.
-    plain = EEG2BoldRegressor(module, max_epochs=2, refit_readout=False, random_state=0,
-                              **kwargs).fit(data.X, data.y)
+    plain = EEG2BoldRegressor(
+        module, max_epochs=2, refit_readout=False, random_state=0, **kwargs
+    ).fit(data.X, data.y)
     assert plain.readout_alpha_ is None
     assert not np.allclose(plain.predict(data.X), reg.predict(data.X))
 
@@ -218,8 +259,14 @@ def test_linear_path_is_resolved_on_what_the_deep_path_leaves(data):
     from sklearn.preprocessing import StandardScaler
 
     alphas = (0.1, 10.0, 1000.0)
-    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=2, readout_alphas=alphas, random_state=0,
-                            **TINY_DEEP, module__skip_lags=2).fit(data.X, data.y)
+    reg = EEG2BoldRegressor(
+        EEG2BoldNet,
+        max_epochs=2,
+        readout_alphas=alphas,
+        random_state=0,
+        **TINY_DEEP,
+        module__skip_lags=2,
+    ).fit(data.X, data.y)
     lagged, deep = reg._readout_inputs(data.X)  # the deep path already scaled to the targets
     assert lagged.shape == (len(data.X), 4 * 2)
     target = (data.y - reg.y_mean_) / reg.y_std_
@@ -229,8 +276,9 @@ def test_linear_path_is_resolved_on_what_the_deep_path_leaves(data):
     assert 2 < len(rows) < len(data.X) / 4
     held, t = deep[rows], target[rows]
     kept = np.any(deep != 0, axis=0)
-    np.testing.assert_allclose(((held - held.mean(0)) * (t - held)).sum(0)[kept], 0,
-                               atol=1e-3 * len(rows))
+    np.testing.assert_allclose(
+        ((held - held.mean(0)) * (t - held)).sum(0)[kept], 0, atol=1e-3 * len(rows)
+    )
     # ... and the linear path is the cross-validated ridge on what it leaves.
     scaler = StandardScaler().fit(lagged)
     ridge = RidgeCV(alphas=alphas, cv=KFold(5)).fit(scaler.transform(lagged), target - deep)
@@ -240,8 +288,9 @@ def test_linear_path_is_resolved_on_what_the_deep_path_leaves(data):
 
 
 def test_partial_fit_trains_the_readout_by_gradient(data):
-    reg = EEG2BoldRegressor(CompactNet, max_epochs=1, train_split=None, random_state=0,
-                            module__n_branches=4).fit(data.X, data.y)
+    reg = EEG2BoldRegressor(
+        CompactNet, max_epochs=1, train_split=None, random_state=0, module__n_branches=4
+    ).fit(data.X, data.y)
     assert reg.readout_alpha_ is not None  # fit re-solved it
     solved = reg.module_.readout.weight.detach().clone()
     reg.partial_fit(data.X[:40], data.y[:40])
@@ -251,8 +300,9 @@ def test_partial_fit_trains_the_readout_by_gradient(data):
     assert not torch.equal(moved, solved)
     assert torch.linalg.norm(moved - solved) < 0.5 * torch.linalg.norm(solved)
     assert "_in_fit_" not in reg.get_params()
-    online = EEG2BoldRegressor(CompactNet, max_epochs=1, train_split=None, random_state=0,
-                               module__n_branches=4).partial_fit(data.X, data.y)
+    online = EEG2BoldRegressor(
+        CompactNet, max_epochs=1, train_split=None, random_state=0, module__n_branches=4
+    ).partial_fit(data.X, data.y)
     assert online.readout_alpha_ is None
 
 
@@ -282,17 +332,22 @@ def test_refit_readout_options(data):
 def test_grid_search_over_architectures_and_pipelines(data):
     deep = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0)
     log_power = make_pipeline(
-        FunctionTransformer(lambda X: np.log(np.var(np.asarray(X), axis=2))), Ridge())
+        FunctionTransformer(lambda X: np.log(np.var(np.asarray(X), axis=2))), Ridge()
+    )
     pipe = Pipeline([("model", deep)])
     grid = [
-        {"model": [deep], "model__module": [EEG2BoldNet],
-         **{"model__" + k: [v] for k, v in TINY_DEEP.items()},
-         "model__module__n_blocks": [1, 2]},
+        {
+            "model": [deep],
+            "model__module": [EEG2BoldNet],
+            **{"model__" + k: [v] for k, v in TINY_DEEP.items()},
+            "model__module__n_blocks": [1, 2],
+        },
         {"model": [deep], "model__module": [CompactNet], "model__module__n_branches": [2]},
         {"model": [log_power], "model__ridge__alpha": [1.0]},
     ]
-    search = GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=2), scoring=mean_r_scorer,
-                          error_score="raise")
+    search = GridSearchCV(
+        pipe, grid, cv=GroupKFold(n_splits=2), scoring=mean_r_scorer, error_score="raise"
+    )
     search.fit(data.X, data.y, groups=data.groups)
     assert len(search.cv_results_["params"]) == 4
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
@@ -301,8 +356,9 @@ def test_grid_search_over_architectures_and_pipelines(data):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda(data):
-    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, random_state=0, device="cuda",
-                            **TINY_DEEP).fit(data.X, data.y)
+    reg = EEG2BoldRegressor(
+        EEG2BoldNet, max_epochs=1, random_state=0, device="cuda", **TINY_DEEP
+    ).fit(data.X, data.y)
     assert next(reg.module_.parameters()).is_cuda
     assert reg.predict(data.X).shape == data.y.shape
 
@@ -321,14 +377,12 @@ class _DataInitialisedNet(CompactNet):
 
 def test_module_is_initialised_from_the_training_data(data):
     _INIT_CALLS.clear()
-    reg = EEG2BoldRegressor(_DataInitialisedNet, max_epochs=1, random_state=0,
-                            module__n_branches=4)
+    reg = EEG2BoldRegressor(_DataInitialisedNet, max_epochs=1, random_state=0, module__n_branches=4)
     reg.fit(data.X[:80], data.y[:80])
-    (X, y), = _INIT_CALLS
+    ((X, y),) = _INIT_CALLS
     # What the network's batches carry: scaled float32 windows, standardised targets.
     assert X.dtype == torch.float32 and X.shape == (80, 8, 100)
-    np.testing.assert_allclose(X.numpy(), np.asarray(data.X[:80]) / reg.input_scale_,
-                               rtol=1e-5)
+    np.testing.assert_allclose(X.numpy(), np.asarray(data.X[:80]) / reg.input_scale_, rtol=1e-5)
     np.testing.assert_allclose(y.numpy(), (data.y[:80] - reg.y_mean_) / reg.y_std_, rtol=1e-5)
     # Before the first epoch, with an optimizer that sees the module's parameters.
     optimised = {id(p) for group in reg.optimizer_.param_groups for p in group["params"]}
@@ -347,13 +401,24 @@ def test_each_public_call_checks_once_and_post_training_is_one_pass(data):
 
     import skeeg2bold.nn._regressor as regressor_module
 
-    reg = EEG2BoldRegressor(EEG2BoldNet, max_epochs=1, train_split=None, random_state=0,
-                            **TINY_DEEP, module__skip_lags=2)
+    reg = EEG2BoldRegressor(
+        EEG2BoldNet,
+        max_epochs=1,
+        train_split=None,
+        random_state=0,
+        **TINY_DEEP,
+        module__skip_lags=2,
+    )
     n_batches = int(np.ceil(len(data.X) / reg.batch_size))
-    fitted = mock.patch.object(regressor_module, "check_fitted_windows",
-                               wraps=regressor_module.check_fitted_windows)
-    with fitted as check, mock.patch.object(EEG2BoldNet, "forward", autospec=True,
-                                            side_effect=EEG2BoldNet.forward) as forward:
+    fitted = mock.patch.object(
+        regressor_module, "check_fitted_windows", wraps=regressor_module.check_fitted_windows
+    )
+    with (
+        fitted as check,
+        mock.patch.object(
+            EEG2BoldNet, "forward", autospec=True, side_effect=EEG2BoldNet.forward
+        ) as forward,
+    ):
         reg.fit(data.X, data.y)
         # Training batches only: the readout and the calibration need no extra forward.
         assert check.call_count == 0 and forward.call_count == n_batches

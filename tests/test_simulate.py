@@ -28,16 +28,22 @@ SFREQ = 100.0
 @pytest.fixture(scope="module")
 def sim():
     # Full-length runs at a low rate: everything but the EEG rate is the default.
-    return simulate_eeg_fmri(n_subjects=N_SUBJECTS, duration=DURATION, sfreq=SFREQ,
-                             random_state=0)
+    return simulate_eeg_fmri(n_subjects=N_SUBJECTS, duration=DURATION, sfreq=SFREQ, random_state=0)
 
 
 def test_layout_names_and_rates(sim):
     assert len(sim.recordings) == len(sim.truth) == N_SUBJECTS
     assert [rec.subject for rec in sim.recordings] == [f"sub-0{k}" for k in range(1, 7)]
     assert sim.roi_names == list(ROI_NAMES)
-    assert ROI_NAMES[:7] == ("Left Thalamus", "Left Caudate", "Left Putamen", "Left Pallidum",
-                             "Left Hippocampus", "Left Amygdala", "Left Accumbens")
+    assert ROI_NAMES[:7] == (
+        "Left Thalamus",
+        "Left Caudate",
+        "Left Putamen",
+        "Left Pallidum",
+        "Left Hippocampus",
+        "Left Amygdala",
+        "Left Accumbens",
+    )
     assert ROI_NAMES[7] == "Right Thalamus"
     for rec, gt in zip(sim.recordings, sim.truth):
         assert rec.ch_names == list(CWL_CH_NAMES) and len(rec.ch_names) == 30
@@ -92,8 +98,7 @@ def test_deterministic_and_subjects_independent_of_count():
 def test_oracle_reaches_the_stated_ceiling(sim):
     pooled_bold = np.vstack([r.bold - r.bold.mean(0) for r in sim.recordings])
     pooled_oracle = np.vstack([g.oracle - g.oracle.mean(0) for g in sim.truth])
-    np.testing.assert_allclose(pearson_r(pooled_bold, pooled_oracle), sim.noise_ceiling,
-                               atol=1e-12)
+    np.testing.assert_allclose(pearson_r(pooled_bold, pooled_oracle), sim.noise_ceiling, atol=1e-12)
     # The realised ceiling matches the variance budget it was designed from,
     # and the defaults make it hard but learnable.
     assert np.abs(sim.noise_ceiling - sim.design_ceiling).mean() < 0.06
@@ -113,8 +118,9 @@ def test_no_model_on_the_latents_beats_the_ceiling(sim):
     # A ridge that sees the true EEG-visible latents (several HRF-lagged
     # copies) can approach but not pass the ceiling on held-out subjects.
     X, Y, groups = _hrf_features(sim, lambda gt: gt.latents, lags=(4.0, 5.5, 7.0))
-    pred = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 11)), X, Y, groups=groups,
-                             cv=GroupKFold(3))
+    pred = cross_val_predict(
+        RidgeCV(alphas=np.logspace(-2, 3, 11)), X, Y, groups=groups, cv=GroupKFold(3)
+    )
     r = pearson_r(Y, pred)
     assert r.mean() < sim.noise_ceiling.mean()
     assert r.mean() > 0.5 * sim.noise_ceiling.mean()
@@ -156,22 +162,33 @@ def test_informed_linear_model_beats_time_shuffled(sim):
     # circularly shifted in time (autocorrelation kept, alignment broken)
     # scores at chance.
     X, Y, groups = _hrf_features(
-        sim, lambda gt: np.log(gt.envelopes.reshape(gt.envelopes.shape[0], -1)))
+        sim, lambda gt: np.log(gt.envelopes.reshape(gt.envelopes.shape[0], -1))
+    )
     rng = np.random.default_rng(0)
 
     def score(target):
-        pred = cross_val_predict(RidgeCV(alphas=np.logspace(0, 4, 9)), X, target,
-                                 groups=groups, cv=GroupKFold(3))
-        return np.mean([pearson_r(target[groups == g], pred[groups == g]).mean()
-                        for g in np.unique(groups)])
+        pred = cross_val_predict(
+            RidgeCV(alphas=np.logspace(0, 4, 9)), X, target, groups=groups, cv=GroupKFold(3)
+        )
+        return np.mean(
+            [pearson_r(target[groups == g], pred[groups == g]).mean() for g in np.unique(groups)]
+        )
 
     aligned = score(Y)
     # Chance with slow signals is wide: average over a few shifts.
-    shifted = np.mean([
-        score(np.vstack([np.roll(Y[groups == g], rng.integers(30, 110), axis=0)
-                         for g in np.unique(groups)]))
-        for _ in range(4)
-    ])
+    shifted = np.mean(
+        [
+            score(
+                np.vstack(
+                    [
+                        np.roll(Y[groups == g], rng.integers(30, 110), axis=0)
+                        for g in np.unique(groups)
+                    ]
+                )
+            )
+            for _ in range(4)
+        ]
+    )
     assert aligned > 0.1
     assert abs(shifted) < 0.05
     assert aligned > shifted + 0.08
@@ -218,12 +235,16 @@ def test_leadfield_is_mne_dipole_forward():
     rng = np.random.default_rng(0)
     head, other = subject_head(rng), subject_head(rng)
     info = mne.create_info(list(CWL_CH_NAMES), 1000.0, ch_types="eeg")
-    info.set_montage(mne.channels.make_dig_montage(
-        ch_pos=dict(zip(CWL_CH_NAMES, head["ch_pos"])), coord_frame="head"))
+    info.set_montage(
+        mne.channels.make_dig_montage(
+            ch_pos=dict(zip(CWL_CH_NAMES, head["ch_pos"])), coord_frame="head"
+        )
+    )
     sphere = mne.make_sphere_model(r0=head["r0"], head_radius=head["radius"], verbose=False)
     n = head["src_pos"].shape[0]
-    dipoles = mne.Dipole(np.arange(n, dtype=float), head["src_pos"], np.ones(n),
-                         head["src_ori"], np.ones(n))
+    dipoles = mne.Dipole(
+        np.arange(n, dtype=float), head["src_pos"], np.ones(n), head["src_ori"], np.ones(n)
+    )
     fwd, _ = mne.make_forward_dipole(dipoles, sphere, info, verbose=False)
     np.testing.assert_allclose(head["gain"], fwd["sol"]["data"], rtol=1e-6)
     assert not np.allclose(head["gain"], other["gain"], rtol=0.05)
@@ -242,10 +263,10 @@ def test_artifacts_are_frontal_blinks_and_cardiac():
     # autocorrelation peaks one heartbeat later.
     back = art[names.index("O1")]
     back = back - back.mean()
-    acf = np.correlate(back, back, mode="full")[back.size - 1:] / (back @ back)
+    acf = np.correlate(back, back, mode="full")[back.size - 1 :] / (back @ back)
     rr = int(round(100.0 * 60.0 / with_art.truth[0].heart_rate))
-    assert acf[int(0.85 * rr): int(1.15 * rr)].max() > 0.3
-    assert acf[int(0.4 * rr): int(0.6 * rr)].max() < 0.3
+    assert acf[int(0.85 * rr) : int(1.15 * rr)].max() > 0.3
+    assert acf[int(0.4 * rr) : int(0.6 * rr)].max() < 0.3
 
 
 def test_windows_and_paper_protocol_fit(sim):
@@ -282,8 +303,11 @@ def _hrf_features(sim, get, lags=(5.0,)):
         feats = get(gt)
         feats = feats - feats.mean(axis=0)
         cols = [
-            sample(convolve_hrf(feats, np.repeat(hrf(lag)[:, None], feats.shape[1], 1)),
-                    gt.latent_times, rec.volume_times)
+            sample(
+                convolve_hrf(feats, np.repeat(hrf(lag)[:, None], feats.shape[1], 1)),
+                gt.latent_times,
+                rec.volume_times,
+            )
             for lag in lags
         ]
         X.append(np.hstack(cols))
@@ -298,15 +322,20 @@ def test_source_recordings_are_what_the_leadfield_mixes_into_the_eeg():
     from skeeg2bold import make_windows
     from skeeg2bold.datasets import source_recordings
 
-    sim = simulate_eeg_fmri(n_subjects=2, duration=40.0, sfreq=100.0, eeg_noise=0.0,
-                            artifacts=False, random_state=3)
+    sim = simulate_eeg_fmri(
+        n_subjects=2, duration=40.0, sfreq=100.0, eeg_noise=0.0, artifacts=False, random_state=3
+    )
     sources = source_recordings(sim)
     for rec, src, gt in zip(sim.recordings, sources, sim.truth):
         assert src.ch_names == sim.source_names and src.subject == rec.subject
         assert src.sfreq == gt.sources_sfreq == rec.sfreq  # 100 Hz EEG: no upsampling
         # Without background, sensor noise and artifacts the EEG is the mixed sources.
-        np.testing.assert_allclose(rec.eeg, gt.gain @ (gt.sources.astype(float) * 1e-9),
-                                   rtol=1e-4, atol=1e-4 * np.abs(rec.eeg).max())
+        np.testing.assert_allclose(
+            rec.eeg,
+            gt.gain @ (gt.sources.astype(float) * 1e-9),
+            rtol=1e-4,
+            atol=1e-4 * np.abs(rec.eeg).max(),
+        )
         np.testing.assert_array_equal(src.bold, rec.bold)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -70,8 +70,9 @@ def test_paper_protocol_parts_are_disjoint_in_time(n_subjects, duration, tr, win
     cv = PaperProtocolSplit(window=window, gap=gap, times=times)
     X = np.zeros((times.size, 1))
     assert cv.get_n_splits(X, groups=groups) == n_subjects
-    for (train, valid, test), subject in zip(cv.split_with_validation(X, groups=groups),
-                                             np.unique(groups)):
+    for (train, valid, test), subject in zip(
+        cv.split_with_validation(X, groups=groups), np.unique(groups)
+    ):
         own = groups == subject
         assert set(groups[test]) == {subject} and set(groups[valid]) == {subject}
         assert np.all(~own[train] | (times[train] <= times[own].min() - window + 68.7 + 1e-9))
@@ -88,7 +89,7 @@ def test_paper_protocol_matches_hand_computed_parts():
     groups = np.repeat(["a", "b"], times.size)
     times2 = np.r_[times, times]
     cv = PaperProtocolSplit(window=10.0, times=times2, subjects=["b"])
-    (train, valid, test), = cv.split_with_validation(np.zeros((times2.size, 1)), groups=groups)
+    ((train, valid, test),) = cv.split_with_validation(np.zeros((times2.size, 1)), groups=groups)
     own_t = times2[train][groups[train] == "b"]
     assert own_t.min() == 10.0 and own_t.max() == 68.0  # ends <= 68.7
     # starts >= 68.7, ends <= 128.7
@@ -103,8 +104,16 @@ def test_splitters_read_times_from_windows_inside_cross_validate():
     for s in range(3):
         eeg = rng.standard_normal((2, 100 * 300))
         onsets = 1.0 + 1.95 * np.arange(150)
-        recs.append(Recording(eeg, rng.standard_normal((150, 2)), onsets, sfreq=100.0,
-                              ch_names=["Cz", "Pz"], subject=f"s{s}"))
+        recs.append(
+            Recording(
+                eeg,
+                rng.standard_normal((150, 2)),
+                onsets,
+                sfreq=100.0,
+                ch_names=["Cz", "Pz"],
+                subject=f"s{s}",
+            )
+        )
     with pytest.warns(UserWarning):
         data = make_windows(recs, window=5.0)
 
@@ -116,12 +125,14 @@ def test_splitters_read_times_from_windows_inside_cross_validate():
             return super().predict(np.asarray(X)[:, :, ::50].reshape(len(X), -1))
 
     for cv in (PaperProtocolSplit(window=5.0), TimeBlockedSplit(3, window=5.0)):
-        res = cross_validate(Flatten(), data.X, data.y, groups=data.groups, cv=cv,
-                             scoring=mean_r_scorer)
+        res = cross_validate(
+            Flatten(), data.X, data.y, groups=data.groups, cv=cv, scoring=mean_r_scorer
+        )
         assert len(res["test_score"]) == 3 and np.all(np.isfinite(res["test_score"]))
     # Nested: the inner search receives an indexed EEGWindows whose times follow the rows.
-    search = GridSearchCV(Flatten(), {"alpha": [1.0, 10.0]}, cv=TimeBlockedSplit(2, window=5.0),
-                          scoring=mean_r_scorer)
+    search = GridSearchCV(
+        Flatten(), {"alpha": [1.0, 10.0]}, cv=TimeBlockedSplit(2, window=5.0), scoring=mean_r_scorer
+    )
     cross_validate(search, data.X, data.y, groups=data.groups, cv=GroupKFold(3))
 
 
@@ -137,8 +148,11 @@ def test_splitter_errors():
         next(PaperProtocolSplit(times=np.arange(20.0)).split(X, groups=np.zeros(20)))
     short = np.arange(10.0, 100.0, 2.0)
     with pytest.raises(ValueError, match="no test window"):
-        next(PaperProtocolSplit(window=10.0, times=np.r_[short, short]).split(
-            np.zeros((2 * short.size, 1)), groups=np.repeat([0, 1], short.size)))
+        next(
+            PaperProtocolSplit(window=10.0, times=np.r_[short, short]).split(
+                np.zeros((2 * short.size, 1)), groups=np.repeat([0, 1], short.size)
+            )
+        )
     with pytest.raises(ValueError, match="gap must be"):
         next(TimeBlockedSplit(gap=-1.0, times=np.arange(20.0)).split(X))
 
@@ -173,7 +187,7 @@ def _reference_valid_split(X, valid_size, gap, n_gap, groups=None):
     for subject in np.unique(groups):
         own = np.flatnonzero(groups == subject)
         own = own[np.argsort(order_key[own], kind="stable")]
-        held = own[-max(int(np.ceil(valid_size * own.size)), 1):]
+        held = own[-max(int(np.ceil(valid_size * own.size)), 1) :]
         train.append(own[order_key[own] <= order_key[held].min() - margin])
         valid.append(held)
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
@@ -193,8 +207,7 @@ def test_network_validation_split_keeps_its_rows(valid_size, gap, layout):
         times, groups = times[rows], groups[rows]
     X = _Windows(times, groups)
     split = TimeBlockedValidSplit(valid_size, gap=gap)
-    for got, expected in zip(split.split_indices(X),
-                             _reference_valid_split(X, valid_size, gap, 8)):
+    for got, expected in zip(split.split_indices(X), _reference_valid_split(X, valid_size, gap, 8)):
         np.testing.assert_array_equal(got, expected)
 
 
@@ -205,8 +218,9 @@ def test_network_validation_split_keeps_its_rows_for_plain_arrays(n_gap, groups)
 
     X = np.zeros((100, 2, 5))
     split = TimeBlockedValidSplit(0.2, n_gap=n_gap)
-    for got, expected in zip(split.split_indices(X, groups),
-                             _reference_valid_split(X, 0.2, 0.0, n_gap, groups)):
+    for got, expected in zip(
+        split.split_indices(X, groups), _reference_valid_split(X, 0.2, 0.0, n_gap, groups)
+    ):
         np.testing.assert_array_equal(got, expected)
 
 
@@ -222,8 +236,11 @@ def _reference_time_blocked(times, groups, n_splits, end_distance):
         train = blocks != k
         for g in np.unique(groups):
             t_test = times[(blocks == k) & (groups == g)]
-            train &= ~((groups == g) & (times > t_test.min() - end_distance)
-                       & (times < t_test.max() + end_distance))
+            train &= ~(
+                (groups == g)
+                & (times > t_test.min() - end_distance)
+                & (times < t_test.max() + end_distance)
+            )
         yield np.flatnonzero(train), np.flatnonzero(blocks == k)
 
 
@@ -235,7 +252,8 @@ def test_time_blocked_gap_counts_from_the_window_edges(gap, window):
     X = np.zeros((times.size, 1))
     folds = TimeBlockedSplit(3, window=window, gap=gap, times=times).split(X, groups=groups)
     for (tr, te), (ref_tr, ref_te) in zip(
-            folds, _reference_time_blocked(times, groups, 3, window + gap)):
+        folds, _reference_time_blocked(times, groups, 3, window + gap)
+    ):
         np.testing.assert_array_equal(tr, ref_tr)
         np.testing.assert_array_equal(te, ref_te)
         _assert_no_overlap(times, groups, tr, te, window, min_gap=gap)
@@ -247,7 +265,7 @@ def test_last_block_split_holds_out_each_subjects_end():
     times, groups = _times_and_groups(2, 200.0, 2.0, 10.0, 0.0, seed=0)
     cv = LastBlockSplit(0.25, window=10.0, times=times)
     assert cv.get_n_splits() == 1
-    (train, test), = cv.split(np.zeros((times.size, 1)), groups=groups)
+    ((train, test),) = cv.split(np.zeros((times.size, 1)), groups=groups)
     for g in np.unique(groups):
         own_train, own_test = train[groups[train] == g], test[groups[test] == g]
         assert own_test.size == np.ceil(0.25 * (groups == g).sum())

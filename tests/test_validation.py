@@ -13,17 +13,20 @@ def test_check_int_accepts_integers_of_any_kind():
     assert check_int(0, "n", min_value=0, max_value=0) == 0
 
 
-@pytest.mark.parametrize("value, kwargs, message", [
-    (0, dict(min_value=1), "n_members must be a positive integer, got 0."),
-    (2.5, dict(min_value=1), "n_members must be a positive integer, got 2.5."),
-    (3.0, dict(min_value=1), "n_members must be a positive integer, got 3.0."),
-    (True, dict(min_value=1), "n_members must be a positive integer, got True."),
-    ("2", dict(min_value=0), "n_members must be a non-negative integer, got '2'."),
-    (1, dict(min_value=2), "n_members must be an integer >= 2, got 1."),
-    (9, dict(min_value=0, max_value=4), r"n_members must be an integer in \[0, 4\], got 9."),
-    (None, {}, "n_members must be an integer, got None."),
-    ("0", dict(allow_none=True), "n_members must be an integer or None, got '0'."),
-])
+@pytest.mark.parametrize(
+    "value, kwargs, message",
+    [
+        (0, dict(min_value=1), "n_members must be a positive integer, got 0."),
+        (2.5, dict(min_value=1), "n_members must be a positive integer, got 2.5."),
+        (3.0, dict(min_value=1), "n_members must be a positive integer, got 3.0."),
+        (True, dict(min_value=1), "n_members must be a positive integer, got True."),
+        ("2", dict(min_value=0), "n_members must be a non-negative integer, got '2'."),
+        (1, dict(min_value=2), "n_members must be an integer >= 2, got 1."),
+        (9, dict(min_value=0, max_value=4), r"n_members must be an integer in \[0, 4\], got 9."),
+        (None, {}, "n_members must be an integer, got None."),
+        ("0", dict(allow_none=True), "n_members must be an integer or None, got '0'."),
+    ],
+)
 def test_check_int_names_the_argument_value_and_range(value, kwargs, message):
     with pytest.raises(InvalidArgumentError, match=message) as info:
         check_int(value, "n_members", **kwargs)
@@ -31,17 +34,26 @@ def test_check_int_names_the_argument_value_and_range(value, kwargs, message):
     assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
 
 
-@pytest.mark.parametrize("call, name", [
-    ("from skeeg2bold.ensemble import SeedEnsembleRegressor as S; from sklearn.linear_model "
-     "import Ridge; import numpy as np; S(Ridge(), n_members=0).fit(np.ones((4, 1)), np.ones(4))",
-     "n_members"),
-    ("from skeeg2bold.model_selection import TimeBlockedSplit as T; import numpy as np; "
-     "next(T(1, window=1.0, times=np.arange(9.0)).split(np.ones((9, 1))))", "n_splits"),
-    ("from skeeg2bold.datasets import simulate_eeg_fmri as s; s(n_subjects=0)", "n_subjects"),
-    ("from skeeg2bold.utils import thread_budget as t; t(2, n_cpus=2.5)", "n_cpus"),
-    ("from skeeg2bold.nn import CompactNet as C; C(n_chans=0)", "n_chans"),
-    ("from skeeg2bold.io import make_toy_atlas as m; m(shape=(4, 4, 0))", "shape"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (
+            "from skeeg2bold.ensemble import SeedEnsembleRegressor as S; "
+            "from sklearn.linear_model import Ridge; import numpy as np; "
+            "S(Ridge(), n_members=0).fit(np.ones((4, 1)), np.ones(4))",
+            "n_members",
+        ),
+        (
+            "from skeeg2bold.model_selection import TimeBlockedSplit as T; import numpy as np; "
+            "next(T(1, window=1.0, times=np.arange(9.0)).split(np.ones((9, 1))))",
+            "n_splits",
+        ),
+        ("from skeeg2bold.datasets import simulate_eeg_fmri as s; s(n_subjects=0)", "n_subjects"),
+        ("from skeeg2bold.utils import thread_budget as t; t(2, n_cpus=2.5)", "n_cpus"),
+        ("from skeeg2bold.nn import CompactNet as C; C(n_chans=0)", "n_chans"),
+        ("from skeeg2bold.io import make_toy_atlas as m; m(shape=(4, 4, 0))", "shape"),
+    ],
+)
 def test_inline_integer_checks_go_through_check_int(call, name):
     # One helper: every integer argument fails with its wording and class.
     code = f"{call}\n"
@@ -61,12 +73,15 @@ def test_utils_modules_import_without_a_cycle():
     graph = {}
     for path in folder.glob("_*.py"):
         graph[path.stem] = {
-            node.module for node in ast.walk(ast.parse(path.read_text()))
+            node.module
+            for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
         }
 
     def reaches(start, target, seen=()):
-        return any(m == target or (m not in seen and reaches(m, target, (*seen, m)))
-                   for m in graph.get(start, ()))
+        return any(
+            m == target or (m not in seen and reaches(m, target, (*seen, m)))
+            for m in graph.get(start, ())
+        )
 
     assert not [m for m in graph if reaches(m, m)], graph

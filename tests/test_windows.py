@@ -16,14 +16,29 @@ from skeeg2bold import (
 SFREQ = 100.0
 
 
-def _recording(n_seconds=60.0, n_volumes=28, tr=1.95, jitter=0.0, subject="s1", seed=0,
-               ch_names=("Cz", "Pz", "Oz"), first=0.5):
+def _recording(
+    n_seconds=60.0,
+    n_volumes=28,
+    tr=1.95,
+    jitter=0.0,
+    subject="s1",
+    seed=0,
+    ch_names=("Cz", "Pz", "Oz"),
+    first=0.5,
+):
     rng = np.random.default_rng(seed)
     eeg = rng.standard_normal((len(ch_names), int(n_seconds * SFREQ)))
     onsets = first + tr * np.arange(n_volumes) + rng.uniform(-jitter, jitter, n_volumes)
     bold = rng.standard_normal((n_volumes, 2))
-    return Recording(eeg, bold, onsets, sfreq=SFREQ, ch_names=list(ch_names),
-                     roi_names=["Left Thalamus", "Right Thalamus"], subject=subject)
+    return Recording(
+        eeg,
+        bold,
+        onsets,
+        sfreq=SFREQ,
+        ch_names=list(ch_names),
+        roi_names=["Left Thalamus", "Right Thalamus"],
+        subject=subject,
+    )
 
 
 def test_windows_align_with_hand_computed_indices_under_jitter():
@@ -31,12 +46,14 @@ def test_windows_align_with_hand_computed_indices_under_jitter():
     with pytest.warns(DroppedWindowsWarning, match="before the EEG"):
         data = make_windows(rec, window=5.0)
     n_times = 500
-    expected = [(int(round(t * SFREQ)) - n_times, k) for k, t in enumerate(rec.volume_times)
-                if int(round(t * SFREQ)) - n_times >= 0
-                and int(round(t * SFREQ)) <= rec.eeg.shape[1]]
+    expected = [
+        (int(round(t * SFREQ)) - n_times, k)
+        for k, t in enumerate(rec.volume_times)
+        if int(round(t * SFREQ)) - n_times >= 0 and int(round(t * SFREQ)) <= rec.eeg.shape[1]
+    ]
     assert len(data.X) == len(expected)
     for i, (start, vol) in enumerate(expected):
-        np.testing.assert_array_equal(data.X[i], rec.eeg[:, start:start + n_times])
+        np.testing.assert_array_equal(data.X[i], rec.eeg[:, start : start + n_times])
         np.testing.assert_array_equal(data.y[i], rec.bold[vol])
         assert data.bold_times[i] == rec.volume_times[vol]
         assert data.times[i] == pytest.approx((start + n_times) / SFREQ)
@@ -55,7 +72,7 @@ def test_missing_last_marker_is_extrapolated_and_windows_follow():
     with pytest.warns(DroppedWindowsWarning):
         data = make_windows(rec2, window=5.0)
     last_stop = int(round(onsets[-1] * SFREQ))
-    np.testing.assert_array_equal(data.X[-1], rec.eeg[:, last_stop - 500:last_stop])
+    np.testing.assert_array_equal(data.X[-1], rec.eeg[:, last_stop - 500 : last_stop])
     np.testing.assert_array_equal(data.y[-1], rec.bold[-1])
 
 
@@ -92,7 +109,8 @@ def test_step_interpolates_bold_and_shift_moves_the_window():
     assert np.allclose(np.diff(fine.bold_times), 0.5)
     for k in range(2):
         np.testing.assert_allclose(
-            fine.y[:, k], np.interp(fine.bold_times, rec.volume_times, rec.bold[:, k]))
+            fine.y[:, k], np.interp(fine.bold_times, rec.volume_times, rec.bold[:, k])
+        )
     with pytest.warns(DroppedWindowsWarning):
         shifted = make_windows(rec, window=5.0, shift=2.0)
     np.testing.assert_allclose(shifted.times, np.round((shifted.bold_times - 2.0) * SFREQ) / SFREQ)
@@ -112,8 +130,11 @@ def test_resampling_and_raw_input():
 
 @pytest.mark.parametrize(
     "sfreq, match",
-    [(1e9, "only be downsampled"), (2 * SFREQ, "only be downsampled"),
-     (SFREQ / 1000.5, "cannot be reached exactly")],
+    [
+        (1e9, "only be downsampled"),
+        (2 * SFREQ, "only be downsampled"),
+        (SFREQ / 1000.5, "cannot be reached exactly"),
+    ],
 )
 def test_resampling_rejects_unreachable_rates(sfreq, match):
     with pytest.raises(ValueError, match=f"sfreq=.*{match}"):
@@ -144,8 +165,13 @@ def test_multiple_subjects_and_channel_mismatch():
 )
 def test_recording_rejects_bad_input(kwargs, match):
     rng = np.random.default_rng(0)
-    args = dict(eeg=rng.standard_normal((3, 1000)), bold=np.zeros((28, 2)),
-                volume_times=np.arange(28.0), sfreq=SFREQ, ch_names=["Cz", "Pz", "Oz"])
+    args = dict(
+        eeg=rng.standard_normal((3, 1000)),
+        bold=np.zeros((28, 2)),
+        volume_times=np.arange(28.0),
+        sfreq=SFREQ,
+        ch_names=["Cz", "Pz", "Oz"],
+    )
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         Recording(args.pop("eeg"), args.pop("bold"), args.pop("volume_times"), **args)

@@ -255,8 +255,14 @@ def make_riemann_baseline(
     if not isinstance(scale, bool):
         raise TypeError(f"scale must be True or False, got {scale!r}.")
     return make_pipeline(
-        BandCovariances(sfreq=sfreq, bands=bands, n_bins=n_bins, estimator=estimator,
-                        recenter=recenter, unseen_subjects=unseen_subjects),
+        BandCovariances(
+            sfreq=sfreq,
+            bands=bands,
+            n_bins=n_bins,
+            estimator=estimator,
+            recenter=recenter,
+            unseen_subjects=unseen_subjects,
+        ),
         TangentSpaceFeatures(metric=metric),
         *([StandardScaler()] if scale else []),
         RidgeCV(alphas=alphas, cv=cv, alpha_per_target=alpha_per_target),

@@ -58,10 +58,12 @@ def bold_noise(rng, global_gain, latent_times, volume_times):
     t = latent_times
     resp_f, card_f = rng.uniform(0.22, 0.35), rng.uniform(0.9, 1.3)
     slow = 1.0 + 0.3 * slow_processes(rng, 2, n_lat)
-    phys_shared = (slow[:, 0] * np.sin(2 * np.pi * resp_f * t + rng.uniform(0, 2 * np.pi))
-                   + slow[:, 1] * np.sin(2 * np.pi * card_f * t + rng.uniform(0, 2 * np.pi)))
+    phys_shared = slow[:, 0] * np.sin(2 * np.pi * resp_f * t + rng.uniform(0, 2 * np.pi)) + slow[
+        :, 1
+    ] * np.sin(2 * np.pi * card_f * t + rng.uniform(0, 2 * np.pi))
     phys = phys_shared[:, None] * rng.uniform(0.5, 1.5, n_rois) + 0.5 * slow_processes(
-        rng, n_rois, n_lat)
+        rng, n_rois, n_lat
+    )
     # Scanner drift: a few cosines with periods longer than 100 s.
     span = t[-1] - t[0]
     k = np.arange(1, 4)

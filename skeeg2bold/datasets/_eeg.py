@@ -49,7 +49,9 @@ def _source_spectra(freqs, iaf):
         psd[k] = tiles
         for band, centre, width, height in peaks:
             centre = iaf if centre == "iaf" else centre
-            psd[k, BAND_NAMES.index(band)] += height * np.exp(-0.5 * ((freqs - centre) / width) ** 2)
+            psd[k, BAND_NAMES.index(band)] += height * np.exp(
+                -0.5 * ((freqs - centre) / width) ** 2
+            )
         psd[k] *= density**2
     return psd
 
@@ -60,8 +62,9 @@ def band_amplitudes(iaf):
     return np.sqrt(_source_spectra(freqs, iaf).sum(axis=-1) * 0.02)
 
 
-def scalp_eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_noise,
-              artifacts, dtype):
+def scalp_eeg(
+    rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_noise, artifacts, dtype
+):
     """Scalp EEG of one subject.
 
     Parameters
@@ -110,7 +113,10 @@ def scalp_eeg(rng, head, envelopes, latent_times, iaf, *, duration, sfreq, eeg_n
         env_fast = env[:, i0] * (1.0 - w) + env[:, i0 + 1] * w
         sources += env_fast * colored_noise(rng, n_src, n_int, fs, lambda f, b=b: spectra[:, b])
     background = colored_noise(
-        rng, head["gain_background"].shape[1], n_int, fs,
+        rng,
+        head["gain_background"].shape[1],
+        n_int,
+        fs,
         lambda f: 1.0 / np.maximum(f, 0.5) ** _BACKGROUND_EXPONENT,
     )
     eeg = head["gain"] @ (sources * 1e-9)
@@ -167,9 +173,11 @@ def _add_ballistocardiogram(rng, eeg, head, sfreq, heart_rate):
     onsets = (beats * sfreq).astype(np.intp)
     amplitudes = rng.uniform(0.9, 1.1, n)
     t = np.arange(int(0.6 * sfreq)) / sfreq
-    template = (np.exp(-0.5 * ((t - 0.20) / 0.03) ** 2)
-                - 0.6 * np.exp(-0.5 * ((t - 0.30) / 0.05) ** 2)
-                + 0.3 * np.exp(-0.5 * ((t - 0.45) / 0.06) ** 2))
+    template = (
+        np.exp(-0.5 * ((t - 0.20) / 0.03) ** 2)
+        - 0.6 * np.exp(-0.5 * ((t - 0.30) / 0.05) ** 2)
+        + 0.3 * np.exp(-0.5 * ((t - 0.45) / 0.06) ** 2)
+    )
     # A smooth, subject-specific field: the pattern of a few background
     # dipoles, scaled to a 5-15 uV peak.
     topography = head["gain_background"] @ rng.standard_normal(head["gain_background"].shape[1])

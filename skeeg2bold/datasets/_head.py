@@ -169,8 +169,9 @@ def subject_head(rng):
     nn = np.vstack([src_ori, bg_ori])
     # mindist=0: mne's default drops positions within 5 mm of the inner
     # skull, and a jittered cortical source (0.78 of the radius) can land there.
-    src = mne.setup_volume_source_space(pos=dict(rr=rr, nn=nn), sphere=sphere, mindist=0.0,
-                                        verbose=False)
+    src = mne.setup_volume_source_space(
+        pos=dict(rr=rr, nn=nn), sphere=sphere, mindist=0.0, verbose=False
+    )
     fwd = mne.make_forward_solution(info, None, src, sphere, meg=False, verbose=False)
     if fwd["nsource"] != rr.shape[0]:  # outside the inner skull: a bug in the geometry
         raise RuntimeError(

@@ -37,6 +37,7 @@ def slow_processes(rng, n_series, n_times, cutoff=0.05):
     0.05 Hz keeps the BOLD-relevant fluctuations far below 0.1 Hz, where
     resting-state BOLD concentrates its power.
     """
+
     def psd(f):
         return 1.0 / (f + 0.005) / (1.0 + (f / cutoff) ** 4)
 

@@ -78,25 +78,32 @@ FEATURE_NAMES = tuple(f[0] for f in _FEATURES)
 _COUPLING = {
     "Thalamus": {"drowsiness": 0.35, "posterior alpha power": 0.6, "ipsi thalamic alpha power": 0.5,
                  "ipsi Rolandic spectral broadening": 0.3},
-    "Caudate": {"drowsiness": 0.35, "prefrontal spectral broadening": 0.5, "posterior alpha power": -0.3,
-                "frontal-midline theta power": 0.3},
-    "Putamen": {"drowsiness": 0.35, "ipsi Rolandic spectral broadening": 0.5, "ipsi Rolandic beta power": -0.4,
-                "posterior alpha power": -0.3},
-    "Pallidum": {"drowsiness": 0.35, "ipsi Rolandic beta power": -0.5, "ipsi Rolandic spectral broadening": 0.3,
-                 "ipsi thalamic alpha power": 0.2},
-    "Hippocampus": {"drowsiness": 0.35, "mesiotemporal theta power": 0.6, "frontal-midline theta power": 0.3,
-                    "posterior alpha power": -0.2},
+    "Caudate": {"drowsiness": 0.35, "prefrontal spectral broadening": 0.5,
+                "posterior alpha power": -0.3, "frontal-midline theta power": 0.3},
+    "Putamen": {"drowsiness": 0.35, "ipsi Rolandic spectral broadening": 0.5,
+                "ipsi Rolandic beta power": -0.4, "posterior alpha power": -0.3},
+    "Pallidum": {"drowsiness": 0.35, "ipsi Rolandic beta power": -0.5,
+                 "ipsi Rolandic spectral broadening": 0.3, "ipsi thalamic alpha power": 0.2},
+    "Hippocampus": {"drowsiness": 0.35, "mesiotemporal theta power": 0.6,
+                    "frontal-midline theta power": 0.3, "posterior alpha power": -0.2},
     "Amygdala": {"drowsiness": 0.35, "mesiotemporal theta power": 0.4, "temporal alpha power": -0.3,
                  "prefrontal spectral broadening": 0.3},
-    "Accumbens": {"drowsiness": 0.35, "prefrontal spectral broadening": 0.5, "frontal-midline theta power": 0.3,
-                  "posterior alpha power": -0.2},
+    "Accumbens": {"drowsiness": 0.35, "prefrontal spectral broadening": 0.5,
+                  "frontal-midline theta power": 0.3, "posterior alpha power": -0.2},
 }  # fmt: skip
 
 # How much of each ROI's drive is invisible to EEG, relative to
 # ``invisible_fraction``: the thalamus, tightly linked to cortical rhythms,
 # is the most visible; the amygdala and accumbens the least.
-_INVISIBLE_OFFSET = {"Thalamus": -0.15, "Caudate": 0.0, "Putamen": -0.05, "Pallidum": 0.05,
-                     "Hippocampus": 0.05, "Amygdala": 0.12, "Accumbens": 0.1}
+_INVISIBLE_OFFSET = {
+    "Thalamus": -0.15,
+    "Caudate": 0.0,
+    "Putamen": -0.05,
+    "Pallidum": 0.05,
+    "Hippocampus": 0.05,
+    "Amygdala": 0.12,
+    "Accumbens": 0.1,
+}
 
 # The BOLD at t = 0 depends on 30 s of earlier neural activity (HRF length).
 _BURN_IN = 40.0
@@ -239,27 +246,36 @@ def simulate_eeg_fmri(
     if duration < 10 * tr:
         raise ValueError(f"duration must be at least 10 TRs ({10 * tr:g} s), got {duration}.")
     snr = check_positive(snr, "snr")
-    invisible_fraction = check_positive(invisible_fraction, "invisible_fraction",
-                                        allow_zero=True)
+    invisible_fraction = check_positive(invisible_fraction, "invisible_fraction", allow_zero=True)
     if invisible_fraction > 0.85:
-        raise ValueError(
-            f"invisible_fraction must be in [0, 0.85], got {invisible_fraction}."
-        )
-    subject_variability = check_positive(subject_variability, "subject_variability",
-                                         allow_zero=True)
+        raise ValueError(f"invisible_fraction must be in [0, 0.85], got {invisible_fraction}.")
+    subject_variability = check_positive(
+        subject_variability, "subject_variability", allow_zero=True
+    )
     eeg_noise = check_positive(eeg_noise, "eeg_noise", allow_zero=True)
     validate_type(artifacts, (bool, np.bool_), "artifacts", "bool")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {dtype}.")
-    check_memory(_memory_estimate(n_subjects, duration, sfreq, dtype),
-                 f"simulate_eeg_fmri(n_subjects={n_subjects}, duration={duration:g}, "
-                 f"sfreq={sfreq:g}, dtype={dtype.name})",
-                 "Simulate fewer or shorter runs, at a lower sfreq or in float32.")
-    params = dict(n_subjects=n_subjects, duration=duration, sfreq=sfreq, tr=tr, snr=snr,
-                  invisible_fraction=invisible_fraction,
-                  subject_variability=subject_variability, eeg_noise=eeg_noise,
-                  artifacts=artifacts, dtype=dtype.name, random_state=random_state)
+    check_memory(
+        _memory_estimate(n_subjects, duration, sfreq, dtype),
+        f"simulate_eeg_fmri(n_subjects={n_subjects}, duration={duration:g}, "
+        f"sfreq={sfreq:g}, dtype={dtype.name})",
+        "Simulate fewer or shorter runs, at a lower sfreq or in float32.",
+    )
+    params = dict(
+        n_subjects=n_subjects,
+        duration=duration,
+        sfreq=sfreq,
+        tr=tr,
+        snr=snr,
+        invisible_fraction=invisible_fraction,
+        subject_variability=subject_variability,
+        eeg_noise=eeg_noise,
+        artifacts=artifacts,
+        dtype=dtype.name,
+        random_state=random_state,
+    )
 
     # Independent streams keyed by (0,) for the group and (1, k) for subject
     # k, so that subject k is the same whatever n_subjects.
@@ -268,10 +284,17 @@ def simulate_eeg_fmri(
     recordings, truth = [], []
     for k in range(n_subjects):
         rec, gt = _simulate_subject(
-            _stream(entropy, 1, k), f"sub-{k + 1:02d}", group,
-            duration=duration, sfreq=sfreq, tr=tr, snr=snr,
-            subject_variability=subject_variability, eeg_noise=eeg_noise,
-            artifacts=artifacts, dtype=dtype,
+            _stream(entropy, 1, k),
+            f"sub-{k + 1:02d}",
+            group,
+            duration=duration,
+            sfreq=sfreq,
+            tr=tr,
+            snr=snr,
+            subject_variability=subject_variability,
+            eeg_noise=eeg_noise,
+            artifacts=artifacts,
+            dtype=dtype,
         )
         recordings.append(rec)
         truth.append(gt)
@@ -417,9 +440,15 @@ def source_recordings(simulation):
     (14, 'occipital-L')
     """
     return [
-        Recording(gt.sources, rec.bold, rec.volume_times, sfreq=gt.sources_sfreq,
-                  ch_names=list(simulation.source_names), roi_names=list(rec.roi_names),
-                  subject=rec.subject)
+        Recording(
+            gt.sources,
+            rec.bold,
+            rec.volume_times,
+            sfreq=gt.sources_sfreq,
+            ch_names=list(simulation.source_names),
+            roi_names=list(rec.roi_names),
+            subject=rec.subject,
+        )
         for rec, gt in zip(simulation.recordings, simulation.truth)
     ]
 
@@ -471,8 +500,20 @@ def _group_model(rng, invisible_fraction):
     }
 
 
-def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_variability,
-                      eeg_noise, artifacts, dtype):
+def _simulate_subject(
+    rng,
+    subject,
+    group,
+    *,
+    duration,
+    sfreq,
+    tr,
+    snr,
+    subject_variability,
+    eeg_noise,
+    artifacts,
+    dtype,
+):
     """One subject's Recording and ground truth, from its own random stream."""
     n_rois = len(ROI_NAMES)
     head = subject_head(rng)
@@ -503,11 +544,27 @@ def _simulate_subject(rng, subject, group, *, duration, sfreq, tr, snr, subject_
     bold = bold_clean + noise_sd * noise
 
     eeg, heart_rate, sources, sources_sfreq = scalp_eeg(
-        rng, head, envelopes, latent_times, iaf, duration=duration,
-                                sfreq=sfreq, eeg_noise=eeg_noise, artifacts=artifacts,
-                                dtype=dtype)
-    rec = Recording(eeg, bold, volume_times, sfreq=sfreq, ch_names=list(CWL_CH_NAMES),
-                    roi_names=list(ROI_NAMES), subject=subject, montage=MONTAGE)
+        rng,
+        head,
+        envelopes,
+        latent_times,
+        iaf,
+        duration=duration,
+        sfreq=sfreq,
+        eeg_noise=eeg_noise,
+        artifacts=artifacts,
+        dtype=dtype,
+    )
+    rec = Recording(
+        eeg,
+        bold,
+        volume_times,
+        sfreq=sfreq,
+        ch_names=list(CWL_CH_NAMES),
+        roi_names=list(ROI_NAMES),
+        subject=subject,
+        montage=MONTAGE,
+    )
     truth = Bunch(
         subject=subject,
         latent_times=latent_times,
@@ -540,8 +597,8 @@ def _envelopes(rng, latents, iaf):
     nuisance = np.sqrt(np.clip(1.0 - (loading**2).sum(axis=-1), 0.1, None))
     log_env = _ENVELOPE_SD * (
         np.einsum("kbj,tj->tkb", loading, latents)
-        + nuisance * slow_processes(rng, n_src * n_bands, n_lat, cutoff=0.5).reshape(
-            n_lat, n_src, n_bands)
+        + nuisance
+        * slow_processes(rng, n_src * n_bands, n_lat, cutoff=0.5).reshape(n_lat, n_src, n_bands)
     )
     # Mean amplitude of every band component, with individual variation.
     amplitude = band_amplitudes(iaf) * np.exp(0.2 * rng.standard_normal((n_src, n_bands)))
@@ -556,8 +613,10 @@ def _drives(rng, latents, coupling, invisible):
     """
     n_lat, n_rois = latents.shape[0], coupling.shape[0]
     visible = standardize(latents @ coupling.T)
-    hidden = standardize(np.sqrt(0.5) * slow_processes(rng, 1, n_lat)
-                         + np.sqrt(0.5) * slow_processes(rng, n_rois, n_lat))
+    hidden = standardize(
+        np.sqrt(0.5) * slow_processes(rng, 1, n_lat)
+        + np.sqrt(0.5) * slow_processes(rng, n_rois, n_lat)
+    )
     drive_visible = np.sqrt(1.0 - invisible) * visible
     return drive_visible, drive_visible + np.sqrt(invisible) * hidden
 
@@ -568,5 +627,3 @@ def _loading_matrix():
         for source, band, weight in terms:
             loading[_SOURCE_NAMES.index(source), BAND_NAMES.index(band), j] = weight
     return loading
-
-

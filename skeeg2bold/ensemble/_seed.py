@@ -72,8 +72,9 @@ class SeedEnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     (60,)
     """
 
-    def __init__(self, estimator, n_members=5, *, seed_param="random_state",
-                 random_state=None, n_jobs=None):
+    def __init__(
+        self, estimator, n_members=5, *, seed_param="random_state", random_state=None, n_jobs=None
+    ):
         self.estimator = estimator
         self.n_members = n_members
         self.seed_param = seed_param
@@ -96,12 +97,15 @@ class SeedEnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         rs = check_int(self.random_state, "random_state", allow_none=True)
         # Members' seeds: independent streams of one SeedSequence, so adding
         # members keeps the first ones' seeds.
-        self.seeds_ = np.array([
-            int(child.generate_state(1)[0] >> 1)
-            for child in np.random.SeedSequence(rs).spawn(int(n))
-        ])
-        members = [clone(self.estimator).set_params(**{self.seed_param: int(seed)})
-                   for seed in self.seeds_]
+        self.seeds_ = np.array(
+            [
+                int(child.generate_state(1)[0] >> 1)
+                for child in np.random.SeedSequence(rs).spawn(int(n))
+            ]
+        )
+        members = [
+            clone(self.estimator).set_params(**{self.seed_param: int(seed)}) for seed in self.seeds_
+        ]
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(member, X, y, fit_params) for member in members
         )

@@ -39,19 +39,44 @@ def plot_roi_correlations(result, *, ax=None, show=False):
     height = 0.8 / len(models)
     for k, model in enumerate(models):
         s = stats.loc[model].reindex(targets)
-        ax.barh(pos + (len(models) - 1 - 2 * k) * height / 2, s["mean"], height=height,
-                xerr=s["std"].fillna(0.0), color=_COLORS[k % len(_COLORS)], label=model,
-                error_kw=dict(lw=0.8, capsize=2))
+        ax.barh(
+            pos + (len(models) - 1 - 2 * k) * height / 2,
+            s["mean"],
+            height=height,
+            xerr=s["std"].fillna(0.0),
+            color=_COLORS[k % len(_COLORS)],
+            label=model,
+            error_kw=dict(lw=0.8, capsize=2),
+        )
     if result.chance is not None and len(result.chance):
         per_target = result.chance.groupby("target")["r"].quantile(0.95).reindex(targets)
-        ax.scatter(per_target, pos, marker="|", s=120, color="0.45", zorder=3,
-                   label="chance per target (95th pct.)")
+        ax.scatter(
+            per_target,
+            pos,
+            marker="|",
+            s=120,
+            color="0.45",
+            zorder=3,
+            label="chance per target (95th pct.)",
+        )
         line = float(result.chance["r"].quantile(0.95))
-        ax.axvline(line, color="0.3", ls="--", lw=1.2,
-                   label=f"chance (95th pct., {', '.join(result.chance['model'].unique())})")
+        ax.axvline(
+            line,
+            color="0.3",
+            ls="--",
+            lw=1.2,
+            label=f"chance (95th pct., {', '.join(result.chance['model'].unique())})",
+        )
     if result.ceiling is not None:
-        ax.scatter(result.ceiling.reindex(targets), pos, marker="D", s=18, color="k",
-                   zorder=4, label="noise ceiling")
+        ax.scatter(
+            result.ceiling.reindex(targets),
+            pos,
+            marker="D",
+            s=18,
+            color="k",
+            zorder=4,
+            label="noise ceiling",
+        )
     ax.axvline(0, color="k", lw=0.6)
     ax.set_yticks(pos, targets)
     ax.set_xlabel("Pearson r (test set), mean ± sd over folds/repeats")
@@ -87,8 +112,14 @@ def plot_prediction_traces(result, *, targets=None, show=False):
         raise ValueError(f"targets {missing} are not among {names}.")
     tr = result.traces
     y_true = np.asarray(tr["y_true"]).reshape(len(tr["times"]), -1)
-    fig, axes = plt.subplots(len(targets), 1, figsize=(10, 1.9 * len(targets)), sharex=True,
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        len(targets),
+        1,
+        figsize=(10, 1.9 * len(targets)),
+        sharex=True,
+        layout="constrained",
+        squeeze=False,
+    )
     for ax, target in zip(axes[:, 0], targets):
         k = names.index(target)
         truth = _z(y_true[:, k])
@@ -96,8 +127,13 @@ def plot_prediction_traces(result, *, targets=None, show=False):
         for j, (model, pred) in enumerate(tr["y_pred"].items()):
             p = _z(pred[:, k])
             r = np.corrcoef(truth, p)[0, 1] if np.std(p) > 0 else np.nan
-            ax.plot(tr["times"], p, color=_COLORS[j % len(_COLORS)], lw=1.1,
-                    label=f"{model} (r = {r:.2f})")
+            ax.plot(
+                tr["times"],
+                p,
+                color=_COLORS[j % len(_COLORS)],
+                lw=1.1,
+                label=f"{model} (r = {r:.2f})",
+            )
         ax.set_ylabel("z-score")
         ax.set_title(target, loc="left", fontsize="medium")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="x-small", frameon=False)

@@ -90,15 +90,27 @@ class ExperimentResult:
         payload = {
             "info": self.info,
             "targets": self.target_names,
-            "summary": {t: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-                        for t, row in summary.iterrows()},
+            "summary": {
+                t: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+                for t, row in summary.iterrows()
+            },
         }
         (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str))
         return folder
 
 
-def run_experiment(models, data, *, cv=None, chance_models=(), n_repeats=1,
-                   chance_repeats=5, ceiling=None, random_state=0, progress=True):
+def run_experiment(
+    models,
+    data,
+    *,
+    cv=None,
+    chance_models=(),
+    n_repeats=1,
+    chance_repeats=5,
+    ceiling=None,
+    random_state=0,
+    progress=True,
+):
     """Fit and score several models on windows under one cross-validation protocol.
 
     Parameters
@@ -162,8 +174,11 @@ def run_experiment(models, data, *, cv=None, chance_models=(), n_repeats=1,
         pred = model.predict(X[test])
         subject = ",".join(map(str, np.unique(groups[test])))
         for target, r in zip(target_names, pearson_r(y[test], pred, constant="zero")):
-            rows.append(dict(model=name, fold=fold, subject=subject, repeat=repeat,
-                             target=target, r=float(r)))
+            rows.append(
+                dict(
+                    model=name, fold=fold, subject=subject, repeat=repeat, target=target, r=float(r)
+                )
+            )
         if fold == len(splits) - 1 and repeat == 0:
             fitted[name] = model
             traces.setdefault("times", np.asarray(getattr(X[test], "times", np.arange(len(test)))))
@@ -174,23 +189,38 @@ def run_experiment(models, data, *, cv=None, chance_models=(), n_repeats=1,
 
     chance_rows = []
     for name in tqdm(list(chance_models), desc="chance level", disable=not progress, unit="model"):
-        res = chance_level(_configured(models[name], seeds[0]), X, y, groups=groups,
-                           n_repeats=chance_repeats, random_state=int(seeds[0]))
+        res = chance_level(
+            _configured(models[name], seeds[0]),
+            X,
+            y,
+            groups=groups,
+            n_repeats=chance_repeats,
+            random_state=int(seeds[0]),
+        )
         for repeat, scores in enumerate(np.atleast_2d(res.scores)):
             for target, r in zip(target_names, scores):
                 chance_rows.append(dict(model=name, repeat=repeat, target=target, r=float(r)))
 
     info = dict(
-        n_windows=int(len(X)), n_subjects=int(len(np.unique(groups))),
-        n_folds=len(splits), n_repeats=int(n_repeats), chance_repeats=int(chance_repeats),
-        cv=repr(cv), models={k: _describe(v) for k, v in models.items()},
+        n_windows=int(len(X)),
+        n_subjects=int(len(np.unique(groups))),
+        n_folds=len(splits),
+        n_repeats=int(n_repeats),
+        chance_repeats=int(chance_repeats),
+        cv=repr(cv),
+        models={k: _describe(v) for k, v in models.items()},
         fit_seconds_mean={k: float(np.mean(v)) for k, v in timings.items()},
     )
     return ExperimentResult(
         scores=pd.DataFrame(rows),
         chance=pd.DataFrame(chance_rows, columns=["model", "repeat", "target", "r"]),
-        ceiling=None if ceiling is None else pd.Series(np.asarray(ceiling, float), index=target_names),
-        traces=traces, fitted=fitted, target_names=target_names, info=info,
+        ceiling=None
+        if ceiling is None
+        else pd.Series(np.asarray(ceiling, float), index=target_names),
+        traces=traces,
+        fitted=fitted,
+        target_names=target_names,
+        info=info,
     )
 
 

@@ -119,8 +119,16 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     Neurocomputing 112, 172-178; Zanini et al. (2018), IEEE TBME 65(5).
     """
 
-    def __init__(self, sfreq=None, *, bands=None, n_bins=3, estimator="oas", recenter=True,
-                 unseen_subjects="eeg"):
+    def __init__(
+        self,
+        sfreq=None,
+        *,
+        bands=None,
+        n_bins=3,
+        estimator="oas",
+        recenter=True,
+        unseen_subjects="eeg",
+    ):
         self.sfreq = sfreq
         self.bands = bands
         self.n_bins = n_bins
@@ -191,8 +199,11 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         n_times = X.shape[2]
         self.sfreq_ = fit_sfreq(self.sfreq, X, type(self).__name__)
         self._record_windows(X)
-        if (not isinstance(self.n_bins, numbers.Integral) or isinstance(self.n_bins, bool)
-                or self.n_bins < 1):
+        if (
+            not isinstance(self.n_bins, numbers.Integral)
+            or isinstance(self.n_bins, bool)
+            or self.n_bins < 1
+        ):
             raise ValueError(f"n_bins must be a positive integer, got {self.n_bins!r}.")
         self.bin_samples_ = n_times // self.n_bins
         if self.bin_samples_ < 2:
@@ -213,8 +224,9 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
                 )
             self._masks.append(mask)
         if not isinstance(self.estimator, str) and not callable(self.estimator):
-            raise ValueError(f"estimator must be a pyriemann estimator name, got "
-                             f"{self.estimator!r}.")
+            raise ValueError(
+                f"estimator must be a pyriemann estimator name, got {self.estimator!r}."
+            )
 
     def _make_references(self):
         if not self.recenter:
@@ -230,12 +242,12 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         out = np.empty((n, len(self._masks), n_bins, n_channels, n_channels))
         for lo in range(0, n, _BATCH):
             batch = np.asarray(X[lo : lo + _BATCH], dtype=np.float64)
-            bins = batch[..., n_times - n_bins * n_bin :].reshape(len(batch), n_channels,
-                                                                 n_bins, n_bin)
+            bins = batch[..., n_times - n_bins * n_bin :].reshape(
+                len(batch), n_channels, n_bins, n_bin
+            )
             spectra = sp_fft.rfft(bins.transpose(0, 2, 1, 3) * taper, axis=-1)
             for b, mask in enumerate(self._masks):
-                out[lo : lo + len(batch), b] = _band_covariance(spectra[..., mask],
-                                                                self.estimator)
+                out[lo : lo + len(batch), b] = _band_covariance(spectra[..., mask], self.estimator)
         self._check_definite(out)
         return out
 
@@ -315,7 +327,10 @@ class TangentSpaceFeatures(TransformerMixin, BaseEstimator):
 
     @_one_blas_thread
     def transform(self, X):
-        """Tangent vectors, shape ``(n_windows, n_bands * n_bins * n_channels * (n_channels + 1) / 2)``."""
+        """Tangent vectors.
+
+        Shape ``(n_windows, n_bands * n_bins * n_channels * (n_channels + 1) / 2)``.
+        """
         from pyriemann.geometry.tangentspace import tangent_space
 
         check_is_fitted(self, "references_")
@@ -326,8 +341,10 @@ class TangentSpaceFeatures(TransformerMixin, BaseEstimator):
                 f"TangentSpaceFeatures was fitted on {len(self.references_)} bands of "
                 f"{self.references_.shape[1]}x{self.references_.shape[1]}."
             )
-        vectors = [tangent_space(X[:, b], ref, metric=self.metric)
-                   for b, ref in enumerate(self.references_)]
+        vectors = [
+            tangent_space(X[:, b], ref, metric=self.metric)
+            for b, ref in enumerate(self.references_)
+        ]
         return np.stack(vectors, axis=1).reshape(len(X), -1)
 
     def __sklearn_tags__(self):

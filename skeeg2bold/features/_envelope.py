@@ -214,10 +214,15 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "lags_")
         X = _check_windows(X)
-        X = check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=self.n_times_,
-                                 sfreq=self.sfreq_,
-                                 ch_names=self.ch_names_ if self._names_known else None,
-                                 reorder=True)
+        X = check_fitted_windows(
+            X,
+            self,
+            n_channels=self.n_channels_,
+            n_times=self.n_times_,
+            sfreq=self.sfreq_,
+            ch_names=self.ch_names_ if self._names_known else None,
+            reorder=True,
+        )
         return self._finish(X)
 
     def get_feature_names_out(self, input_features=None):
@@ -461,8 +466,7 @@ class _Plan:
         smoothing = check_positive(smoothing, "smoothing", allow_none=True)
         if smoothing is not None and smoothing > n_times / sfreq:
             raise ValueError(
-                f"smoothing={smoothing:g} s is longer than the window "
-                f"({n_times / sfreq:g} s)."
+                f"smoothing={smoothing:g} s is longer than the window ({n_times / sfreq:g} s)."
             )
         try:
             dtype = np.dtype(dtype)
@@ -474,10 +478,8 @@ class _Plan:
         decim = []
         for _, f_cut in filters:
             rate = _OVERSAMPLE[envelope] * f_cut
-            if smoothing is None:
-                rate = sfreq  # raw envelope: read exact samples
-            else:
-                rate = max(rate, _MIN_SMOOTHING_TAPS / smoothing)
+            # smoothing=None is the raw envelope: read exact samples.
+            rate = sfreq if smoothing is None else max(rate, _MIN_SMOOTHING_TAPS / smoothing)
             # Powers of two so that one FFT length suits every band.
             decim.append(1 << max(0, int(math.floor(math.log2(sfreq / rate)))))
         half_filter = max(len(h) // 2 for h, _ in filters)

@@ -106,8 +106,12 @@ class HRFConvolution(TransformerMixin, BaseEstimator):
         -------
         self : HRFConvolution
         """
-        sfreq = fit_sfreq(self.sfreq, X, "HRFConvolution",
-                          "the series of EnvelopeFeatureExtractor(layout='series')")
+        sfreq = fit_sfreq(
+            self.sfreq,
+            X,
+            "HRFConvolution",
+            "the series of EnvelopeFeatureExtractor(layout='series')",
+        )
         time_length = check_positive(self.time_length, "time_length")
         check_option(self.hrf_model, _HRF_MODELS, "hrf_model")
         X = check_eeg_windows_array(X, "X")

@@ -60,15 +60,14 @@ class SubjectReferences:
         self.references = {}
 
     def fit(self, groups, stats):
-        self.references = {
-            _key(g): self.compute(stats[groups == g]) for g in np.unique(groups)
-        }
+        self.references = {_key(g): self.compute(stats[groups == g]) for g in np.unique(groups)}
         return self
 
     def add(self, groups, stats):
         """Learn (or replace) the references of the subjects in ``groups``."""
-        self.references.update(SubjectReferences(self.compute, self.unseen, self.owner)
-                               .fit(groups, stats).references)
+        self.references.update(
+            SubjectReferences(self.compute, self.unseen, self.owner).fit(groups, stats).references
+        )
         return self
 
     def lookup(self, groups, stats):
@@ -127,9 +126,15 @@ class SubjectReferenceMixin:
         """``X`` checked against the fit: rate, channels by name, shape."""
         X = _check_windows(X)
         n_times = X.shape[2] if self._any_length else self.n_times_
-        return check_fitted_windows(X, self, n_channels=self.n_channels_, n_times=n_times,
-                                    sfreq=self.sfreq_, ch_names=self._fitted_names,
-                                    reorder=True)
+        return check_fitted_windows(
+            X,
+            self,
+            n_channels=self.n_channels_,
+            n_times=n_times,
+            sfreq=self.sfreq_,
+            ch_names=self._fitted_names,
+            reorder=True,
+        )
 
     def calibrate(self, X, groups=None):
         """Learn the references of new subjects from their EEG alone.
@@ -151,8 +156,10 @@ class SubjectReferenceMixin:
         """
         check_is_fitted(self)
         if getattr(self, "_references", None) is None:
-            raise ValueError(f"{type(self).__name__} keeps no per-subject references to "
-                             "calibrate (recenter=False).")
+            raise ValueError(
+                f"{type(self).__name__} keeps no per-subject references to "
+                "calibrate (recenter=False)."
+            )
         X = self._check_input(X)
         self._references.add(window_groups(X, groups), self._statistics(X))
         return self
@@ -230,8 +237,9 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         self._record_windows(X)
         self.sfreq_ = getattr(X, "sfreq", None)
         groups = window_groups(X, groups)
-        self._references = SubjectReferences(_mean_covariance, self.unseen_subjects,
-                                             type(self).__name__)
+        self._references = SubjectReferences(
+            _mean_covariance, self.unseen_subjects, type(self).__name__
+        )
         self._references.fit(groups, self._statistics(X))
         self.references_ = self._references.references
         return self
@@ -259,14 +267,13 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         seen = {_key(g) for g in np.unique(groups)} <= set(self.references_)
         covs = None if seen else self._statistics(X)
         whiten = _invsqrtm if self.method == "euclidean" else _inverse_channel_sd
-        whiteners = {g: whiten(ref)
-                     for g, ref in self._references.lookup(groups, covs).items()}
+        whiteners = {g: whiten(ref) for g, ref in self._references.lookup(groups, covs).items()}
         if isinstance(X, EEGWindows):
             return _align_windows(X, groups, whiteners)
         out = np.empty_like(X)
         for g, whitener in whiteners.items():
             rows = groups == g
-            out[rows] = (whitener.astype(X.dtype) @ X[rows])
+            out[rows] = whitener.astype(X.dtype) @ X[rows]
         return out
 
     def __sklearn_tags__(self):
@@ -313,7 +320,16 @@ def _align_windows(X, groups, whiteners):
             )
         buffer = X._buffers[r]
         index[r] = len(buffers)
-        buffers.append(np.ascontiguousarray(
-            whiteners[_key(subjects[0])].astype(buffer.dtype) @ buffer))
-    return EEGWindows(buffers, [index[r] for r in X.recording_index], X.start, X.n_times,
-                      X.sfreq, X.ch_names, X.times, X.groups)
+        buffers.append(
+            np.ascontiguousarray(whiteners[_key(subjects[0])].astype(buffer.dtype) @ buffer)
+        )
+    return EEGWindows(
+        buffers,
+        [index[r] for r in X.recording_index],
+        X.start,
+        X.n_times,
+        X.sfreq,
+        X.ch_names,
+        X.times,
+        X.groups,
+    )

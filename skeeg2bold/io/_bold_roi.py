@@ -204,9 +204,10 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
         ----------
         X : str, path-like or nibabel image, or list of them
             4-D BOLD image(s) of shape ``(x, y, z, n_volumes)``.
-        confounds : array-like of shape (n_volumes, n_confounds), str, path-like, DataFrame or list, default=None
-            Regressors for each image (e.g. the six motion parameters of an
-            ``rp_*.txt`` file, given as its path); a list parallel to ``X``.
+        confounds : array-like, str, path-like, DataFrame or list, default=None
+            Regressors for each image, of shape (n_volumes, n_confounds)
+            (e.g. the six motion parameters of an ``rp_*.txt`` file, given
+            as its path); a list parallel to ``X``.
 
         Returns
         -------
@@ -299,9 +300,7 @@ class BOLDRoiTargets(TransformerMixin, BaseEstimator):
         # A 0/1 mask is a one-label atlas, so the ROI machinery (and its
         # resampling) gives the mean signal within it.
         mask = nib.Nifti1Image((np.asarray(mask.dataobj) > 0).astype(np.int16), mask.affine)
-        masker = NiftiLabelsMasker(
-            mask, resampling_target=self.resampling_target, standardize=None
-        )
+        masker = NiftiLabelsMasker(mask, resampling_target=self.resampling_target, standardize=None)
         values = masker.fit_transform(img)
         if values.shape[1] != 1:
             raise ValueError(f"The {signal} mask has no voxel in the data grid.")
@@ -348,8 +347,10 @@ def _without_non_finite(img):
         stacklevel=4,
     )
     data = np.where(finite[..., np.newaxis], np.asarray(img.dataobj), 0)
-    return (nib.Nifti1Image(data, img.affine, img.header),
-            nib.Nifti1Image(finite.astype(np.int8), img.affine))
+    return (
+        nib.Nifti1Image(data, img.affine, img.header),
+        nib.Nifti1Image(finite.astype(np.int8), img.affine),
+    )
 
 
 def _as_list(X, confounds):
@@ -426,7 +427,6 @@ def load_confounds(confounds, n_volumes):
         confounds = confounds[:, np.newaxis]
     if confounds.ndim != 2 or confounds.shape[0] != n_volumes:
         raise ValueError(
-            f"confounds must have one row per volume ({n_volumes}), got shape "
-            f"{confounds.shape}."
+            f"confounds must have one row per volume ({n_volumes}), got shape {confounds.shape}."
         )
     return check_finite(confounds, "confounds")

@@ -45,8 +45,7 @@ def check_image(img, name, ndim):
         return check_niimg(img, ensure_ndim=ndim)
     except DimensionError:
         raise ValueError(
-            f"{name} must be a {ndim}-D image ({_AXES[ndim]}), got shape "
-            f"{load_img(img).shape}."
+            f"{name} must be a {ndim}-D image ({_AXES[ndim]}), got shape {load_img(img).shape}."
         ) from None
     except TypeError:
         raise TypeError(

@@ -59,8 +59,7 @@ def recording_from_run(
     img = _load_4d(bold_img)
     n_volumes = img.shape[3]
     try:
-        onsets, report = volume_onsets_from_markers(markers, n_volumes,
-                                                    header_tr=_header_tr(img))
+        onsets, report = volume_onsets_from_markers(markers, n_volumes, header_tr=_header_tr(img))
     except ValueError as err:
         raise ValueError(
             f"{run_name}: {markers.size} {volume_marker!r} markers for {n_volumes} volumes "
@@ -79,7 +78,12 @@ def recording_from_run(
     bold = targets.fit_transform(img, confounds=confounds)
 
     recording = Recording(
-        raw, bold, onsets, roi_names=targets.roi_names_, subject=subject, picks="eeg",
+        raw,
+        bold,
+        onsets,
+        roi_names=targets.roi_names_,
+        subject=subject,
+        picks="eeg",
         marker_report=report,
     )
     return (recording, raw) if return_raw else recording

@@ -11,9 +11,7 @@ from ._cwl import cwl_paths
 __all__ = ["write_cwl"]
 
 # The non-EEG channels of the CWL recordings and their MNE types.
-_EXTRA_CHANNELS = (("EOG", "eog"), ("ECG", "ecg")) + tuple(
-    (f"CW{k}", "misc") for k in range(1, 7)
-)
+_EXTRA_CHANNELS = (("EOG", "eog"), ("ECG", "ecg")) + tuple((f"CW{k}", "misc") for k in range(1, 7))
 
 
 def write_cwl(
@@ -99,9 +97,7 @@ def write_cwl(
     if not isinstance(motion, list):
         motion = [motion] * len(recordings)
     if len(motion) != len(recordings):
-        raise ValueError(
-            f"motion has {len(motion)} entries for {len(recordings)} recordings."
-        )
+        raise ValueError(f"motion has {len(motion)} entries for {len(recordings)} recordings.")
     motion = [_motion_array(rp, rec) for rec, rp in zip(recordings, motion)]
     all_paths = [cwl_paths(root, rec.subject, pump) for rec in recordings]
     for path in (p for paths in all_paths for p in paths.values()):

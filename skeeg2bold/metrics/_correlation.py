@@ -36,9 +36,7 @@ def _as_2d_pair(y_true, y_pred):
     y_true = y_true.reshape(y_true.shape[0], -1)
     y_pred = y_pred.reshape(y_pred.shape[0], -1)
     if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}."
-        )
+        raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}.")
     if y_true.shape[1] == 0:
         raise ValueError(f"y_true and y_pred have no target column: shape {y_true.shape}.")
     for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
@@ -119,7 +117,9 @@ def mean_r(y_true, y_pred):
 
 
 mean_r_scorer = make_scorer(mean_r)
-mean_r_scorer.__doc__ = """Scorer for ``scoring=``: mean Pearson r over targets (higher is better)."""
+mean_r_scorer.__doc__ = (
+    """Scorer for ``scoring=``: mean Pearson r over targets (higher is better)."""
+)
 
 
 def correlation_table(y_true, y_pred, *, target_names=None, groups=None, model=None):
@@ -154,9 +154,7 @@ def correlation_table(y_true, y_pred, *, target_names=None, groups=None, model=N
     else:
         groups = np.asarray(groups)
         if groups.shape != (y_true.shape[0],):
-            raise ValueError(
-                f"groups must have shape ({y_true.shape[0]},), got {groups.shape}."
-            )
+            raise ValueError(f"groups must have shape ({y_true.shape[0]},), got {groups.shape}.")
         parts = [(g, np.flatnonzero(groups == g)) for g in np.unique(groups)]
     rows = []
     for group, idx in parts:

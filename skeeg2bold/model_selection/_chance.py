@@ -12,8 +12,9 @@ from ._split import LastBlockSplit, resolve_groups
 __all__ = ["chance_level"]
 
 
-def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, min_shift=None,
-                 random_state=None):
+def chance_level(
+    estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, min_shift=None, random_state=None
+):
     """Per-target Pearson r of a model trained on EEG/BOLD pairs that do not belong together.
 
     The paper's dashed line: a surrogate with the same architecture trained on
@@ -100,8 +101,9 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
             for subject in np.unique(groups[block]):
                 rows = block[groups[block] == subject]
                 rows = rows[np.argsort(times[rows], kind="stable")]
-                y_shifted[rows] = y[np.roll(rows, _draw_shift(times[rows], min_shift, rng,
-                                                              subject))]
+                y_shifted[rows] = y[
+                    np.roll(rows, _draw_shift(times[rows], min_shift, rng, subject))
+                ]
         model = clone(estimator).fit(X[train], y_shifted[train])
         pred = np.asarray(model.predict(X[test]))
         # Score within each subject, then average: pooled over subjects, r
@@ -115,8 +117,12 @@ def chance_level(estimator, X, y, *, groups=None, n_repeats=5, test_size=0.3, mi
         ]
         scores.append(np.mean(per_subject, axis=0))
     scores = np.asarray(scores)
-    return Bunch(scores=scores, mean=scores.mean(axis=0), std=scores.std(axis=0),
-                 upper=np.percentile(scores, 95, axis=0))
+    return Bunch(
+        scores=scores,
+        mean=scores.mean(axis=0),
+        std=scores.std(axis=0),
+        upper=np.percentile(scores, 95, axis=0),
+    )
 
 
 def _draw_shift(times, min_shift, rng, subject):

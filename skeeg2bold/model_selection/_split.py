@@ -30,7 +30,6 @@ from .._validation import check_int, check_positive, check_real_array
 __all__ = ["LastBlockSplit", "PaperProtocolSplit", "TimeBlockedSplit"]
 
 
-
 class _TimeAwareSplitter(BaseCrossValidator):
     """Shared plumbing: resolve times and groups, enforce consistent lengths."""
 
@@ -211,7 +210,7 @@ class LastBlockSplit(_TimeAwareSplitter):
         for g in np.unique(groups):
             own = np.flatnonzero(groups == g)
             own = own[np.argsort(times[own], kind="stable")]
-            test[own[-max(int(np.ceil(test_size * own.size)), 1):]] = True
+            test[own[-max(int(np.ceil(test_size * own.size)), 1) :]] = True
         yield _purged_train(times, groups, test, reach, "the split"), np.flatnonzero(test)
 
     def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
@@ -250,8 +249,9 @@ class PaperProtocolSplit(_TimeAwareSplitter):
         Window end times, for plain-array X (ignored when X carries ``times``).
     """
 
-    def __init__(self, *, train=68.7, valid=60.0, test=150.0, window=None, gap=0.0,
-                 subjects=None, times=None):
+    def __init__(
+        self, *, train=68.7, valid=60.0, test=150.0, window=None, gap=0.0, subjects=None, times=None
+    ):
         self.train = train
         self.valid = valid
         self.test = test
@@ -294,8 +294,10 @@ class PaperProtocolSplit(_TimeAwareSplitter):
         for subject in subjects:
             own = groups == subject
             if not own.any():
-                raise ValueError(f"subject {subject!r} has no windows; subjects present: "
-                                 f"{np.unique(groups).tolist()}.")
+                raise ValueError(
+                    f"subject {subject!r} has no windows; subjects present: "
+                    f"{np.unique(groups).tolist()}."
+                )
             t0 = starts[own].min()
             edges = t0 + np.cumsum([0.0] + durations)
             parts = []

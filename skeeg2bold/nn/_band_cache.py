@@ -128,8 +128,11 @@ class BandWindowDataset(BatchDataset):
                     rows = (first % sl.step) == phase
                     self.source[b, positions[rows]] = len(self.sources[b])
                     self.offset[b, positions[rows]] = (first[rows] - phase) // sl.step
-                    self.sources[b].append(recording[b] if sl.step == 1 else
-                                           np.ascontiguousarray(recording[b, :, phase::sl.step]))
+                    self.sources[b].append(
+                        recording[b]
+                        if sl.step == 1
+                        else np.ascontiguousarray(recording[b, :, phase :: sl.step])
+                    )
         self.n_chans = X.shape[1]
 
     def __len__(self):
@@ -142,7 +145,7 @@ class BandWindowDataset(BatchDataset):
             out = np.empty((len(indices), self.n_chans, length), np.float32)
             sources, source, offset = self.sources[b], self.source[b], self.offset[b]
             for row, i in enumerate(indices):
-                out[row] = sources[source[i]][:, offset[i]:offset[i] + length]
+                out[row] = sources[source[i]][:, offset[i] : offset[i] + length]
             out *= self.inv_scale
             bands.append(torch.from_numpy(out))
         return tuple(bands), self._targets(indices)

@@ -61,8 +61,18 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
     torch.Size([5, 3])
     """
 
-    def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *, bands=None,
-                 n_bins=3, n_filters=None, dropout=0.5):
+    def __init__(
+        self,
+        n_chans=30,
+        n_times=1000,
+        n_outputs=15,
+        sfreq=100.0,
+        *,
+        bands=None,
+        n_bins=3,
+        n_filters=None,
+        dropout=0.5,
+    ):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         if int(n_bins) != n_bins or not 1 <= n_bins <= self.n_times // 2:
@@ -87,8 +97,9 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
         self.n_filters = n_filters
         # One index list of Fourier bins per band, and the Hann taper.
         self._band_bins = [torch.as_tensor(np.flatnonzero(m)) for m in masks]
-        self.register_buffer("taper", torch.hann_window(self.bin_samples, periodic=True),
-                             persistent=False)
+        self.register_buffer(
+            "taper", torch.hann_window(self.bin_samples, periodic=True), persistent=False
+        )
         start = torch.eye(self.n_chans)[:, :n_filters]
         self.spatial = nn.Parameter(start.repeat(len(masks), 1, 1))  # (bands, C, K)
         n_features = len(masks) * self.n_bins * n_filters
@@ -103,14 +114,14 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
     def band_power(self, x):
         """Log power of every filter, ``(batch, n_bands, n_bins, n_filters)``."""
         n = x.shape[0]
-        used = x[..., self.n_times - self.n_bins * self.bin_samples:]
+        used = x[..., self.n_times - self.n_bins * self.bin_samples :]
         bins = used.reshape(n, self.n_chans, self.n_bins, self.bin_samples).transpose(1, 2)
         spectra = torch.fft.rfft(bins * self.taper, dim=-1)  # (n, bins, C, F)
         out = []
         for b, index in enumerate(self._band_bins):
             coef = spectra[..., index.to(x.device)]  # (n, bins, C, F_b)
             projected = torch.einsum("ck,ntcf->ntkf", self.spatial[b].to(coef.dtype), coef)
-            power = projected.real ** 2 + projected.imag ** 2
+            power = projected.real**2 + projected.imag**2
             out.append(torch.log(power.mean(dim=-1) + 1e-8))
         return torch.stack(out, dim=1)
 

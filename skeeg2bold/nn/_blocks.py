@@ -35,9 +35,7 @@ class MHAConvBlock(nn.Module):
     def __init__(self, embed_dim=32, n_heads=4, kernel_size=7, ff_mult=2, dropout=0.1):
         super().__init__()
         if embed_dim % n_heads:
-            raise ValueError(
-                f"embed_dim={embed_dim} must be divisible by n_heads={n_heads}."
-            )
+            raise ValueError(f"embed_dim={embed_dim} must be divisible by n_heads={n_heads}.")
         if check_int(kernel_size, "kernel_size", min_value=1) % 2 == 0:
             raise ValueError(f"kernel_size must be odd (same-length output), got {kernel_size}.")
         self.norm_attn = nn.LayerNorm(embed_dim)
@@ -46,8 +44,9 @@ class MHAConvBlock(nn.Module):
         self.conv = nn.Sequential(
             nn.Conv1d(embed_dim, 2 * embed_dim, 1),
             nn.GLU(dim=1),
-            nn.Conv1d(embed_dim, embed_dim, kernel_size, padding=kernel_size // 2,
-                      groups=embed_dim),
+            nn.Conv1d(
+                embed_dim, embed_dim, kernel_size, padding=kernel_size // 2, groups=embed_dim
+            ),
             nn.SiLU(),
             nn.Conv1d(embed_dim, embed_dim, 1),
             nn.Dropout(dropout),

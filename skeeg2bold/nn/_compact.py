@@ -84,17 +84,38 @@ class CompactNet(EEGModuleMixin, nn.Module):
     torch.Size([5, 3])
     """
 
-    def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
-                 n_branches=None, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
-                 log_envelope=True, init_bands="canonical", init_spatial="channels",
-                 envelope_sfreq=10.0, learn_temporal="auto",
-                 n_lags=10, dropout=0.5):
+    def __init__(
+        self,
+        n_chans=30,
+        n_times=1000,
+        n_outputs=15,
+        sfreq=100.0,
+        *,
+        n_branches=None,
+        filter_length=0.5,
+        smoothing=1.0,
+        learn_smoothing=False,
+        log_envelope=True,
+        init_bands="canonical",
+        init_spatial="channels",
+        envelope_sfreq=10.0,
+        learn_temporal="auto",
+        n_lags=10,
+        dropout=0.5,
+    ):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         self.feature_extractor = InterpretableFeatureExtractor(
-            n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
-            smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
-            init_bands=init_bands, init_spatial=init_spatial, envelope_sfreq=envelope_sfreq,
+            n_chans,
+            sfreq,
+            n_branches=n_branches,
+            filter_length=filter_length,
+            smoothing=smoothing,
+            learn_smoothing=learn_smoothing,
+            log_envelope=log_envelope,
+            init_bands=init_bands,
+            init_spatial=init_spatial,
+            envelope_sfreq=envelope_sfreq,
             learn_temporal=learn_temporal,
         )
         n_env = self.n_times // self.feature_extractor.decimation
@@ -128,4 +149,4 @@ class CompactNet(EEGModuleMixin, nn.Module):
         """Norm of each branch's readout weights over lags and targets ``(n_branches,)``."""
         weight = self.readout.weight.detach().cpu().double().numpy()
         per_branch = weight.reshape(weight.shape[0], -1, self.n_lags)
-        return np.sqrt((per_branch ** 2).sum(axis=(0, 2)))
+        return np.sqrt((per_branch**2).sum(axis=(0, 2)))

@@ -12,8 +12,9 @@ class _Batch(list):
     ``collated``, the same batch already stacked."""
 
     def __init__(self, X, y):
-        super().__init__((X[i] if torch.is_tensor(X) else tuple(x[i] for x in X), y[i])
-                         for i in range(len(y)))
+        super().__init__(
+            (X[i] if torch.is_tensor(X) else tuple(x[i] for x in X), y[i]) for i in range(len(y))
+        )
         self.collated = (X, y)
 
 

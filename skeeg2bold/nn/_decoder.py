@@ -32,14 +32,25 @@ class Decoder(nn.Module):
     - Output: ``(batch, n_outputs, n_out_times)``
     """
 
-    def __init__(self, embed_dim=32, n_outputs=15, n_out_times=10, *, n_blocks=1, n_heads=4,
-                 kernel_size=7, dropout=0.1):
+    def __init__(
+        self,
+        embed_dim=32,
+        n_outputs=15,
+        n_out_times=10,
+        *,
+        n_blocks=1,
+        n_heads=4,
+        kernel_size=7,
+        dropout=0.1,
+    ):
         super().__init__()
         self.n_out_times = int(n_out_times)
-        self.blocks = nn.Sequential(*[
-            MHAConvBlock(embed_dim, n_heads, kernel_size, dropout=dropout)
-            for _ in range(n_blocks)
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                MHAConvBlock(embed_dim, n_heads, kernel_size, dropout=dropout)
+                for _ in range(n_blocks)
+            ]
+        )
         self.reduce = nn.Sequential(
             nn.Conv1d(embed_dim, embed_dim, kernel_size=3, padding=1),
             nn.GELU(),
@@ -47,6 +58,5 @@ class Decoder(nn.Module):
         )
 
     def forward(self, x):
-        x = F.interpolate(self.blocks(x), size=self.n_out_times, mode="linear",
-                          align_corners=True)
+        x = F.interpolate(self.blocks(x), size=self.n_out_times, mode="linear", align_corners=True)
         return self.reduce(x)

@@ -121,35 +121,70 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
     torch.Size([5, 3])
     """
 
-    def __init__(self, n_chans=30, n_times=1000, n_outputs=15, sfreq=100.0, *,
-                 n_branches=None, filter_length=0.5, smoothing=1.0, learn_smoothing=False,
-                 log_envelope=True, init_bands="canonical", init_spatial="channels",
-                 envelope_sfreq=10.0, learn_temporal="auto", embed_dim=16, n_heads=4,
-                 n_blocks=1, n_decoder_blocks=1, kernel_size=7, token_period=0.5,
-                 output_period=1.0, post_hidden=32, readout="mean", dropout=0.3,
-                 bold_encoder=True, skip_lags=10):
+    def __init__(
+        self,
+        n_chans=30,
+        n_times=1000,
+        n_outputs=15,
+        sfreq=100.0,
+        *,
+        n_branches=None,
+        filter_length=0.5,
+        smoothing=1.0,
+        learn_smoothing=False,
+        log_envelope=True,
+        init_bands="canonical",
+        init_spatial="channels",
+        envelope_sfreq=10.0,
+        learn_temporal="auto",
+        embed_dim=16,
+        n_heads=4,
+        n_blocks=1,
+        n_decoder_blocks=1,
+        kernel_size=7,
+        token_period=0.5,
+        output_period=1.0,
+        post_hidden=32,
+        readout="mean",
+        dropout=0.3,
+        bold_encoder=True,
+        skip_lags=10,
+    ):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
         self.readout = check_option(readout, ("last", "mean"), "readout")
         n_out_times = max(int(round(n_times / sfreq / output_period)), 1)
-        blocks = dict(embed_dim=embed_dim, n_heads=n_heads, kernel_size=kernel_size,
-                      dropout=dropout)
+        blocks = dict(
+            embed_dim=embed_dim, n_heads=n_heads, kernel_size=kernel_size, dropout=dropout
+        )
         self.feature_extractor = InterpretableFeatureExtractor(
-            n_chans, sfreq, n_branches=n_branches, filter_length=filter_length,
-            smoothing=smoothing, learn_smoothing=learn_smoothing, log_envelope=log_envelope,
-            init_bands=init_bands, init_spatial=init_spatial, envelope_sfreq=envelope_sfreq,
+            n_chans,
+            sfreq,
+            n_branches=n_branches,
+            filter_length=filter_length,
+            smoothing=smoothing,
+            learn_smoothing=learn_smoothing,
+            log_envelope=log_envelope,
+            init_bands=init_bands,
+            init_spatial=init_spatial,
+            envelope_sfreq=envelope_sfreq,
             learn_temporal=learn_temporal,
         )
         decimation = self.feature_extractor.decimation
         stride = max(int(round(token_period * sfreq / decimation)), 1)
-        self.eeg_encoder = Encoder(self.feature_extractor.n_branches, n_times // decimation,
-                                   stride=stride, n_blocks=n_blocks, **blocks)
-        self.decoder = Decoder(n_outputs=n_outputs, n_out_times=n_out_times,
-                               n_blocks=n_decoder_blocks, **blocks)
+        self.eeg_encoder = Encoder(
+            self.feature_extractor.n_branches,
+            n_times // decimation,
+            stride=stride,
+            n_blocks=n_blocks,
+            **blocks,
+        )
+        self.decoder = Decoder(
+            n_outputs=n_outputs, n_out_times=n_out_times, n_blocks=n_decoder_blocks, **blocks
+        )
         self.post_decoder = PostDecoder(n_outputs, post_hidden)
         self.bold_encoder = (
-            Encoder(n_outputs, 1, stride=1, n_blocks=n_blocks, **blocks)
-            if bold_encoder else None
+            Encoder(n_outputs, 1, stride=1, n_blocks=n_blocks, **blocks) if bold_encoder else None
         )
         n_env, n_branches = n_times // decimation, self.feature_extractor.n_branches
         # 0: no linear path; at most the envelope samples of a window.

@@ -44,8 +44,18 @@ class Encoder(nn.Module):
     - Output: ``(batch, embed_dim, n_tokens)``
     """
 
-    def __init__(self, n_in, n_times, *, embed_dim=32, stride=25, n_blocks=2, n_heads=4,
-                 kernel_size=7, dropout=0.1):
+    def __init__(
+        self,
+        n_in,
+        n_times,
+        *,
+        embed_dim=32,
+        stride=25,
+        n_blocks=2,
+        n_heads=4,
+        kernel_size=7,
+        dropout=0.1,
+    ):
         super().__init__()
         stride = check_int(stride, "stride", min_value=1, max_value=n_times)
         self.n_tokens = n_times // stride
@@ -53,10 +63,12 @@ class Encoder(nn.Module):
         self.embed = nn.Conv1d(n_in, embed_dim, kernel_size=3, padding=1)
         self.position = nn.Parameter(torch.zeros(1, embed_dim, self.n_tokens))
         nn.init.normal_(self.position, std=0.02)
-        self.blocks = nn.Sequential(*[
-            MHAConvBlock(embed_dim, n_heads, kernel_size, dropout=dropout)
-            for _ in range(n_blocks)
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                MHAConvBlock(embed_dim, n_heads, kernel_size, dropout=dropout)
+                for _ in range(n_blocks)
+            ]
+        )
 
     def forward(self, x):
         return self.blocks(self.embed(self.reduce(x)) + self.position)

@@ -102,9 +102,21 @@ class InterpretableFeatureExtractor(nn.Module):
     torch.Size([2, 3, 100])
     """
 
-    def __init__(self, n_chans=30, sfreq=100.0, *, n_branches=15, filter_length=0.25,
-                 smoothing=0.5, learn_smoothing=False, log_envelope=False, init_bands=False,
-                 init_spatial="random", envelope_sfreq=None, learn_temporal="auto"):
+    def __init__(
+        self,
+        n_chans=30,
+        sfreq=100.0,
+        *,
+        n_branches=15,
+        filter_length=0.25,
+        smoothing=0.5,
+        learn_smoothing=False,
+        log_envelope=False,
+        init_bands=False,
+        init_spatial="random",
+        envelope_sfreq=None,
+        learn_temporal="auto",
+    ):
         super().__init__()
         n_taps = _odd_samples(filter_length, sfreq, "filter_length")
         if envelope_sfreq is None:
@@ -115,8 +127,11 @@ class InterpretableFeatureExtractor(nn.Module):
         n_smooth = _odd_samples(smoothing, sfreq / self.decimation, "smoothing")
         init_spatial = check_option(init_spatial, ("random", "channels"), "init_spatial")
         # True: the log-spaced bank; False/None: random filters; else band edges.
-        edges = (None if init_bands is True or init_bands is False or init_bands is None
-                 else _check_band_edges(init_bands, sfreq))
+        edges = (
+            None
+            if init_bands is True or init_bands is False or init_bands is None
+            else _check_band_edges(init_bands, sfreq)
+        )
         if n_branches is None:
             if init_spatial != "channels" or edges is None:
                 raise ValueError(
@@ -128,14 +143,20 @@ class InterpretableFeatureExtractor(nn.Module):
             n_branches = n_chans * len(edges)
         n_branches = check_int(n_branches, "n_branches", min_value=1)
         one_per_channel_and_band = (
-            init_spatial == "channels" and edges is not None
-            and n_branches == n_chans * len(edges))
+            init_spatial == "channels" and edges is not None and n_branches == n_chans * len(edges)
+        )
         self.n_branches = n_branches
         self.sfreq = float(sfreq)
         self.log_envelope = bool(log_envelope)
         self.spatial = nn.Conv1d(n_chans, n_branches, kernel_size=1, bias=False)
-        self.temporal = nn.Conv1d(n_branches, n_branches, kernel_size=n_taps,
-                                  padding=n_taps // 2, groups=n_branches, bias=False)
+        self.temporal = nn.Conv1d(
+            n_branches,
+            n_branches,
+            kernel_size=n_taps,
+            padding=n_taps // 2,
+            groups=n_branches,
+            bias=False,
+        )
         branches = np.arange(n_branches)
         if init_spatial == "channels":
             with torch.no_grad():
@@ -158,27 +179,39 @@ class InterpretableFeatureExtractor(nn.Module):
         if not self.learn_temporal and edges is not None:
             # Bands numbered in the order of their first branch; unused ones left out.
             used, first, band = np.unique(
-                [b % len(edges) for b in block], return_index=True, return_inverse=True)
+                [b % len(edges) for b in block], return_index=True, return_inverse=True
+            )
             rank = np.argsort(np.argsort(first))
             self._band_of_branch = rank[band]
             self._first_of_band = np.sort(first)
             self._band_edges = [edges[u] for u in used[np.argsort(first)]]
-            self._branches_of_band = [torch.as_tensor(np.flatnonzero(self._band_of_branch == b))
-                                      for b in range(len(used))]
+            self._branches_of_band = [
+                torch.as_tensor(np.flatnonzero(self._band_of_branch == b)) for b in range(len(used))
+            ]
             order = np.concatenate([idx.numpy() for idx in self._branches_of_band])
-            self._inverse = (None if np.array_equal(order, branches)
-                             else torch.as_tensor(np.argsort(order)))
+            self._inverse = (
+                None if np.array_equal(order, branches) else torch.as_tensor(np.argsort(order))
+            )
             # The rectified band signal is only averaged over blocks of
             # ``decimation`` samples: every q-th sample of a block is enough
             # when the rate sfreq / q stays above _MIN_RATE_FACTOR times the
             # band's top edge (the harmonics that rectification creates then
             # fold far from the slow envelope).
-            self._strides = [max([1] + [q for q in range(2, self.decimation + 1)
-                                        if self.decimation % q == 0 and sfreq / q
-                                        >= _MIN_RATE_FACTOR * min(high, _top_edge(sfreq))])
-                             for _, high in self._band_edges]
-        window = torch.as_tensor(np.hamming(n_smooth) / np.hamming(n_smooth).sum(),
-                                 dtype=torch.float32)
+            self._strides = [
+                max(
+                    [1]
+                    + [
+                        q
+                        for q in range(2, self.decimation + 1)
+                        if self.decimation % q == 0
+                        and sfreq / q >= _MIN_RATE_FACTOR * min(high, _top_edge(sfreq))
+                    ]
+                )
+                for _, high in self._band_edges
+            ]
+        window = torch.as_tensor(
+            np.hamming(n_smooth) / np.hamming(n_smooth).sum(), dtype=torch.float32
+        )
         window = window.expand(n_branches, 1, n_smooth).clone()
         if learn_smoothing:
             self.smoothing = nn.Parameter(window)
@@ -214,7 +247,8 @@ class InterpretableFeatureExtractor(nn.Module):
         if bank is None:
             raise ValueError(
                 "prefilter needs fixed shared filters: learn_temporal=False and a band "
-                "list in init_bands ('canonical' or (low, high) pairs).")
+                "list in init_bands ('canonical' or (low, high) pairs)."
+            )
         return filter_bank_same_conv(x, bank)
 
     def band_slices(self, n_times):
@@ -261,8 +295,13 @@ class InterpretableFeatureExtractor(nn.Module):
             x = self.prefilter(x)
         # Spatial filters applied to the band-passed channels: w_k (h_b * x).
         weight = self.spatial.weight[:, :, 0]
-        out = torch.cat([torch.einsum("kc,nct->nkt", weight[idx], x[:, b])
-                         for b, idx in enumerate(self._branches_of_band)], dim=1)
+        out = torch.cat(
+            [
+                torch.einsum("kc,nct->nkt", weight[idx], x[:, b])
+                for b, idx in enumerate(self._branches_of_band)
+            ],
+            dim=1,
+        )
         return out if self._inverse is None else out[:, self._inverse]
 
     def _rectified_blocks(self, x):
@@ -270,7 +309,9 @@ class InterpretableFeatureExtractor(nn.Module):
         d = self.decimation
         if self._band_of_branch is None:
             rectified = self.filtered(x).abs()
-            return F.avg_pool1d(rectified[..., rectified.shape[-1] % d:], d) if d > 1 else rectified
+            return (
+                F.avg_pool1d(rectified[..., rectified.shape[-1] % d :], d) if d > 1 else rectified
+            )
         if not isinstance(x, (tuple, list)):
             x = self.band_inputs(x)
         weight = self.spatial.weight[:, :, 0]
@@ -312,7 +353,7 @@ def depthwise_same_conv(x, kernel):
     nfft = next_fast_len(n_times + n_taps - 1, real=True)
     # conv1d is a cross-correlation: a convolution with the reversed kernel.
     spectrum = torch.fft.rfft(x, nfft) * torch.fft.rfft(kernel[:, 0].flip(-1), nfft)
-    return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
+    return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2 : n_taps // 2 + n_times]
 
 
 def filter_bank_same_conv(x, bank):
@@ -334,7 +375,7 @@ def filter_bank_same_conv(x, bank):
     nfft = next_fast_len(n_times + n_taps - 1, real=True)
     spectra = torch.fft.rfft(bank[:, 0].flip(-1), nfft)[:, None, :]  # (F, 1, nfft // 2 + 1)
     spectrum = torch.fft.rfft(x, nfft).unsqueeze(-3) * spectra
-    return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2: n_taps // 2 + n_times]
+    return torch.fft.irfft(spectrum, nfft)[..., n_taps // 2 : n_taps // 2 + n_times]
 
 
 #: Lowest rate, in multiples of a band's top edge, its rectified signal is read at.
@@ -393,9 +434,12 @@ def _band_edges_bank(edges, n_taps, sfreq):
     from scipy.signal import firwin
 
     top = _top_edge(sfreq)
-    taps = [firwin(n_taps, min(high, top), fs=sfreq) if low is None
-            else firwin(n_taps, [low, min(high, top)], fs=sfreq, pass_zero=False)
-            for low, high in edges]
+    taps = [
+        firwin(n_taps, min(high, top), fs=sfreq)
+        if low is None
+        else firwin(n_taps, [low, min(high, top)], fs=sfreq, pass_zero=False)
+        for low, high in edges
+    ]
     return torch.as_tensor(np.array(taps)[:, None, :], dtype=torch.float32)
 
 

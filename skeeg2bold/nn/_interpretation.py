@@ -123,7 +123,7 @@ def branch_patterns(model, X, *, sfreq=None, info=None):
     response = np.abs(np.fft.rfft(taps, n=X_shape[2], axis=1))
     # Covariance after temporal filtering = sum over frequencies of |H|^2 * CSD
     # (Parseval), so one cross-spectrum serves every branch.
-    filtered_cov = np.einsum("kf,fcd->kcd", response ** 2, csd.real)
+    filtered_cov = np.einsum("kf,fcd->kcd", response**2, csd.real)
     spatial_patterns = np.einsum("kcd,kd->kc", filtered_cov, weights)
     input_spectra = np.einsum("kc,fcd,kd->kf", weights, csd.real, weights)
     temporal = response * input_spectra
@@ -165,8 +165,9 @@ def _plot_info(patterns, info):
     return info
 
 
-def plot_branch_patterns(patterns, info=None, *, branches=None, max_branches=12, fmax=None,
-                         n_cols=3, show=True):
+def plot_branch_patterns(
+    patterns, info=None, *, branches=None, max_branches=12, fmax=None, n_cols=3, show=True
+):
     """Topomap of each branch's spatial pattern beside its temporal pattern.
 
     Parameters
@@ -204,8 +205,11 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, max_branches=12,
     if branches is None:
         branches = list(range(n_branches))
         if n_branches > max_branches:
-            order = (np.argsort(-np.asarray(importance), kind="stable")
-                     if importance is not None else np.arange(n_branches))
+            order = (
+                np.argsort(-np.asarray(importance), kind="stable")
+                if importance is not None
+                else np.arange(n_branches)
+            )
             branches = [int(b) for b in order[:max_branches]]
     branches = list(branches)
     bad = [b for b in branches if not 0 <= b < n_branches]
@@ -215,25 +219,38 @@ def plot_branch_patterns(patterns, info=None, *, branches=None, max_branches=12,
     keep = freqs <= (fmax if fmax is not None else freqs[-1])
     n_cols = min(check_int(n_cols, "n_cols", min_value=1), len(branches))
     n_rows = -(-len(branches) // n_cols)
-    fig, axes = plt.subplots(n_rows, 2 * n_cols, figsize=(5.2 * n_cols, 1.7 * n_rows),
-                             gridspec_kw=dict(width_ratios=[1, 2.2] * n_cols), squeeze=False)
-    pairs = [axes[k // n_cols, 2 * (k % n_cols):2 * (k % n_cols) + 2] for k in range(n_rows * n_cols)]
-    for pair in pairs[len(branches):]:
+    fig, axes = plt.subplots(
+        n_rows,
+        2 * n_cols,
+        figsize=(5.2 * n_cols, 1.7 * n_rows),
+        gridspec_kw=dict(width_ratios=[1, 2.2] * n_cols),
+        squeeze=False,
+    )
+    pairs = [
+        axes[k // n_cols, 2 * (k % n_cols) : 2 * (k % n_cols) + 2] for k in range(n_rows * n_cols)
+    ]
+    for pair in pairs[len(branches) :]:
         pair[0].set_axis_off()
         pair[1].set_axis_off()
     for row, b in zip(pairs, branches):
         pattern = patterns["spatial_patterns"][b]
         vmax = np.abs(pattern).max()
-        mne.viz.plot_topomap(pattern, info, axes=row[0], show=False, cmap="RdBu_r",
-                             vlim=(-vmax, vmax), contours=0)
+        mne.viz.plot_topomap(
+            pattern, info, axes=row[0], show=False, cmap="RdBu_r", vlim=(-vmax, vmax), contours=0
+        )
         title = f"branch {b}"
         if importance is not None:
             title += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
         row[0].set_title(title, fontsize=9)
         response = patterns["frequency_responses"][b]
         row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
-        row[1].plot(freqs[keep], response[keep] / max(response.max(), np.finfo(float).tiny),
-                    "--", color="0.5", label="filter")
+        row[1].plot(
+            freqs[keep],
+            response[keep] / max(response.max(), np.finfo(float).tiny),
+            "--",
+            color="0.5",
+            label="filter",
+        )
         row[1].set_xlim(freqs[keep][0], freqs[keep][-1])
         row[1].set_yticks([])
         row[1].tick_params(labelsize=7)

@@ -91,6 +91,7 @@ class CorrelationCLIPLoss(nn.Module):
             prediction, eeg_embedding, bold_embedding = y_pred, None, None
         loss = self.corr_weight * negative_pearson(prediction, y_true.reshape(prediction.shape))
         if eeg_embedding is not None and self.clip_weight > 0:
-            loss = loss + self.clip_weight * clip_loss(eeg_embedding, bold_embedding,
-                                                       self.temperature)
+            loss = loss + self.clip_weight * clip_loss(
+                eeg_embedding, bold_embedding, self.temperature
+            )
         return loss

@@ -10,9 +10,21 @@ from skorch.utils import open_file_like
 __all__ = ["FITTED_ATTRIBUTES", "FittedStateMixin"]
 
 #: Fitted attributes besides the weights: what ``save_params(f_fitted=...)`` writes.
-FITTED_ATTRIBUTES = ("n_chans_", "n_times_", "n_outputs_", "n_features_in_", "sfreq_",
-                     "ch_names_", "y_ndim_", "input_scale_", "y_mean_", "y_std_",
-                     "output_coef_", "output_intercept_", "readout_alpha_")
+FITTED_ATTRIBUTES = (
+    "n_chans_",
+    "n_times_",
+    "n_outputs_",
+    "n_features_in_",
+    "sfreq_",
+    "ch_names_",
+    "y_ndim_",
+    "input_scale_",
+    "y_mean_",
+    "y_std_",
+    "output_coef_",
+    "output_intercept_",
+    "readout_alpha_",
+)
 
 
 class FittedStateMixin:
@@ -23,8 +35,16 @@ class FittedStateMixin:
     be shared as safetensors and JSON, which hold only numbers and text.
     """
 
-    def save_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
-                    use_safetensors=False, f_fitted=None, **kwargs):
+    def save_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        use_safetensors=False,
+        f_fitted=None,
+        **kwargs,
+    ):
         """Save weights (skorch's ``save_params``) and, with ``f_fitted``, the rest.
 
         Loading a pickle runs whatever code its author put in it, so never
@@ -55,17 +75,34 @@ class FittedStateMixin:
         ...                 use_safetensors=True)  # doctest: +SKIP
         """
         if f_fitted is not None:
-            state = {name: np.asarray(getattr(self, name)).tolist()
-                     for name in FITTED_ATTRIBUTES if hasattr(self, name)}
+            state = {
+                name: np.asarray(getattr(self, name)).tolist()
+                for name in FITTED_ATTRIBUTES
+                if hasattr(self, name)
+            }
             state["torch_rng_state"] = torch.get_rng_state().tolist()
             with open_file_like(f_fitted, "w") as f:
                 json.dump(state, f)
-        super().save_params(f_params=f_params, f_optimizer=f_optimizer,
-                            f_criterion=f_criterion, f_history=f_history,
-                            use_safetensors=use_safetensors, **kwargs)
+        super().save_params(
+            f_params=f_params,
+            f_optimizer=f_optimizer,
+            f_criterion=f_criterion,
+            f_history=f_history,
+            use_safetensors=use_safetensors,
+            **kwargs,
+        )
 
-    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
-                    checkpoint=None, use_safetensors=False, f_fitted=None, **kwargs):
+    def load_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        checkpoint=None,
+        use_safetensors=False,
+        f_fitted=None,
+        **kwargs,
+    ):
         """Load what :meth:`save_params` wrote; ``f_fitted`` first, building the network.
 
         A new estimator with the same parameters as the saved one, given
@@ -93,10 +130,15 @@ class FittedStateMixin:
             # skorch would take f_fitted for a module's state; it is loaded above.
             checkpoint.f_fitted = None
         try:
-            super().load_params(f_params=f_params, f_optimizer=f_optimizer,
-                                f_criterion=f_criterion, f_history=f_history,
-                                checkpoint=checkpoint, use_safetensors=use_safetensors,
-                                **kwargs)
+            super().load_params(
+                f_params=f_params,
+                f_optimizer=f_optimizer,
+                f_criterion=f_criterion,
+                f_history=f_history,
+                checkpoint=checkpoint,
+                use_safetensors=use_safetensors,
+                **kwargs,
+            )
         except RuntimeError as err:
             if "size mismatch" not in str(err):
                 raise
@@ -110,16 +152,29 @@ class FittedStateMixin:
             state = json.load(f)
         rng_state = state.pop("torch_rng_state")
         for name, value in state.items():
-            setattr(self, name, np.asarray(value, dtype=float)
-                    if isinstance(value, list) and name != "ch_names_" else value)
+            setattr(
+                self,
+                name,
+                np.asarray(value, dtype=float)
+                if isinstance(value, list) and name != "ch_names_"
+                else value,
+            )
         if not self.initialized_:
             self.initialize()  # builds the network with the loaded shapes
         torch.set_rng_state(torch.tensor(rng_state, dtype=torch.uint8))
 
     def _shape_mismatch(self, err):
-        shapes = {name: getattr(self, name, None) for name in ("n_chans_", "n_times_", "n_outputs_")}
-        detail = next((line.strip() for line in str(err).splitlines()
-                       if "size mismatch" in line and ":" in line), "")
+        shapes = {
+            name: getattr(self, name, None) for name in ("n_chans_", "n_times_", "n_outputs_")
+        }
+        detail = next(
+            (
+                line.strip()
+                for line in str(err).splitlines()
+                if "size mismatch" in line and ":" in line
+            ),
+            "",
+        )
         return ValueError(
             f"The saved weights do not fit this {type(self.module_).__name__}, built "
             f"for {shapes}: they come from a network with other channels, window "

@@ -6,8 +6,7 @@ from threadpoolctl import threadpool_limits
 
 from .._constants import READOUT_ALPHAS
 
-__all__ = ["DEFAULT_READOUT_ALPHAS", "calibrate_outputs", "ridge_cv_contiguous",
-           "solve_readout"]
+__all__ = ["DEFAULT_READOUT_ALPHAS", "calibrate_outputs", "ridge_cv_contiguous", "solve_readout"]
 
 #: Ridge penalties tried when the readout is re-solved (``readout_alphas=None``).
 DEFAULT_READOUT_ALPHAS = READOUT_ALPHAS
@@ -43,9 +42,10 @@ def solve_readout(features, target, alphas, offset=None, offset_rows=slice(None)
     if offset is not None:
         held, t = offset[offset_rows], target[offset_rows]
         centred = held - held.mean(axis=0)
-        var = (centred ** 2).sum(axis=0)
-        gain = np.divide((centred * (t - t.mean(axis=0))).sum(axis=0), var,
-                         out=np.zeros_like(var), where=var > 0)
+        var = (centred**2).sum(axis=0)
+        gain = np.divide(
+            (centred * (t - t.mean(axis=0))).sum(axis=0), var, out=np.zeros_like(var), where=var > 0
+        )
         gain = np.maximum(gain, 0.0)
         target = target - gain * offset
     mean, scale = features.mean(axis=0), features.std(axis=0)
@@ -63,7 +63,7 @@ def calibrate_outputs(raw, y):
     outputs; this maps them to the units of ``y``.
     """
     raw_c = raw - raw.mean(axis=0)
-    var = (raw_c ** 2).sum(axis=0)
+    var = (raw_c**2).sum(axis=0)
     cov = (raw_c * (y - y.mean(axis=0))).sum(axis=0)
     coef = np.divide(cov, var, out=np.zeros_like(cov), where=var > 0)
     return coef, y.mean(axis=0) - coef * raw.mean(axis=0)

@@ -161,14 +161,39 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
     (60,)
     """
 
-    def __init__(self, module=EEG2BoldNet, *, criterion=CorrelationCLIPLoss,
-                 optimizer=torch.optim.AdamW, lr=1e-3, max_epochs=40, batch_size=64,
-                 train_split=TimeBlockedValidSplit(), patience=3, gradient_clip=1.0,
-                 refit_readout="auto", readout_alphas=None, sfreq=None, random_state=None, device="cpu", verbose=0, **kwargs):
+    def __init__(
+        self,
+        module=EEG2BoldNet,
+        *,
+        criterion=CorrelationCLIPLoss,
+        optimizer=torch.optim.AdamW,
+        lr=1e-3,
+        max_epochs=40,
+        batch_size=64,
+        train_split=TimeBlockedValidSplit(),
+        patience=3,
+        gradient_clip=1.0,
+        refit_readout="auto",
+        readout_alphas=None,
+        sfreq=None,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        **kwargs,
+    ):
         kwargs.setdefault("iterator_train__shuffle", True)
-        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size,
-                         train_split=train_split, device=device, verbose=verbose, **kwargs)
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
         self.patience = patience
         self.gradient_clip = gradient_clip
         self.refit_readout = refit_readout
@@ -182,8 +207,12 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         if self.gradient_clip is not None:
             callbacks.append(("gradient_clip", GradientNormClipping(self.gradient_clip)))
         if self.patience is not None and self.train_split is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True)))
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(monitor="valid_loss", patience=self.patience, load_best=True),
+                )
+            )
         return callbacks
 
     def __sklearn_tags__(self):
@@ -231,9 +260,15 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
 
     def _check_fitted_X(self, X):
         """X checked against the fitted windows (channels put in the fitted order)."""
-        return check_fitted_windows(self._check_X(X), self, n_channels=self.n_chans_,
-                                    n_times=self.n_times_, sfreq=self.sfreq_,
-                                    ch_names=self.ch_names_, reorder=True)
+        return check_fitted_windows(
+            self._check_X(X),
+            self,
+            n_channels=self.n_chans_,
+            n_times=self.n_times_,
+            sfreq=self.sfreq_,
+            ch_names=self.ch_names_,
+            reorder=True,
+        )
 
     def _check_training_data(self, X, y, fresh):
         """``(X, y2)`` checked once: for a network built for them (``fresh``, the
@@ -257,8 +292,11 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
                 "sfreq is needed for a plain-array X: pass EEG2BoldRegressor(sfreq=...) "
                 "or X from make_windows, which carries it."
             )
-        if self.sfreq is not None and x_sfreq is not None and not np.isclose(
-                check_positive(self.sfreq, "sfreq"), x_sfreq):
+        if (
+            self.sfreq is not None
+            and x_sfreq is not None
+            and not np.isclose(check_positive(self.sfreq, "sfreq"), x_sfreq)
+        ):
             raise ValueError(
                 f"sfreq={self.sfreq} disagrees with X.sfreq={x_sfreq}; resample the "
                 "windows (make_windows(..., sfreq=...)) or drop the sfreq argument."
@@ -313,8 +351,12 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         kwargs = self.get_params_for("module")
         if hasattr(self, "n_chans_"):
             accepted = inspect.signature(self.module).parameters
-            inferred = {"n_chans": self.n_chans_, "n_times": self.n_times_,
-                        "n_outputs": self.n_outputs_, "sfreq": self.sfreq_}
+            inferred = {
+                "n_chans": self.n_chans_,
+                "n_times": self.n_times_,
+                "n_outputs": self.n_outputs_,
+                "sfreq": self.sfreq_,
+            }
             for name, value in inferred.items():
                 if name in accepted:
                     kwargs.setdefault(name, value)
@@ -366,8 +408,7 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         self
         """
         fresh = not self.warm_start or not self.initialized_
-        return self._train(X, y, fresh=fresh, resolve_readout=True, routing="fit",
-                           **fit_params)
+        return self._train(X, y, fresh=fresh, resolve_readout=True, routing="fit", **fit_params)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Train further (initialising on first call), then recalibrate the outputs.
@@ -376,8 +417,14 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         (``refit_readout``): the few windows of an online update would be
         too few for the ridge, so the readout keeps training by gradient.
         """
-        return self._train(X, y, fresh=not self.initialized_, resolve_readout=False,
-                           routing="partial_fit", **fit_params)
+        return self._train(
+            X,
+            y,
+            fresh=not self.initialized_,
+            resolve_readout=False,
+            routing="partial_fit",
+            **fit_params,
+        )
 
     def _train(self, X, y, *, fresh, resolve_readout, routing, **fit_params):
         """Check X and y once; build the network if ``fresh``; train; post-train."""
@@ -410,7 +457,8 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         alphas = check_real_array(alphas, "readout_alphas", dtype=np.float64).ravel()
         if alphas.size == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
             raise ValueError(
-                f"readout_alphas must be positive finite numbers, got {self.readout_alphas!r}.")
+                f"readout_alphas must be positive finite numbers, got {self.readout_alphas!r}."
+            )
         return alphas
 
     def _after_training(self, X, y2, alphas, groups):
@@ -426,7 +474,8 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
             features, offset = self._readout_inputs(X)
             rows = None if offset is None else self._validation_rows(X, groups)
             coef, intercept, alpha, gain = solve_readout(
-                features, self._standardise(y2), alphas, offset, rows)
+                features, self._standardise(y2), alphas, offset, rows
+            )
             if gain is not None:
                 self.module_.scale_offset(gain)
             self.module_.set_readout(coef, intercept)

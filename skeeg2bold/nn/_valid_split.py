@@ -60,8 +60,10 @@ class TimeBlockedValidSplit:
         return {"valid_size": self.valid_size, "gap": self.gap, "n_gap": self.n_gap}
 
     def __repr__(self):
-        return (f"TimeBlockedValidSplit(valid_size={self.valid_size!r}, gap={self.gap!r}, "
-                f"n_gap={self.n_gap!r})")
+        return (
+            f"TimeBlockedValidSplit(valid_size={self.valid_size!r}, gap={self.gap!r}, "
+            f"n_gap={self.n_gap!r})"
+        )
 
     def split_indices(self, X, groups=None):
         """Return ``(train, valid)`` row indices for windows ``X``."""
@@ -73,8 +75,9 @@ class TimeBlockedValidSplit:
             # Plain arrays: rows in time order, each one "window" long, so
             # training stops n_gap rows before each validation block.
             n_gap = check_int(self.n_gap, "n_gap", min_value=0)
-            split = LastBlockSplit(self.valid_size, window=1.0, gap=n_gap,
-                                   times=np.arange(len(X), dtype=float))
+            split = LastBlockSplit(
+                self.valid_size, window=1.0, gap=n_gap, times=np.arange(len(X), dtype=float)
+            )
         return next(split.split(X, groups=groups))
 
     def __call__(self, dataset, y=None, groups=None):

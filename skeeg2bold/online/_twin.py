@@ -159,10 +159,24 @@ class OnlineTwin:
     ...     twin.run(duration=60, callback=lambda row: print(row.prediction))
     """
 
-    def __init__(self, model, *, name=None, source_id=None, step=None, target_names=None,
-                 ch_names=None, out_name=None, out_source_id=None, max_gap=0.1,
-                 stall_timeout=1.0, timeout=5.0, processing_flags=("clocksync",),
-                 history=10000, subject=None):
+    def __init__(
+        self,
+        model,
+        *,
+        name=None,
+        source_id=None,
+        step=None,
+        target_names=None,
+        ch_names=None,
+        out_name=None,
+        out_source_id=None,
+        max_gap=0.1,
+        stall_timeout=1.0,
+        timeout=5.0,
+        processing_flags=("clocksync",),
+        history=10000,
+        subject=None,
+    ):
         self.model = model
         self.name = name
         self.source_id = source_id
@@ -207,14 +221,21 @@ class OnlineTwin:
         for arg in ("max_gap", "stall_timeout", "timeout"):
             check_positive(getattr(self, arg), arg)
         self._model_ch_names = self._check_model_ch_names()
-        self.stats_ = {"predictions": 0, "gaps": 0, "dropouts": 0, "skipped_gap": 0,
-                       "skipped_nonfinite": 0, "reconnects": 0}
+        self.stats_ = {
+            "predictions": 0,
+            "gaps": 0,
+            "dropouts": 0,
+            "skipped_gap": 0,
+            "skipped_nonfinite": 0,
+            "reconnects": 0,
+        }
         self.history_ = deque(maxlen=self.history)
         self._open_stream()
         try:
             n_targets = self._warm_up()
-            names = self.target_names if self.target_names is not None else metadata.get(
-                "target_names")
+            names = (
+                self.target_names if self.target_names is not None else metadata.get("target_names")
+            )
             if names is None:
                 names = [f"target{i}" for i in range(n_targets)]
             self.target_names_ = check_names(names, n_targets, "target_names")
@@ -223,8 +244,14 @@ class OnlineTwin:
             self.stream_ = None
             raise
         self.out_name_ = self.out_name or f"{self.stream_.name}-BOLD"
-        info = StreamInfo(self.out_name_, "BOLD", n_targets, 1.0 / self.step_, "float64",
-                          self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}")
+        info = StreamInfo(
+            self.out_name_,
+            "BOLD",
+            n_targets,
+            1.0 / self.step_,
+            "float64",
+            self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}",
+        )
         info.set_channel_names(self.target_names_)
         self.outlet_ = StreamOutlet(info, chunk_size=1)
         return self
@@ -249,8 +276,7 @@ class OnlineTwin:
         # Room for one window (plus resampling padding) and two steps of new samples.
         bufsize = sig.window + 2 * self.step_ + 2.0 + _RESAMPLE_PAD / sig.sfreq
         stream = StreamLSL(bufsize, name=self.name, source_id=self.source_id)
-        stream.connect(processing_flags=list(self.processing_flags) or None,
-                       timeout=self.timeout)
+        stream.connect(processing_flags=list(self.processing_flags) or None, timeout=self.timeout)
         try:
             self._picks = self._match_channels(stream.ch_names, stream.name)
             self._ratio = self._match_rate(float(stream.info["sfreq"]), stream.name)
@@ -259,8 +285,11 @@ class OnlineTwin:
             raise
         self.stream_ = stream
         self._stream_sfreq = float(stream.info["sfreq"])
-        self._n_window = sig.n_times if self._ratio is None else math.ceil(
-            (sig.n_times + _RESAMPLE_PAD) * self._stream_sfreq / sig.sfreq)
+        self._n_window = (
+            sig.n_times
+            if self._ratio is None
+            else math.ceil((sig.n_times + _RESAMPLE_PAD) * self._stream_sfreq / sig.sfreq)
+        )
         # Where the EEG is known to be contiguous from, and the schedule.
         self._last_ts = None
         self._contiguous_from = None
@@ -283,7 +312,10 @@ class OnlineTwin:
             warnings.warn(
                 f"the model does not know its channel names; the {len(stream_names)} "
                 f"channels of stream {stream_name!r} are used in the stream's order "
-                "unchecked. Pass ch_names= to pick them by name.", UserWarning, stacklevel=3)
+                "unchecked. Pass ch_names= to pick them by name.",
+                UserWarning,
+                stacklevel=3,
+            )
             return np.arange(sig.n_channels)
         missing = [c for c in wanted if c not in stream_names]
         if missing:
@@ -330,8 +362,9 @@ class OnlineTwin:
         if sig.ch_names is None:  # fitted on plain arrays: they stay plain
             return X
         subject = _STREAM_SUBJECT if self.subject is None else self.subject
-        return EEGWindows.from_array(X, sfreq=sig.sfreq, ch_names=sig.ch_names,
-                                     groups=np.full(len(X), subject, dtype=object))
+        return EEGWindows.from_array(
+            X, sfreq=sig.sfreq, ch_names=sig.ch_names, groups=np.full(len(X), subject, dtype=object)
+        )
 
     def disconnect(self):
         """Stop, and close the EEG stream and the outlet."""
@@ -384,8 +417,9 @@ class OnlineTwin:
         """Run in a background thread; :meth:`stop` ends it."""
         if getattr(self, "stream_", None) is None:
             self.connect()
-        self._thread = threading.Thread(target=self.run, kwargs={"callback": callback},
-                                        daemon=True, name="OnlineTwin")
+        self._thread = threading.Thread(
+            target=self.run, kwargs={"callback": callback}, daemon=True, name="OnlineTwin"
+        )
         self._thread.start()
         return self
 
@@ -433,10 +467,8 @@ class OnlineTwin:
     def _fetch_and_step(self, n_new, callback):
         # One more sample than is new (to see the break from the last one) and
         # slack for samples arriving while we read.
-        n_fetch = min(max(self._n_window, n_new + 1 + n_new // 2 + 16),
-                      self.stream_.n_buffer)
-        data, ts = self.stream_.get_data(winsize=n_fetch / self._stream_sfreq,
-                                         picks=self._picks)
+        n_fetch = min(max(self._n_window, n_new + 1 + n_new // 2 + 16), self.stream_.n_buffer)
+        data, ts = self.stream_.get_data(winsize=n_fetch / self._stream_sfreq, picks=self._picks)
         self._n_pending = 0
         filled = ts > 0
         data, ts = data[:, filled], ts[filled]
@@ -454,17 +486,18 @@ class OnlineTwin:
         self._next_due += self.step_
         if self._next_due <= newest:  # fell behind: keep the cadence from now
             self._next_due = newest + self.step_
-        window_ts = ts[-self._n_window:]
+        window_ts = ts[-self._n_window :]
         if window_ts.size < self._n_window or window_ts[0] < self._contiguous_from:
             self.stats_["skipped_gap"] += 1
             return self._emit(newest, None, "gap", None, callback)
-        window = data[:, -self._n_window:]
+        window = data[:, -self._n_window :]
         if not np.all(np.isfinite(window)):
             self.stats_["skipped_nonfinite"] += 1
             return self._emit(newest, None, "nonfinite", None, callback)
         window = self._to_model_rate(np.asarray(window, dtype=np.float64))
-        y = np.asarray(self.estimator_.predict(self._as_windows(window[np.newaxis])),
-                       dtype=np.float64)
+        y = np.asarray(
+            self.estimator_.predict(self._as_windows(window[np.newaxis])), dtype=np.float64
+        )
         self.stats_["predictions"] += 1
         self._emit(newest, y.reshape(-1), "ok", window, callback)
 
@@ -500,9 +533,10 @@ class OnlineTwin:
             return window
         from scipy.signal import resample_poly
 
-        resampled = resample_poly(window, self._ratio.numerator, self._ratio.denominator,
-                                  axis=1, padtype="line")
-        return resampled[:, -self.signature_.n_times:]
+        resampled = resample_poly(
+            window, self._ratio.numerator, self._ratio.denominator, axis=1, padtype="line"
+        )
+        return resampled[:, -self.signature_.n_times :]
 
     def _flag_dropout(self, timestamp, callback):
         if self._in_dropout:
@@ -526,8 +560,9 @@ class OnlineTwin:
         self._last_resolve = now
         stream = self.stream_
         current = stream.sinfo.uid if stream.connected else None
-        found = resolve_streams(timeout=min(interval, 0.2), name=self.name,
-                                source_id=self.source_id)
+        found = resolve_streams(
+            timeout=min(interval, 0.2), name=self.name, source_id=self.source_id
+        )
         if not any(sinfo.uid != current for sinfo in found):
             return
         if stream.connected:

@@ -12,5 +12,10 @@ from ._model_file import (
     trusted_types,
 )
 
-__all__ = ["ModelVersionWarning", "UntrustedTypesError", "load_model", "save_model",
-           "trusted_types"]
+__all__ = [
+    "ModelVersionWarning",
+    "UntrustedTypesError",
+    "load_model",
+    "save_model",
+    "trusted_types",
+]

@@ -24,8 +24,13 @@ from pathlib import Path
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["ModelVersionWarning", "UntrustedTypesError", "load_model", "save_model",
-           "trusted_types"]
+__all__ = [
+    "ModelVersionWarning",
+    "UntrustedTypesError",
+    "load_model",
+    "save_model",
+    "trusted_types",
+]
 
 FORMAT = "skeeg2bold-model"
 FORMAT_VERSION = 1
@@ -37,12 +42,14 @@ _PACKAGES = ("skeeg2bold", "scikit-learn", "numpy", "scipy", "skops", "torch", "
 #: scikit-learn's estimators and splitters, whose state is plain data) and by
 #: name (what a network's parameters hold by default).
 _TRUSTED_PREFIXES = ("skeeg2bold.", "sklearn.", "torch.optim.")
-_TRUSTED_NAMES = frozenset({
-    "numpy.dtype",
-    "skorch.dataset.Dataset",
-    "skorch.dataset.ValidSplit",
-    "torch.utils.data.dataloader.DataLoader",
-})
+_TRUSTED_NAMES = frozenset(
+    {
+        "numpy.dtype",
+        "skorch.dataset.Dataset",
+        "skorch.dataset.ValidSplit",
+        "torch.utils.data.dataloader.DataLoader",
+    }
+)
 
 
 class UntrustedTypesError(ValueError):
@@ -148,9 +155,13 @@ def save_model(estimator, path, *, metadata=None):
         index.append(entry)
     # A copy in which every network is its reference; the original is untouched.
     stripped = copy.deepcopy(estimator, memo)
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                "versions": _versions(), "metadata": json.loads(metadata_json),
-                "networks": index}
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": _versions(),
+        "metadata": json.loads(metadata_json),
+        "networks": index,
+    }
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(_MANIFEST, json.dumps(manifest, indent=2))
         archive.writestr(_ESTIMATOR, sio.dumps(stripped))
@@ -204,14 +215,12 @@ def load_model(path, *, trusted=None, return_metadata=False):
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, IsADirectoryError):
-        raise ValueError(f"{path} is not a skeeg2bold model file (not a zip archive).") \
-            from None
+        raise ValueError(f"{path} is not a skeeg2bold model file (not a zip archive).") from None
     with archive:
         try:
             manifest = json.loads(archive.read(_MANIFEST))
         except KeyError:
-            raise ValueError(f"{path} is not a skeeg2bold model file (no {_MANIFEST}).") \
-                from None
+            raise ValueError(f"{path} is not a skeeg2bold model file (no {_MANIFEST}).") from None
         if manifest.get("format") != FORMAT:
             raise ValueError(f"{path} is not a skeeg2bold model file.")
         if manifest.get("format_version", 0) > FORMAT_VERSION:
@@ -245,8 +254,11 @@ def _network_files(net, index):
     """The weight, fitted-attribute and history files of one fitted network."""
     import tempfile
 
-    names = {"f_params": f"network-{index}.safetensors", "f_fitted": f"network-{index}.json",
-             "f_history": f"network-{index}.history.json"}
+    names = {
+        "f_params": f"network-{index}.safetensors",
+        "f_fitted": f"network-{index}.json",
+        "f_history": f"network-{index}.history.json",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         paths = {arg: Path(tmp) / name for arg, name in names.items()}
         net.save_params(**paths, use_safetensors=True)
@@ -260,10 +272,12 @@ def _build(ref, archive, built):
         return built[ref.index]
     net = ref.cls(**ref.params)
     stem = f"network-{ref.index}"
-    net.load_params(f_params=io.BytesIO(archive.read(f"{stem}.safetensors")),
-                    f_fitted=io.StringIO(archive.read(f"{stem}.json").decode()),
-                    f_history=io.StringIO(archive.read(f"{stem}.history.json").decode()),
-                    use_safetensors=True)
+    net.load_params(
+        f_params=io.BytesIO(archive.read(f"{stem}.safetensors")),
+        f_fitted=io.StringIO(archive.read(f"{stem}.json").decode()),
+        f_history=io.StringIO(archive.read(f"{stem}.history.json").decode()),
+        use_safetensors=True,
+    )
     built[ref.index] = net
     return net
 
@@ -332,12 +346,14 @@ def _versions():
 
 def _check_versions(saved, path):
     current = _versions()
-    differ = {p: (v, current.get(p)) for p, v in saved.items()
-              if v is not None and current.get(p) != v}
+    differ = {
+        p: (v, current.get(p)) for p, v in saved.items() if v is not None and current.get(p) != v
+    }
     if differ:
         detail = ", ".join(f"{p} {old} (installed: {new})" for p, (old, new) in differ.items())
         warnings.warn(
             f"{path} was written with {detail}; predictions may differ from the saved "
             "model's. Refit, or install those versions, for identical results.",
-            ModelVersionWarning, stacklevel=3,
+            ModelVersionWarning,
+            stacklevel=3,
         )

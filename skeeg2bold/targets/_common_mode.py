@@ -175,9 +175,7 @@ class CommonModeSplitter(TransformerMixin, BaseEstimator):
         """
         names = list(_check_feature_names_in(self, input_features))
         if COMMON_MODE in names:
-            raise ValueError(
-                f"An input feature is already named {COMMON_MODE!r}; rename it."
-            )
+            raise ValueError(f"An input feature is already named {COMMON_MODE!r}; rename it.")
         return np.asarray(names + [COMMON_MODE], dtype=object)
 
     def _loadings(self, X):

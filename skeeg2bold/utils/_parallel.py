@@ -77,9 +77,12 @@ def passive_thread_waits():
     """
     policy = os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if "torch" in sys.modules and policy == "PASSIVE":
-        warnings.warn("passive_thread_waits() was called after torch was imported; OpenMP "
-                      "reads OMP_WAIT_POLICY once, so call it before importing torch.",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "passive_thread_waits() was called after torch was imported; OpenMP "
+            "reads OMP_WAIT_POLICY once, so call it before importing torch.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return policy
 
 
