@@ -380,10 +380,17 @@ def test_module_is_initialised_from_the_training_data(data):
     reg = EEG2BoldRegressor(_DataInitialisedNet, max_epochs=1, random_state=0, module__n_branches=4)
     reg.fit(data.X[:80], data.y[:80])
     ((X, y),) = _INIT_CALLS
-    # What the network's batches carry: scaled float32 windows, standardised targets.
-    assert X.dtype == torch.float32 and X.shape == (80, 8, 100)
-    np.testing.assert_allclose(X.numpy(), np.asarray(data.X[:80]) / reg.input_scale_, rtol=1e-5)
-    np.testing.assert_allclose(y.numpy(), (data.y[:80] - reg.y_mean_) / reg.y_std_, rtol=1e-5)
+    # What the network's batches carry: scaled float32 windows, standardised
+    # targets; only the training rows, never those held out for validation.
+    train, valid = reg.train_split.split_indices(data.X[:80])
+    assert len(valid) > 0 and len(train) < 80
+    assert X.dtype == torch.float32 and X.shape == (len(train), 8, 100)
+    np.testing.assert_allclose(
+        X.numpy(), np.asarray(data.X[:80])[train] / reg.input_scale_, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        y.numpy(), (data.y[:80][train] - reg.y_mean_) / reg.y_std_, rtol=1e-5
+    )
     # Before the first epoch, with an optimizer that sees the module's parameters.
     optimised = {id(p) for group in reg.optimizer_.param_groups for p in group["params"]}
     assert id(reg.module_.readout.bias) in optimised
@@ -394,6 +401,33 @@ def test_module_is_initialised_from_the_training_data(data):
     assert len(_INIT_CALLS) == 2
     reg.set_params(warm_start=True).fit(data.X[:80], data.y[:80])
     assert len(_INIT_CALLS) == 2
+
+
+@pytest.mark.parametrize("split", ["skorch", "none"])
+def test_data_initialisation_sees_no_validation_rows(data, split):
+    from skorch.dataset import ValidSplit
+
+    _INIT_CALLS.clear()
+    train_split = ValidSplit(4) if split == "skorch" else None
+    reg = EEG2BoldRegressor(
+        _DataInitialisedNet,
+        max_epochs=1,
+        random_state=0,
+        module__n_branches=4,
+        train_split=train_split,
+    )
+    reg.fit(data.X[:80], data.y[:80])
+    ((X, _),) = _INIT_CALLS
+    if split == "none":
+        assert X.shape[0] == 80
+    else:
+        # skorch's ValidSplit(4) holds out a quarter of the rows.
+        held_out = reg.train_split(reg.get_dataset(data.X[:80], data.y[:80]), data.y[:80])[
+            1
+        ].indices
+        assert X.shape[0] == 80 - len(held_out) == 60
+        expected = np.delete(np.asarray(data.X[:80]), held_out, axis=0) / reg.input_scale_
+        np.testing.assert_allclose(X.numpy(), expected, rtol=1e-5)
 
 
 def test_each_public_call_checks_once_and_post_training_is_one_pass(data):

@@ -45,10 +45,10 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
       parameters are never changed, so ``clone`` and grid searches over
       ``module`` and ``module__*`` work; a module with a method
       ``initialize_from_data(X, y)`` is then given the training windows
-      (scaled, float32 tensor) and standardised targets once, before the
-      first epoch, whenever ``fit`` (or a first ``partial_fit``) builds it;
-      not when training continues (``warm_start``, ``partial_fit`` on a
-      fitted network);
+      (scaled, float32 tensor; without the rows held out for validation)
+      and standardised targets once, before the first epoch, whenever
+      ``fit`` (or a first ``partial_fit``) builds it; not when training
+      continues (``warm_start``, ``partial_fit`` on a fitted network);
     - the loss is :class:`CorrelationCLIPLoss` (``criterion__*``); in training
       the BOLD target of each window is handed to the network's BOLD encoder
       (if its ``forward`` takes ``bold``) for the CLIP term;
@@ -363,22 +363,46 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
-    def _initialize_from_data(self, X, y2):
+    def _initialize_from_data(self, X, y2, fit_params):
         """Let a freshly built module set itself up from the training data.
 
         A module with a method ``initialize_from_data(X, y)`` gets the
-        windows of this fit as the network sees them (float32 tensor
-        ``(n_windows, n_chans, n_times)``, divided by ``input_scale_``) and
-        the standardised targets (float32 tensor ``(n_windows, n_outputs)``),
-        on the CPU, once, before the first epoch. It changes its parameters
-        in place; the optimizer is rebuilt afterwards.
+        training windows of this fit as the network sees them (float32
+        tensor ``(n_windows, n_chans, n_times)``, divided by
+        ``input_scale_``) and their standardised targets (float32 tensor
+        ``(n_windows, n_outputs)``), on the CPU, once, before the first
+        epoch. The rows ``train_split`` holds out for validation are left
+        out: early stopping must judge epochs on targets the network has not
+        seen, through its initialisation included. The module changes its
+        parameters in place; the optimizer is rebuilt afterwards.
         """
         hook = getattr(self.module_, "initialize_from_data", None)
         if not callable(hook):
             return
-        windows = np.asarray(X, dtype=np.float32) / np.float32(self.input_scale_)
-        hook(torch.from_numpy(windows), torch.as_tensor(self._standardise(y2), dtype=torch.float32))
+        rows = self._training_rows(X, y2, fit_params)
+        windows = np.asarray(X[rows], dtype=np.float32) / np.float32(self.input_scale_)
+        targets = self._standardise(y2[rows])
+        hook(torch.from_numpy(windows), torch.as_tensor(targets, dtype=torch.float32))
         self.initialize_optimizer()
+
+    def _training_rows(self, X, y2, fit_params):
+        """Rows of ``X`` the network trains on: all but those ``train_split`` holds out."""
+        if not self.train_split:
+            return np.arange(len(X))
+        split = getattr(self.train_split, "split_indices", None)
+        if split is not None:
+            groups = fit_params.get("groups")
+            return np.asarray((split(X) if groups is None else split(X, groups))[0])
+        # Any other skorch splitter: the rows of the training Subset it returns.
+        train, _ = self.get_split_datasets(X, y2, **fit_params)
+        indices = getattr(train, "indices", None)
+        if indices is None:
+            raise ValueError(
+                "train_split must return torch.utils.data.Subset datasets (or have a "
+                "split_indices method) for a module with initialize_from_data: the "
+                "training rows must be known to keep validation targets out of it."
+            )
+        return np.asarray(indices)
 
     def train_step_single(self, batch, **fit_params):
         """One training step; the batch's BOLD goes to the network's BOLD encoder."""
@@ -432,7 +456,7 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         X, y2 = self._check_training_data(X, y, fresh)
         if fresh:
             self.initialize()
-            self._initialize_from_data(X, y2)
+            self._initialize_from_data(X, y2, fit_params)
         alphas = self._readout_alphas() if resolve_readout else None
         super().partial_fit(X, y2, _routing_method=routing, **fit_params)
         if resolve_readout:
