@@ -64,3 +64,39 @@ def toy_recordings(n_subjects=2, duration=120.0, seed=0):
 
 #: Window length (s) of the ``small_sim_windows`` fixture.
 SMALL_SIM_WINDOW = 4.0
+
+
+def source_power_recordings(seed, n_subjects, duration, n_chans, n_noise, first_onset):
+    """Recordings whose BOLD-like target is the log power of one mixed alpha source.
+
+    Each subject: a 10 Hz source whose power steps every 2 s (log-normal),
+    mixed with ``n_noise`` white-noise sources into ``n_chans`` channels by a
+    random matrix; the target at each onset (every 2 s from ``first_onset``
+    to ``duration - 2``) is the log source power 1 s earlier. Channel
+    envelopes see the power only through the mixing; spatial unmixing
+    recovers it. Sampled at 100 Hz.
+    """
+    sfreq = 100.0
+    rng = np.random.default_rng(seed)
+    recordings = []
+    for k in range(n_subjects):
+        n = int(duration * sfreq)
+        t = np.arange(n) / sfreq
+        power = np.repeat(np.exp(rng.standard_normal(n // 200)), 200)[:n]
+        source = np.sqrt(power) * np.sin(2 * np.pi * 10 * t)
+        mixing = rng.standard_normal((n_chans, 1 + n_noise))
+        noise = [rng.standard_normal(n) for _ in range(n_noise)]
+        eeg = mixing @ np.stack([source, *noise])
+        onsets = np.arange(first_onset, duration - 2.0, 2.0)
+        bold = np.log(power[(onsets * sfreq).astype(int) - 100])[:, None]
+        recordings.append(
+            Recording(
+                eeg,
+                bold,
+                onsets,
+                sfreq=sfreq,
+                subject=f"s{k}",
+                ch_names=[f"E{i}" for i in range(n_chans)],
+            )
+        )
+    return recordings

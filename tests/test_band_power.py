@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from skeeg2bold import Recording, make_windows
+from skeeg2bold import make_windows
 from skeeg2bold.features import BandCovariances
 from skeeg2bold.metrics import pearson_r
 from skeeg2bold.nn import BandPowerNet, EEG2BoldRegressor
+
+from _helpers import source_power_recordings
 
 SFREQ = 100.0
 
@@ -54,26 +56,9 @@ def test_parameters_are_checked():
 
 
 def test_regressor_learns_source_power_and_resolves_the_readout():
-    rng = np.random.default_rng(2)
-    recs = []
-    for k in range(2):
-        n = int(150 * SFREQ)
-        t = np.arange(n) / SFREQ
-        power = np.repeat(np.exp(rng.standard_normal(n // 200)), 200)[:n]
-        source = np.sqrt(power) * np.sin(2 * np.pi * 10 * t)
-        eeg = rng.standard_normal((4, 2)) @ np.stack([source, rng.standard_normal(n)])
-        onsets = np.arange(8.0, 148.0, 2.0)
-        bold = np.log(power[(onsets * SFREQ).astype(int) - 100])[:, None]
-        recs.append(
-            Recording(
-                eeg,
-                bold,
-                onsets,
-                sfreq=SFREQ,
-                subject=f"s{k}",
-                ch_names=[f"E{i}" for i in range(4)],
-            )
-        )
+    recs = source_power_recordings(
+        2, n_subjects=2, duration=150.0, n_chans=4, n_noise=1, first_onset=8.0
+    )
     data = make_windows(recs, window=3.0)
     train = (data.groups == "s0") | (data.X.times < 100.0)  # s1's end is the test
     reg = EEG2BoldRegressor(

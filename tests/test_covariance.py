@@ -12,6 +12,8 @@ from skeeg2bold.features import BandCovariances, SubjectAlignment, TangentSpaceF
 from skeeg2bold.features._covariance import _oas_cospectrum
 from skeeg2bold.metrics import pearson_r
 
+from _helpers import source_power_recordings
+
 SFREQ = 100.0
 
 
@@ -211,27 +213,9 @@ def test_tangent_space_features(windows):
 def test_riemann_baseline_recovers_a_source_power_target():
     # BOLD-like target = power of one mixed alpha source; channel envelopes
     # see it through the mixing, the Riemannian pipeline finds it.
-    rng = np.random.default_rng(3)
-    recs = []
-    for k in range(3):
-        n = int(120 * SFREQ)
-        t = np.arange(n) / SFREQ
-        power = np.repeat(np.exp(rng.standard_normal(n // 200)), 200)[:n]
-        alpha = np.sqrt(power) * np.sin(2 * np.pi * 10 * t)
-        mixing = rng.standard_normal((6, 3))
-        eeg = mixing @ np.stack([alpha, rng.standard_normal(n), rng.standard_normal(n)])
-        onsets = np.arange(12.0, 118.0, 2.0)
-        bold = np.log(power[(onsets * SFREQ).astype(int) - 100])[:, None]
-        recs.append(
-            Recording(
-                eeg,
-                bold,
-                onsets,
-                sfreq=SFREQ,
-                subject=f"s{k}",
-                ch_names=[f"E{i}" for i in range(6)],
-            )
-        )
+    recs = source_power_recordings(
+        3, n_subjects=3, duration=120.0, n_chans=6, n_noise=2, first_onset=12.0
+    )
     data = make_windows(recs, window=4.0)
     train = data.groups != "s2"
     model = make_riemann_baseline(n_bins=2).fit(data.X[train], data.y[train])
