@@ -389,10 +389,9 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         """Rows of ``X`` the network trains on: all but those ``train_split`` holds out."""
         if not self.train_split:
             return np.arange(len(X))
-        split = getattr(self.train_split, "split_indices", None)
-        if split is not None:
-            groups = fit_params.get("groups")
-            return np.asarray((split(X) if groups is None else split(X, groups))[0])
+        rows = self._split_rows(X, fit_params.get("groups"))
+        if rows is not None:
+            return np.asarray(rows[0])
         # Any other skorch splitter: the rows of the training Subset it returns.
         train, _ = self.get_split_datasets(X, y2, **fit_params)
         indices = getattr(train, "indices", None)
@@ -543,16 +542,21 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
             module.train(was_training)
         return [None if out[0] is None else np.concatenate(out) for out in outputs]
 
+    def _split_rows(self, X, groups=None):
+        """``(train, valid)`` rows of ``train_split.split_indices``; None without it."""
+        split = getattr(self.train_split, "split_indices", None)
+        if split is None:
+            return None
+        return split(X) if groups is None else split(X, groups)
+
     def _validation_rows(self, X, groups=None):
         """Rows of ``X`` the training held out for validation (all rows if none)."""
-        split = getattr(self.train_split, "split_indices", None)
-        if split is not None:
-            try:
-                valid = (split(X) if groups is None else split(X, groups))[1]
-            except ValueError:
-                valid = None
-            if valid is not None and len(valid) > 2:
-                return valid
+        try:
+            rows = self._split_rows(X, groups)
+        except ValueError:
+            rows = None
+        if rows is not None and rows[1] is not None and len(rows[1]) > 2:
+            return rows[1]
         return slice(None)
 
     def _raw_outputs(self, X):
