@@ -5,6 +5,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .._constants import RIDGE_ALPHAS
+from .._validation import validate_type
 from ..features import (
     BandCovariances,
     EnvelopeFeatureExtractor,
@@ -252,8 +253,7 @@ def make_riemann_baseline(
     >>> [name for name, _ in model.steps]
     ['bandcovariances', 'tangentspacefeatures', 'ridgecv']
     """
-    if not isinstance(scale, bool):
-        raise TypeError(f"scale must be True or False, got {scale!r}.")
+    validate_type(scale, bool, "scale")
     return make_pipeline(
         BandCovariances(
             sfreq=sfreq,
