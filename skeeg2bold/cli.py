@@ -69,8 +69,10 @@ _CHANCE_PREFERENCE = (
     "ridge",
     "hrf",
 )
-#: Name of the unmixing oracle in the report (simulated data only).
+#: Names of the unmixing oracles in the report (simulated data only): the
+#: log-envelope ridge on all true sources, and on the cortical ones only.
 ORACLE = "unmixing oracle"
+CORTICAL_ORACLE = "unmixing oracle (cortical)"
 
 
 def add_data_arguments(parser):
@@ -299,7 +301,10 @@ def _load(args, preset, progress):
         return (
             sim.recordings,
             lambda splitter: ceiling_for(sim, splitter.transform),
-            source_recordings(sim),
+            {
+                ORACLE: source_recordings(sim),
+                CORTICAL_ORACLE: source_recordings(sim, deep=False),
+            },
         )
     if args.data == "cwl":
         from .io import CWL_SUBJECTS, read_cwl
@@ -348,7 +353,10 @@ def _protocol(args, preset, data):
 
 
 def _with_oracle(result, sources, data, cv, preset, args, progress):
-    """Add the unmixing oracle: the log-envelope ridge on the true sources' windows."""
+    """Add the unmixing oracles: the log-envelope ridge on the true sources' windows.
+
+    ``sources`` maps each oracle's name to its source recordings.
+    """
     import numpy as np
     import pandas as pd
 
@@ -356,25 +364,28 @@ def _with_oracle(result, sources, data, cv, preset, args, progress):
     from .baselines import make_ridge_baseline
     from .experiment import run_experiment
 
-    with warnings.catch_warnings():  # the same windows as the EEG's, already reported
-        warnings.simplefilter("ignore")
-        oracle_data = make_windows(sources, window=10.0, sfreq=preset["sfreq"], dtype="float32")
-    if not (
-        np.allclose(oracle_data.X.times, data.X.times)
-        and np.array_equal(oracle_data.groups, data.groups)
-    ):
-        raise RuntimeError("the source windows do not line up with the EEG windows")
-    oracle_data.y, oracle_data.target_names = data.y, data.target_names
-    oracle = run_experiment(
-        {ORACLE: make_ridge_baseline(log=True)},
-        oracle_data,
-        cv=cv,
-        random_state=args.seed,
-        progress=progress,
-    )
-    result.scores = pd.concat([result.scores, oracle.scores], ignore_index=True)
-    result.info["models"].update(oracle.info["models"])
-    result.info["fit_seconds_mean"].update(oracle.info["fit_seconds_mean"])
+    for name, recordings in sources.items():
+        with warnings.catch_warnings():  # the same windows as the EEG's, already reported
+            warnings.simplefilter("ignore")
+            oracle_data = make_windows(
+                recordings, window=10.0, sfreq=preset["sfreq"], dtype="float32"
+            )
+        if not (
+            np.allclose(oracle_data.X.times, data.X.times)
+            and np.array_equal(oracle_data.groups, data.groups)
+        ):
+            raise RuntimeError("the source windows do not line up with the EEG windows")
+        oracle_data.y, oracle_data.target_names = data.y, data.target_names
+        oracle = run_experiment(
+            {name: make_ridge_baseline(log=True)},
+            oracle_data,
+            cv=cv,
+            random_state=args.seed,
+            progress=progress,
+        )
+        result.scores = pd.concat([result.scores, oracle.scores], ignore_index=True)
+        result.info["models"].update(oracle.info["models"])
+        result.info["fit_seconds_mean"].update(oracle.info["fit_seconds_mean"])
     return result
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skeeg2bold.cli import ORACLE, main
+from skeeg2bold.cli import CORTICAL_ORACLE, ORACLE, main
 
 
 def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
@@ -33,10 +33,13 @@ def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Left Thalamus" in printed and "common_mode" in printed and "ceiling" in printed
     scores = pd.read_csv(out / "scores.csv")
-    # The unmixing oracle joins on simulated data, on the same folds.
-    assert set(scores.model) == {"ridge", "hrf", ORACLE}
-    assert scores.groupby("model").size().tolist() == [2 * 15] * 3  # 2 folds x 15 targets
-    assert "unmixing oracle" in printed
+    # The unmixing oracles join on simulated data, on the same folds.
+    assert set(scores.model) == {"ridge", "hrf", ORACLE, CORTICAL_ORACLE}
+    assert scores.groupby("model").size().tolist() == [2 * 15] * 4  # 2 folds x 15 targets
+    assert "unmixing oracle" in printed and "unmixing oracle (cortical)" in printed
+    # Two oracles on different sources: all 14 and the 10 cortical ones.
+    by_model = scores.set_index(["model", "fold", "target"]).r
+    assert not np.allclose(by_model[ORACLE], by_model[CORTICAL_ORACLE])
     assert scores.r.between(-1, 1).all()
     summary = json.loads((out / "results.json").read_text())["summary"]
     assert set(summary) >= {"Left Thalamus", "common_mode", "mean over targets"}
@@ -72,7 +75,7 @@ def test_run_deep_model_and_branch_figure(tmp_path):
     )
     assert code == 0
     scores = pd.read_csv(out / "scores.csv")
-    assert set(scores.model) == {"compact", "ensemble", ORACLE}
+    assert set(scores.model) == {"compact", "ensemble", ORACLE, CORTICAL_ORACLE}
     assert np.isfinite(scores.r).all()
     assert (out / "fig4_branch_patterns.png").stat().st_size > 10_000
 

@@ -343,3 +343,28 @@ def test_source_recordings_are_what_the_leadfield_mixes_into_the_eeg():
         src = make_windows(sources, window=5.0)
     np.testing.assert_allclose(src.X.times, eeg.X.times)
     np.testing.assert_array_equal(src.groups, eeg.groups)
+
+
+def test_source_recordings_without_deep_sources_keep_the_cortical_ones():
+    from skeeg2bold.datasets import source_recordings
+
+    sim = simulate_eeg_fmri(
+        n_subjects=1, duration=40.0, sfreq=100.0, eeg_noise=0.0, artifacts=False, random_state=3
+    )
+    rec, gt = sim.recordings[0], sim.truth[0]
+    cortical = source_recordings(sim, deep=False)[0]
+    deep_names = ["thalamus-L", "thalamus-R", "mesiotemporal-L", "mesiotemporal-R"]
+    assert cortical.ch_names == [n for n in sim.source_names if n not in deep_names]
+    is_cortical = np.isin(sim.source_names, cortical.ch_names)
+    np.testing.assert_array_equal(cortical.eeg, gt.sources[is_cortical])
+    np.testing.assert_array_equal(cortical.bold, rec.bold)
+    # What the cortical sources leave of the EEG is the mixed deep sources.
+    deep_part = gt.gain[:, ~is_cortical] @ (gt.sources[~is_cortical].astype(float) * 1e-9)
+    np.testing.assert_allclose(
+        rec.eeg - gt.gain[:, is_cortical] @ (cortical.eeg.astype(float) * 1e-9),
+        deep_part,
+        rtol=1e-3,
+        atol=1e-4 * np.abs(rec.eeg).max(),
+    )
+    with pytest.raises(TypeError, match="deep"):
+        source_recordings(sim, deep="no")

@@ -403,7 +403,7 @@ def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=No
     return pearson_r(np.vstack(bold), np.vstack(oracle))
 
 
-def source_recordings(simulation):
+def source_recordings(simulation, *, deep=True):
     """Recordings of the true source time courses: perfectly unmixed EEG.
 
     Each simulated recording with its EEG replaced by the time courses of
@@ -418,10 +418,19 @@ def source_recordings(simulation):
     ceiling is what remains of background activity, envelope estimation and
     the model itself.
 
+    With ``deep=False`` only the cortical sources are kept: the oracle of a
+    model that unmixes every cortical source perfectly but, like any
+    cross-subject spatial filter, cannot find the deep (thalamic,
+    mesiotemporal) ones, whose dipoles point in a different direction in
+    every subject. Between the two oracles lies what only recovering the
+    deep sources' power could gain.
+
     Parameters
     ----------
     simulation : Bunch
         The output of :func:`simulate_eeg_fmri`.
+    deep : bool, default=True
+        Keep the deep sources.
 
     Returns
     -------
@@ -438,14 +447,19 @@ def source_recordings(simulation):
     >>> rec = source_recordings(sim)[0]
     >>> rec.eeg.shape[0], rec.ch_names[0]
     (14, 'occipital-L')
+    >>> source_recordings(sim, deep=False)[0].eeg.shape[0]
+    10
     """
+    validate_type(deep, bool, "deep")
+    keep = np.array([deep or not is_deep for _, _, is_deep, *_ in SOURCES])
+    names = [name for name, k in zip(simulation.source_names, keep) if k]
     return [
         Recording(
-            gt.sources,
+            gt.sources[keep],
             rec.bold,
             rec.volume_times,
             sfreq=gt.sources_sfreq,
-            ch_names=list(simulation.source_names),
+            ch_names=names,
             roi_names=list(rec.roi_names),
             subject=rec.subject,
         )
