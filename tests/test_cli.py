@@ -63,6 +63,7 @@ def test_run_deep_model_and_branch_figure(tmp_path):
             "1",
             "--models",
             "compact",
+            "aligned-compact",
             "ensemble",
             "--epochs",
             "1",
@@ -75,7 +76,13 @@ def test_run_deep_model_and_branch_figure(tmp_path):
     )
     assert code == 0
     scores = pd.read_csv(out / "scores.csv")
-    assert set(scores.model) == {"compact", "ensemble", ORACLE, CORTICAL_ORACLE}
+    assert set(scores.model) == {
+        "compact",
+        "aligned-compact",
+        "ensemble",
+        ORACLE,
+        CORTICAL_ORACLE,
+    }
     assert np.isfinite(scores.r).all()
     assert (out / "fig4_branch_patterns.png").stat().st_size > 10_000
 

@@ -58,6 +58,25 @@ def test_fit_network(tmp_path, capsys):
     assert model.module.__name__ == "CompactNet" and model.n_outputs_ == 15
 
 
+def test_fit_aligned_network_keeps_each_subjects_reference(tmp_path):
+    path = tmp_path / "aligned.zip"
+    assert main([*FIT, "--model", "aligned-compact", "--epochs", "1", "--out", str(path)]) == 0
+    model = load_model(path)
+    alignment, regressor = model.named_steps.values()
+    assert type(alignment).__name__ == "SubjectAlignment"
+    assert regressor.module.__name__ == "CompactNet"
+    # The two simulated subjects' references travel with the model file: a
+    # window of a subject seen in fit is predicted alone, one of an unseen
+    # subject is refused (one window cannot make a reference).
+    assert sorted(alignment.references_) == ["sub-01", "sub-02"]
+    X = np.random.default_rng(0).standard_normal((1, 30, 200)) * 1e-5
+    seen = EEGWindows.from_array(X, sfreq=100.0, ch_names=list(CWL_CH_NAMES), groups=["sub-01"])
+    assert np.isfinite(model.predict(seen)).all()
+    unseen = EEGWindows.from_array(X, sfreq=100.0, ch_names=list(CWL_CH_NAMES), groups=["x"])
+    with pytest.raises(ValueError, match="not seen"):
+        model.predict(unseen)
+
+
 def test_replay_simulator_and_stream_write_log(ridge_file, tmp_path, capsys):
     name = f"cli-{uuid.uuid4().hex}"
     replay = threading.Thread(
