@@ -167,3 +167,34 @@ def test_run_on_files_in_the_cwl_layout(tmp_path):
     summary = json.loads((out / "results.json").read_text())["summary"]
     assert "ceiling" not in summary["common_mode"]  # no ground truth for files
     assert summary["mean over targets"]["ridge mean"] > 0.05  # the planted signals are learnable
+
+
+def test_every_model_of_the_full_report_has_its_own_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from types import SimpleNamespace
+
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from skeeg2bold.cli import PRESETS
+    from skeeg2bold.experiment import plot_roi_correlations
+
+    models = [*PRESETS["full"]["models"], ORACLE, CORTICAL_ORACLE]
+    targets = ["a", "b"]
+    rows = [(m, t, f, 0.1 * k) for k, m in enumerate(models) for t in targets for f in (0, 1)]
+    scores = pd.DataFrame(rows, columns=["model", "target", "fold", "r"])
+    result = SimpleNamespace(target_names=targets, scores=scores, chance=None, ceiling=None)
+    fig = plot_roi_correlations(result)
+    try:
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        colours = {
+            label: mcolors.to_hex(h.patches[0].get_facecolor())
+            for h, label in zip(handles, labels)
+            if label in models
+        }
+    finally:
+        plt.close(fig)
+    assert sorted(colours) == sorted(models)
+    assert len(set(colours.values())) == len(models)

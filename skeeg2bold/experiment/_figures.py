@@ -4,7 +4,20 @@ import numpy as np
 
 __all__ = ["plot_roi_correlations", "plot_prediction_traces"]
 
-_COLORS = ["#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6"]
+#: One colour per model: ``skeeg2bold run``'s full preset draws seven models
+#: and two oracles.
+_COLORS = [
+    "#1f4e79",
+    "#c55a11",
+    "#548235",
+    "#7030a0",
+    "#bf9000",
+    "#2e75b6",
+    "#a61c3c",
+    "#2f9e8f",
+    "#7f7f7f",
+    "#e377c2",
+]
 
 
 def plot_roi_correlations(result, *, ax=None, show=False):
