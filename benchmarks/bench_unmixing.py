@@ -5,6 +5,9 @@ mean Pearson r over the 15 targets (14 differential ROIs + common mode) of:
 
 - ``ridge``, ``logridge``: the lagged-envelope ridge baseline, linear and log
   envelopes (channel envelopes: no unmixing);
+- ``aligned-logridge``: the log-envelope ridge behind
+  :class:`~skeeg2bold.features.SubjectAlignment` (what alignment alone
+  gives, without a network);
 - ``riemann``: :func:`~skeeg2bold.baselines.make_riemann_baseline` (band
   covariances, per-subject re-centring, tangent space, ridge);
 - ``bandpower``, ``compact``, ``aligned-compact``, ``eeg2boldnet``: the
@@ -82,10 +85,19 @@ def _networks():
     }
 
 
+def _aligned_logridge():
+    from sklearn.pipeline import make_pipeline
+
+    from skeeg2bold.features import SubjectAlignment
+
+    return make_pipeline(SubjectAlignment(), make_ridge_baseline(log=True))
+
+
 def models():
     return {
         "ridge": make_ridge_baseline,
         "logridge": lambda: make_ridge_baseline(log=True),
+        "aligned-logridge": _aligned_logridge,
         "riemann": make_riemann_baseline,
         **_networks(),
     }

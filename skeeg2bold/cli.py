@@ -32,7 +32,7 @@ PRESETS = {
         repeats=1,
         chance_repeats=2,
         epochs=25,
-        models=("aligned-compact", "compact", "deep", "riemann", "logridge"),
+        models=("aligned-compact", "compact", "deep", "riemann", "aligned-logridge", "logridge"),
     ),
     "full": dict(
         sim_sfreq=1000.0,
@@ -41,7 +41,16 @@ PRESETS = {
         repeats=3,
         chance_repeats=3,
         epochs=40,
-        models=("aligned-compact", "compact", "deep", "riemann", "logridge", "ridge", "hrf"),
+        models=(
+            "aligned-compact",
+            "compact",
+            "deep",
+            "riemann",
+            "aligned-logridge",
+            "logridge",
+            "ridge",
+            "hrf",
+        ),
     ),
 }
 #: What each model name builds (``--models``).
@@ -57,6 +66,8 @@ MODEL_HELP = {
     "ensemble": "SeedEnsembleRegressor of 3 CompactNets (seeds averaged)",
     "ridge": "lagged band envelopes + ridge",
     "logridge": "lagged log band envelopes + ridge",
+    "aligned-logridge": "SubjectAlignment + lagged log band envelopes + ridge: alignment "
+    "without a network",
     "hrf": "band envelopes convolved with the canonical HRF + ridge",
     "riemann": "band covariances, per-subject re-centring, tangent space + ridge",
 }
@@ -69,6 +80,7 @@ _CHANCE_PREFERENCE = (
     "deep",
     "ensemble",
     "riemann",
+    "aligned-logridge",
     "logridge",
     "ridge",
     "hrf",
@@ -421,6 +433,12 @@ def _models(preset, data, args):
             models[name] = make_ridge_baseline()
         elif name == "logridge":
             models[name] = make_ridge_baseline(log=True)
+        elif name == "aligned-logridge":
+            from sklearn.pipeline import make_pipeline
+
+            from .features import SubjectAlignment
+
+            models[name] = make_pipeline(SubjectAlignment(), make_ridge_baseline(log=True))
         elif name == "riemann":
             models[name] = make_riemann_baseline()
         else:

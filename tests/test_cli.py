@@ -64,6 +64,7 @@ def test_run_deep_model_and_branch_figure(tmp_path):
             "--models",
             "compact",
             "aligned-compact",
+            "aligned-logridge",
             "ensemble",
             "--epochs",
             "1",
@@ -79,6 +80,7 @@ def test_run_deep_model_and_branch_figure(tmp_path):
     assert set(scores.model) == {
         "compact",
         "aligned-compact",
+        "aligned-logridge",
         "ensemble",
         ORACLE,
         CORTICAL_ORACLE,

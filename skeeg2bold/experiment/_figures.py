@@ -4,7 +4,7 @@ import numpy as np
 
 __all__ = ["plot_roi_correlations", "plot_prediction_traces"]
 
-#: One colour per model: ``skeeg2bold run``'s full preset draws seven models
+#: One colour per model: ``skeeg2bold run``'s full preset draws eight models
 #: and two oracles.
 _COLORS = [
     "#1f4e79",
