@@ -69,35 +69,38 @@ ORACLES = {"oracle": True, "oracle-cortical": False}
 TRANSFORM = np.column_stack([np.eye(14) - 1 / 14, np.full(14, 1 / 14)])
 
 
-def _networks():
+def _aligned(factory):
+    """``factory``'s model behind :class:`~skeeg2bold.features.SubjectAlignment`."""
     from sklearn.pipeline import make_pipeline
 
     from skeeg2bold.features import SubjectAlignment
+
+    return lambda: make_pipeline(SubjectAlignment(), factory())
+
+
+def _networks():
     from skeeg2bold.nn import BandPowerNet, CompactNet, EEG2BoldRegressor
+
+    def compact():
+        return EEG2BoldRegressor(CompactNet, random_state=0)
 
     return {
         "bandpower": lambda: EEG2BoldRegressor(BandPowerNet, random_state=0),
-        "compact": lambda: EEG2BoldRegressor(CompactNet, random_state=0),
-        "aligned-compact": lambda: make_pipeline(
-            SubjectAlignment(), EEG2BoldRegressor(CompactNet, random_state=0)
-        ),
+        "compact": compact,
+        "aligned-compact": _aligned(compact),
         "eeg2boldnet": lambda: EEG2BoldRegressor(random_state=0),
     }
 
 
-def _aligned_logridge():
-    from sklearn.pipeline import make_pipeline
-
-    from skeeg2bold.features import SubjectAlignment
-
-    return make_pipeline(SubjectAlignment(), make_ridge_baseline(log=True))
+def _logridge():
+    return make_ridge_baseline(log=True)
 
 
 def models():
     return {
         "ridge": make_ridge_baseline,
-        "logridge": lambda: make_ridge_baseline(log=True),
-        "aligned-logridge": _aligned_logridge,
+        "logridge": _logridge,
+        "aligned-logridge": _aligned(_logridge),
         "riemann": make_riemann_baseline,
         **_networks(),
     }

@@ -406,44 +406,44 @@ def _with_oracle(result, sources, data, cv, preset, args, progress):
 
 
 def _models(preset, data, args):
-    from .baselines import make_hrf_baseline, make_ridge_baseline, make_riemann_baseline
-
+    """Build every model of ``preset["models"]``; an ``aligned-`` name is the model
+    without the prefix behind :class:`~skeeg2bold.features.SubjectAlignment`."""
     models = {}
     for name in preset["models"]:
-        if name in ("bandpower", "deep", "compact", "aligned-compact", "ensemble"):
-            from .nn import BandPowerNet, CompactNet, EEG2BoldNet, EEG2BoldRegressor
-
-            module = {"bandpower": BandPowerNet, "deep": EEG2BoldNet}.get(name, CompactNet)
-            models[name] = EEG2BoldRegressor(
-                module, max_epochs=preset["epochs"], device=args.device, random_state=args.seed
-            )
-            if name == "aligned-compact":
-                from sklearn.pipeline import make_pipeline
-
-                from .features import SubjectAlignment
-
-                models[name] = make_pipeline(SubjectAlignment(), models[name])
-            if name == "ensemble":
-                from .ensemble import SeedEnsembleRegressor
-
-                models[name] = SeedEnsembleRegressor(
-                    models[name], n_members=3, random_state=args.seed
-                )
-        elif name == "ridge":
-            models[name] = make_ridge_baseline()
-        elif name == "logridge":
-            models[name] = make_ridge_baseline(log=True)
-        elif name == "aligned-logridge":
+        base = name.removeprefix("aligned-")
+        models[name] = _model(base, preset, args)
+        if base != name:
             from sklearn.pipeline import make_pipeline
 
             from .features import SubjectAlignment
 
-            models[name] = make_pipeline(SubjectAlignment(), make_ridge_baseline(log=True))
-        elif name == "riemann":
-            models[name] = make_riemann_baseline()
-        else:
-            models[name] = make_hrf_baseline()
+            models[name] = make_pipeline(SubjectAlignment(), models[name])
     return models
+
+
+def _model(name, preset, args):
+    """One model of :data:`MODEL_HELP` (an ``aligned-`` prefix already removed)."""
+    from .baselines import make_hrf_baseline, make_ridge_baseline, make_riemann_baseline
+
+    if name in ("bandpower", "deep", "compact", "ensemble"):
+        from .nn import BandPowerNet, CompactNet, EEG2BoldNet, EEG2BoldRegressor
+
+        module = {"bandpower": BandPowerNet, "deep": EEG2BoldNet}.get(name, CompactNet)
+        model = EEG2BoldRegressor(
+            module, max_epochs=preset["epochs"], device=args.device, random_state=args.seed
+        )
+        if name == "ensemble":
+            from .ensemble import SeedEnsembleRegressor
+
+            model = SeedEnsembleRegressor(model, n_members=3, random_state=args.seed)
+        return model
+    if name == "ridge":
+        return make_ridge_baseline()
+    if name == "logridge":
+        return make_ridge_baseline(log=True)
+    if name == "riemann":
+        return make_riemann_baseline()
+    return make_hrf_baseline()
 
 
 def _figures(result, data, folder):
