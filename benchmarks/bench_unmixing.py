@@ -44,25 +44,43 @@ Run: ``python benchmarks/bench_unmixing.py [--settings default,seed1,hard]
 """
 
 import argparse
+import json
 import time
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from skeeg2bold import make_windows
+from skeeg2bold import datasets, make_windows
 from skeeg2bold.baselines import make_ridge_baseline, make_riemann_baseline
-from skeeg2bold.datasets import ceiling_for, simulate_eeg_fmri, source_recordings
+from skeeg2bold.datasets import ceiling_for, source_recordings
 from skeeg2bold.metrics import pearson_r
 from skeeg2bold.model_selection import PaperProtocolSplit, chance_level
 from skeeg2bold.targets import CommonModeSplitter
 
+#: Simulator settings: name -> (simulator family, its arguments, role). Models
+#: and their defaults are chosen on the "tuning" settings only (and there on
+#: the TUNING subjects); the "held-out" settings are reported apart.
 SETTINGS = {
-    "default": dict(random_state=0),
-    "seed1": dict(random_state=1),
-    "hard": dict(random_state=2, invisible_fraction=0.6, eeg_noise=1.5),
+    "default": ("simulate_eeg_fmri", dict(random_state=0), "tuning"),
+    "seed1": ("simulate_eeg_fmri", dict(random_state=1), "held-out"),
+    "hard": (
+        "simulate_eeg_fmri",
+        dict(random_state=2, invisible_fraction=0.6, eeg_noise=1.5),
+        "held-out",
+    ),
+    "bursts": ("simulate_burst_eeg_fmri", dict(random_state=0), "tuning"),
+    "bursts-seed1": ("simulate_burst_eeg_fmri", dict(random_state=1), "held-out"),
+    "bursts-weak": (
+        "simulate_burst_eeg_fmri",
+        dict(random_state=2, coupling=0.6, eeg_noise=1.5),
+        "held-out",
+    ),
 }
 TUNING = ("sub-01", "sub-02")
+#: Paired differences are reported from these models.
+REFERENCES = ("logridge", "riemann")
 #: The unmixing oracles: name -> whether the deep sources are kept.
 ORACLES = {"oracle": True, "oracle-cortical": False}
 # 14 ROIs -> 14 differential ROIs + common mode, as CommonModeSplitter.
@@ -116,29 +134,36 @@ def splits(data, protocol):
         yield subject, train, test
 
 
-def run_setting(name, protocols, model_names):
-    t0 = time.perf_counter()
-    sim = simulate_eeg_fmri(**SETTINGS[name])
+def load_setting(name):
+    """The simulation, its windows, targets and oracle windows of a setting."""
+    family, kwargs, _ = SETTINGS[name]
+    sim = getattr(datasets, family)(**kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = make_windows(sim.recordings, window=10.0, sfreq=100.0, dtype="float32")
         oracles = {
-            name: make_windows(
+            oracle: make_windows(
                 source_recordings(sim, deep=deep), window=10.0, sfreq=100.0, dtype="float32"
             ).X
-            for name, deep in ORACLES.items()
+            for oracle, deep in ORACLES.items()
         }
     assert all(np.allclose(X.times, data.X.times) for X in oracles.values())
-    y = CommonModeSplitter().fit_transform(data.y)
-    chance = chance_level(
-        make_ridge_baseline(log=True), data.X, y, n_repeats=3, random_state=0
-    ).mean.mean()
-    print(
-        f"\n### Setting `{name}` ({', '.join(f'{k}={v}' for k, v in SETTINGS[name].items())};"
-        f" {len(y)} windows; data and chance level in {time.perf_counter() - t0:.0f} s)"
-    )
-    factories = models()
-    for protocol in protocols:
+    return sim, data, CommonModeSplitter().fit_transform(data.y), oracles
+
+
+def run_setting(name, protocol, model_names, threads=1):
+    """Scores of every model on one setting and protocol: a dict of plain types."""
+    with threadpool_limits(threads):
+        import torch
+
+        torch.set_num_threads(threads)
+        warnings.filterwarnings("ignore", message="An ill-conditioned matrix")
+        t0 = time.perf_counter()
+        sim, data, y, oracles = load_setting(name)
+        chance = chance_level(
+            make_ridge_baseline(log=True), data.X, y, n_repeats=3, random_state=0
+        ).mean.mean()
+        factories = models()
         fitted = [*model_names, *ORACLES]
         scores = {m: {} for m in [*fitted, "ceiling"]}
         times = {m: [] for m in fitted}
@@ -149,77 +174,142 @@ def run_setting(name, protocols, model_names):
                 start = time.perf_counter()
                 model.fit(X[train], y[train])
                 times[m].append(time.perf_counter() - start)
-                scores[m][subject] = pearson_r(y[test], model.predict(X[test])).mean()
+                scores[m][subject] = float(pearson_r(y[test], model.predict(X[test])).mean())
             test_times = data.X.times[test]
-            scores["ceiling"][subject] = ceiling_for(
-                sim,
-                TRANSFORM,
-                subjects=[subject],
-                tmin=test_times.min() - 1e-6,
-                tmax=test_times.max() + 1e-6,
-            ).mean()
-        _report(protocol, scores, times, chance)
+            scores["ceiling"][subject] = float(
+                ceiling_for(
+                    sim,
+                    TRANSFORM,
+                    subjects=[subject],
+                    tmin=test_times.min() - 1e-6,
+                    tmax=test_times.max() + 1e-6,
+                ).mean()
+            )
+    return dict(
+        setting=name,
+        protocol=protocol,
+        n_windows=len(y),
+        chance=float(chance),
+        scores=scores,
+        times={m: float(np.mean(t)) for m, t in times.items()},
+        seconds=time.perf_counter() - t0,
+    )
 
 
-def _report(protocol, scores, times, chance):
+def _report(result):
+    family, kwargs, role = SETTINGS[result["setting"]]
+    scores, times = result["scores"], result["times"]
     subjects = sorted(scores["ceiling"])
     others = [s for s in subjects if s not in TUNING]
-    ref = scores.get("logridge")
-    print(f"\n{protocol} protocol: mean r over 15 targets")
-    print(
-        "\n| model | all 8 | tuning (sub-01, 02) | other 6 | vs logridge (± SE) "
-        "| beats logridge | fit (s) |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    refs = {r: scores.get(r) for r in REFERENCES}
+    lines = [
+        f"\n### Setting `{result['setting']}` ({role}; {family}("
+        f"{', '.join(f'{k}={v}' for k, v in kwargs.items())}); {result['n_windows']} windows),"
+        f" {result['protocol']} protocol ({result['seconds']:.0f} s)",
+        "\nmean r over 15 targets",
+        "\n| model | all 8 | tuning (sub-01, 02) | other 6 | "
+        + " | ".join(f"vs {r} (± SE) | beats {r}" for r in REFERENCES)
+        + " | fit (s) |",
+        "|---|---|---|---|" + "---|---|" * len(REFERENCES) + "---|",
+    ]
     for m, per in scores.items():
         mean = np.mean([per[s] for s in subjects])
         tune = np.mean([per[s] for s in subjects if s in TUNING])
         rest = np.mean([per[s] for s in others])
-        wins = (
-            "-"
-            if ref is None or m in ("logridge", "ceiling")
-            else (f"{sum(per[s] > ref[s] for s in subjects)}/{len(subjects)}")
+        cells = []
+        for r, ref in refs.items():
+            cells.append(_paired(per, ref, subjects, m, r))
+            skip = ref is None or m in (r, "ceiling")
+            cells.append(
+                "-" if skip else f"{sum(per[s] > ref[s] for s in subjects)}/{len(subjects)}"
+            )
+        fit = f"{times[m]:.1f}" if m in times else "-"
+        lines.append(
+            f"| {m} | {mean:.3f} | {tune:.3f} | {rest:.3f} | {' | '.join(cells)} | {fit} |"
         )
-        fit = f"{np.mean(times[m]):.1f}" if m in times else "-"
-        print(
-            f"| {m} | {mean:.3f} | {tune:.3f} | {rest:.3f} | {_paired(per, ref, subjects, m)} "
-            f"| {wins} | {fit} |"
-        )
-    print(f"| chance (logridge, unrelated pairs) | {chance:.3f} | | | | | |")
-    print(
+    lines.append(
+        f"| chance (logridge, unrelated pairs) | {result['chance']:.3f} |"
+        + " |" * (4 + 2 * len(REFERENCES))
+    )
+    lines.append(
         "\nper subject: "
         + "; ".join(f"{m} " + " ".join(f"{scores[m][s]:.2f}" for s in subjects) for m in scores)
     )
+    return "\n".join(lines)
 
 
-def _paired(per, ref, subjects, m):
-    """Mean paired difference from the log-envelope ridge and its standard error."""
-    if ref is None or m in ("logridge", "ceiling"):
+def _paired(per, ref, subjects, m, name):
+    """Mean paired difference from a reference model and its standard error."""
+    if ref is None or m in (name, "ceiling"):
         return "-"
     diff = np.array([per[s] - ref[s] for s in subjects])
     return f"{diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.3f}"
 
 
+def _summary(results, protocol):
+    """Every model's paired difference from the Riemannian baseline, setting by setting."""
+    results = [r for r in results if r["protocol"] == protocol]
+    if not results or "riemann" not in results[0]["scores"]:
+        return ""
+    names = [m for m in results[0]["scores"] if m != "ceiling"]
+    header = " | ".join(f"{r['setting']} ({SETTINGS[r['setting']][2]})" for r in results)
+    lines = [
+        f"\n## Summary, {protocol} protocol: mean r, and paired difference from riemann (± SE)",
+        f"\n| model | {header} | worst difference |",
+        "|---|" + "---|" * (len(results) + 1),
+    ]
+    for m in names:
+        cells, diffs = [], []
+        for r in results:
+            per, ref = r["scores"][m], r["scores"]["riemann"]
+            subjects = sorted(per)
+            d = np.array([per[s] - ref[s] for s in subjects])
+            mean = np.mean([per[s] for s in subjects])
+            if m == "riemann":
+                cells.append(f"{mean:.3f}")
+            else:
+                se = d.std(ddof=1) / np.sqrt(len(d))
+                cells.append(f"{mean:.3f} ({d.mean():+.3f} ± {se:.3f})")
+                diffs.append(d.mean())
+        worst = f"{min(diffs):+.3f}" if diffs else "-"
+        lines.append(f"| {m} | {' | '.join(cells)} | {worst} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--settings", default="default,seed1,hard")
+    parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--protocols", default="paper,loso")
     parser.add_argument("--models", default=",".join(models()))
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="threads per process")
+    parser.add_argument("--jobs", type=int, default=1, help="processes (setting x protocol)")
+    parser.add_argument("--json", help="also write every score to this JSON file")
     args = parser.parse_args(argv)
     model_names = args.models.split(",")
     unknown = set(model_names) - set(models())
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {sorted(models())}")
-    warnings.filterwarnings("ignore", message="An ill-conditioned matrix")
+    settings = args.settings.split(",")
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        parser.error(f"unknown settings {sorted(unknown)}; choose from {sorted(SETTINGS)}")
+    protocols = args.protocols.split(",")
     start = time.perf_counter()
-    with threadpool_limits(args.threads):
-        import torch
-
-        torch.set_num_threads(args.threads)
-        for name in args.settings.split(","):
-            run_setting(name, args.protocols.split(","), model_names)
-    print(f"\nTotal: {time.perf_counter() - start:.0f} s on {args.threads} thread(s)")
+    tasks = [(s, p) for s in settings for p in protocols]
+    results = Parallel(n_jobs=args.jobs)(
+        delayed(run_setting)(s, p, model_names, args.threads) for s, p in tasks
+    )
+    for result in results:
+        print(_report(result))
+    for protocol in protocols:
+        print(_summary(results, protocol))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(
+        f"\nTotal: {time.perf_counter() - start:.0f} s, {args.jobs} process(es) "
+        f"x {args.threads} thread(s)"
+    )
 
 
 if __name__ == "__main__":
