@@ -8,6 +8,9 @@ recording file, or the simulator, as an LSL stream (mne-lsl's PlayerLSL).
 """
 
 import csv
+import os
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -67,7 +70,8 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
         help="run a saved model on a live LSL EEG stream",
         description="Run the online twin: read EEG from an LSL stream, predict the BOLD "
         "every step and push it to an LSL outlet ('<source>-BOLD'); print "
-        "one line per step and log every row to CSV. Rows that could not "
+        "one line per step and log every row to CSV (flushed row by row). Ctrl-C "
+        "and SIGTERM stop it alike, with a summary. Rows that could not "
         "be predicted (gap, drop-out, NaN samples) are NaN with their status.",
     )
     stream.add_argument("--model", type=Path, required=True, help="model file from 'fit'")
@@ -76,7 +80,9 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
     stream.add_argument(
         "--step", type=float, help="seconds between predictions (default: the model's TR, else 0.5)"
     )
-    stream.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
+    stream.add_argument(
+        "--duration", type=float, help="seconds to run (default: until Ctrl-C or SIGTERM)"
+    )
     stream.add_argument(
         "--log",
         type=Path,
@@ -129,9 +135,23 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
     replay.add_argument("--duration", type=float, help="seconds to play (default: until Ctrl-C)")
 
 
+def _check_out_file(parser, path, option):
+    """Exit with a message naming ``option`` unless ``path`` can be written as a file."""
+    if path.is_dir():
+        parser.error(f"{option} {path} is a folder; give the name of a file to write")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        parser.error(f"{option} {path}: the folder {folder} {what}")
+    if path.exists() and not os.access(path, os.W_OK):
+        parser.error(f"{option} {path} exists and is not writable")
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        parser.error(f"{option} {path}: the folder {folder} is not writable")
+
+
 def _fit(args, parser):
     from . import make_windows
-    from .cli import PRESETS, _load, _models, _say
+    from .cli import PRESETS, _check_device, _load, _models, _say
     from .persistence import save_model
     from .targets import CommonModeSplitter
 
@@ -147,6 +167,12 @@ def _fit(args, parser):
             parser.error(f"--{key.replace('_', '-')} must be positive, got {getattr(args, key)}")
     if args.data != "simulated" and args.root is None:
         parser.error(f"--data {args.data} needs --root PATH")
+    if args.root is not None and not args.root.is_dir():
+        parser.error(f"--root {args.root} is not a folder")
+    # Checked before any work: a bad --out or --device would otherwise fail
+    # only after the data is loaded and the model trained.
+    _check_out_file(parser, args.out, "--out")
+    _check_device(parser, args.device)
     t_start = time.perf_counter()
     _say(f"skeeg2bold fit — {args.model} on {args.data} data")
     recordings, _, _ = _load(args, preset, not args.no_progress)
@@ -179,8 +205,6 @@ def _fit(args, parser):
 
 
 def _stream(args, parser):
-    from .online import OnlineTwin
-
     if args.source is None and args.source_id is None:
         parser.error("give --source NAME or --source-id ID of the EEG stream")
     if not args.model.is_file():
@@ -189,6 +213,48 @@ def _stream(args, parser):
         value = getattr(args, key)
         if value is not None and value <= 0:
             parser.error(f"--{key} must be positive, got {value}")
+    _check_out_file(parser, args.log, "--log")
+    with _StopOnSignals() as signals:
+        return _stream_until_stopped(args, signals)
+
+
+class _StopOnSignals:
+    """Within, Ctrl-C (SIGINT) and SIGTERM act alike.
+
+    While a twin runs (``twin`` set), the first of them stops it after the
+    row in progress, so the log, the printed lines and the summary hold the
+    same rows; otherwise, or a second time, they raise KeyboardInterrupt.
+    Only the main thread can handle signals; elsewhere nothing changes.
+    """
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.twin = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.signals}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        twin, self.twin = self.twin, None
+        if twin is None:
+            raise KeyboardInterrupt
+        twin.stop()
+
+
+def _stream_until_stopped(args, signals):
+    """Run the twin until ``--duration``, Ctrl-C or SIGTERM; each row is written
+    and flushed to the log as it comes."""
+    from .online import OnlineTwin
+
     twin = OnlineTwin(
         str(args.model),
         name=args.source,
@@ -196,45 +262,51 @@ def _stream(args, parser):
         step=args.step,
         out_name=args.out_name,
     ).connect()
-    names = twin.target_names_
-    shown = names[: max(args.show, 0)]
-    print(
-        f"streaming {twin.stream_.name!r} -> {twin.out_name_!r}: "
-        f"{len(names)} targets every {twin.step_:g} s; log: {args.log}",
-        flush=True,
-    )
-    plot = _LivePlot(names) if args.plot else None
-    with open(args.log, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["lsl_time", "status", "latency_ms", *names])
+    try:
+        names = twin.target_names_
+        shown = names[: max(args.show, 0)]
+        print(
+            f"streaming {twin.stream_.name!r} -> {twin.out_name_!r}: "
+            f"{len(names)} targets every {twin.step_:g} s; log: {args.log}",
+            flush=True,
+        )
+        plot = _LivePlot(names) if args.plot else None
+        with open(args.log, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["lsl_time", "status", "latency_ms", *names])
+            f.flush()
 
-        def on_step(row):
-            if plot is not None:
-                plot.update(row)
-            writer.writerow(
-                [
-                    f"{row.timestamp:.6f}",
-                    row.status,
-                    f"{1e3 * row.latency:.3f}",
-                    *(f"{v:.6g}" for v in row.prediction),
-                ]
-            )
-            values = "  ".join(f"{n}={v:+.3f}" for n, v in zip(shown, row.prediction))
-            more = f"  (+{len(names) - len(shown)} more)" if len(names) > len(shown) else ""
-            print(
-                f"{row.timestamp:12.3f}  {row.status:9s} {1e3 * row.latency:7.1f} ms  "
-                f"{values}{more}",
-                flush=True,
-            )
+            def on_step(row):
+                if plot is not None:
+                    plot.update(row)
+                writer.writerow(
+                    [
+                        f"{row.timestamp:.6f}",
+                        row.status,
+                        f"{1e3 * row.latency:.3f}",
+                        *(f"{v:.6g}" for v in row.prediction),
+                    ]
+                )
+                f.flush()  # a killed stream leaves every row so far
+                values = "  ".join(f"{n}={v:+.3f}" for n, v in zip(shown, row.prediction))
+                more = f"  (+{len(names) - len(shown)} more)" if len(names) > len(shown) else ""
+                print(
+                    f"{row.timestamp:12.3f}  {row.status:9s} {1e3 * row.latency:7.1f} ms  "
+                    f"{values}{more}",
+                    flush=True,
+                )
 
-        try:
-            twin.run(duration=args.duration, callback=on_step)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stats = dict(twin.stats_)
-            latencies = [r.latency for r in twin.history_ if r.status == "ok"]
-            twin.disconnect()
+            signals.twin = twin
+            try:
+                twin.run(duration=args.duration, callback=on_step)
+            except KeyboardInterrupt:  # a second signal: stop at once
+                pass
+            finally:
+                signals.twin = None
+        stats = dict(twin.stats_)
+        latencies = [r.latency for r in twin.history_ if r.status == "ok"]
+    finally:
+        twin.disconnect()
     if plot is not None:
         print(f"plot written to {plot.save(args.log.with_suffix('.png'))}", flush=True)
     summary = ", ".join(f"{k} {v}" for k, v in stats.items())

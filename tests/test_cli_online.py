@@ -1,8 +1,11 @@
 """``skeeg2bold fit``, ``stream`` and ``replay`` end to end on the LSL loopback."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import mne
@@ -163,3 +166,117 @@ def test_bad_arguments(tmp_path, ridge_file, capsys):
     with pytest.raises(SystemExit):
         main([*FIT, "--window", "0"])
     assert "--window must be positive" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_data_loading(monkeypatch):
+    """Loading data fails the test: the options must be refused before it."""
+
+    def load(*args, **kwargs):
+        raise AssertionError("data loaded before the options were checked")
+
+    monkeypatch.setattr("skeeg2bold.cli._load", load)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "cuda"], "--device cuda: torch sees no CUDA device"),
+        (["--device", "gpu0"], "--device must be a torch device"),
+        (["--out", "{tmp}"], "is a folder; give the name of a file"),
+        (["--out", "{tmp}/missing/m.zip"], "missing does not exist"),
+        (["--out", "{tmp}/file.txt/m.zip"], "file.txt is not a folder"),
+        (["--data", "cwl", "--root", "{tmp}/missing"], "--root {tmp}/missing is not a folder"),
+    ],
+)
+def test_fit_checks_out_and_device_before_loading_data(
+    argv, message, tmp_path, monkeypatch, no_data_loading, capsys
+):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    (tmp_path / "file.txt").write_text("")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "model.zip")]
+    with pytest.raises(SystemExit) as exc:
+        main([*FIT, "--model", "compact", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message.format(tmp=tmp_path) in err
+    assert not list(tmp_path.glob("*.zip"))
+
+
+def test_stream_checks_log_before_connecting(ridge_file, tmp_path, monkeypatch, capsys):
+    def connect(self):
+        raise AssertionError("connected before --log was checked")
+
+    monkeypatch.setattr("skeeg2bold.online.OnlineTwin.connect", connect)
+    for log, message in [
+        (tmp_path, "is a folder"),
+        (tmp_path / "missing" / "log.csv", "does not exist"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main(["stream", "--model", str(ridge_file), "--source", "x", "--log", str(log)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"--log {log}" in err and message in err
+
+
+def _logged_rows(path):
+    """Data rows in the CSV log so far, and how many of them are predictions."""
+    try:
+        rows = path.read_text().splitlines()[1:]
+    except FileNotFoundError:
+        return 0, 0
+    return len(rows), sum(",ok," in row for row in rows)
+
+
+def test_sigterm_stops_stream_like_ctrl_c_with_the_log_complete(ridge_file, small_sim, tmp_path):
+    from mne_lsl.player import PlayerLSL
+
+    # Two stream processes on one played recording: one stopped by Ctrl-C
+    # (SIGINT), one by SIGTERM, each once it has logged predictions.
+    rec = small_sim.recordings[0]
+    name = f"term-{uuid.uuid4().hex}"
+    raw = mne.io.RawArray(rec.eeg, rec.info, verbose=False)
+    player = PlayerLSL(raw, chunk_size=10, name=name, source_id=name).start()
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    procs, results = {}, {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            log, out = tmp_path / f"{sig.name}.csv", tmp_path / f"{sig.name}.out"
+            cmd = [sys.executable, "-m", "skeeg2bold", "stream", "--model", str(ridge_file)]
+            cmd += ["--source", name, "--step", "0.25", "--log", str(log), "--plot"]
+            cmd += ["--out-name", f"{name}-{sig.name}"]
+            with open(out, "w") as stdout:
+                procs[sig] = (log, out, subprocess.Popen(cmd, stdout=stdout, text=True, env=env))
+        for sig, (log, out, proc) in procs.items():
+            deadline = time.monotonic() + 90
+            while _logged_rows(log)[1] < 2 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert proc.poll() is None, f"the stream stopped by itself: {out.read_text()}"
+            seen, n_ok = _logged_rows(log)
+            assert n_ok >= 2, "no predictions logged in 90 s"
+            proc.send_signal(sig)
+            results[sig] = (proc.wait(timeout=60), seen)
+    finally:
+        for _, _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        player.stop()
+    assert results[signal.SIGTERM][0] == results[signal.SIGINT][0] == 0
+    for sig, (_, seen) in results.items():
+        log, out, _ = procs[sig]
+        printed = out.read_text()
+        table = pd.read_csv(log)
+        assert list(table.columns[:3]) == ["lsl_time", "status", "latency_ms"]
+        assert len(table.columns) == 3 + 15
+        # Every row up to the signal, each one whole: the rows printed and counted.
+        steps = [
+            line for line in printed.splitlines()[1:] if not line.startswith(("stopped", "plot"))
+        ]
+        assert len(table) >= seen and len(table) == len(steps)
+        assert np.isfinite(table.lsl_time).all() and table.status.notna().all()
+        ok = table.status == "ok"
+        assert ok.sum() >= 2 and np.isfinite(table.loc[ok].iloc[:, 3:].to_numpy()).all()
+        assert f"stopped: predictions {ok.sum()}," in printed
+        assert (tmp_path / f"{sig.name}.png").stat().st_size > 5000

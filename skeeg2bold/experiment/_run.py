@@ -125,14 +125,18 @@ def run_experiment(
     cv : cross-validator, default=None
         :class:`~skeeg2bold.model_selection.PaperProtocolSplit` by default.
         With a splitter that has ``split_with_validation`` (the paper
-        protocol), models with a ``train_split`` parameter (the deep ones) get
-        the validation part for early stopping; the others are fitted on the
+        protocol), models with a ``train_split`` parameter (the deep ones),
+        their own or a nested estimator's (a network in a
+        :class:`~sklearn.pipeline.Pipeline` or an ensemble), are fitted on the
+        training and validation parts with that validation part as their
+        ``train_split``, for early stopping; the others are fitted on the
         training part alone.
     chance_models : iterable of str
         Names in ``models`` whose chance level is estimated with
         :func:`~skeeg2bold.model_selection.chance_level`.
     n_repeats : int, default=1
-        Fits per fold with different seeds (models with ``random_state``).
+        Fits per fold with different seeds: every ``random_state`` parameter
+        of a model, nested ones included, is set to the repeat's seed.
     chance_repeats : int, default=5
     ceiling : array-like of shape (n_targets,), default=None
         Noise ceiling per target, reported beside the scores.
@@ -224,27 +228,42 @@ def run_experiment(
     )
 
 
+def _nested_params(model, name):
+    """Every parameter of ``model`` called ``name``, its own or a nested one's
+    (``"eeg2boldregressor__train_split"`` of a pipeline, ``"estimator__random_state"``
+    of an ensemble), as full ``set_params`` keys."""
+    return [key for key in model.get_params(deep=True) if key.rsplit("__", 1)[-1] == name]
+
+
 def _configured(estimator, seed):
+    """A clone of ``estimator`` with every ``random_state``, nested ones included, at ``seed``."""
     model = clone(estimator)
-    if "random_state" in model.get_params(deep=False):
-        model.set_params(random_state=int(seed))
+    keys = _nested_params(model, "random_state")
+    if keys:
+        model.set_params(**dict.fromkeys(keys, int(seed)))
     return model
 
 
 def _fit(model, X, y, train, valid):
-    """Fit on ``train``; deep models watch ``valid`` for early stopping."""
-    if valid is not None and "train_split" in model.get_params(deep=False):
+    """Fit on ``train``; deep models, nested ones included, watch ``valid`` for
+    early stopping (fitted on ``train`` and ``valid`` together)."""
+    keys = _nested_params(model, "train_split") if valid is not None else []
+    if keys:
         from ..nn import PredefinedValidSplit
 
         rows = np.concatenate([train, valid])
-        model.set_params(train_split=PredefinedValidSplit(np.arange(train.size, rows.size)))
+        split = PredefinedValidSplit(np.arange(train.size, rows.size))
+        model.set_params(**dict.fromkeys(keys, split))
         return model.fit(X[rows], y[rows])
     return model.fit(X[train], y[train])
 
 
 def _describe(estimator):
-    name = type(estimator).__name__
+    """``"EEG2BoldRegressor(CompactNet)"``, or a pipeline's steps so described."""
+    if isinstance(estimator, str):  # a pipeline's "passthrough"
+        return estimator
     if hasattr(estimator, "steps"):
-        return " → ".join(type(step).__name__ for _, step in estimator.steps)
+        return " → ".join(_describe(step) for _, step in estimator.steps)
+    name = type(estimator).__name__
     module = estimator.get_params(deep=False).get("module")
     return f"{name}({getattr(module, '__name__', module)})" if module is not None else name
