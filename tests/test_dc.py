@@ -110,8 +110,9 @@ def test_remove_line_removes_exactly_offset_and_slope():
     line = torch.as_tensor(rng.standard_normal((2, 3, 1))) * (1 + t) + 7.0
     out = remove_line(x + line)
     torch.testing.assert_close(out, remove_line(x))
-    torch.testing.assert_close(out.mean(-1), torch.zeros(2, 3, dtype=torch.float64), atol=1e-12, rtol=0)
-    torch.testing.assert_close(out @ (t - t.mean()), torch.zeros(2, 3, dtype=torch.float64), atol=1e-10, rtol=0)
+    zeros = torch.zeros(2, 3, dtype=torch.float64)
+    torch.testing.assert_close(out.mean(-1), zeros, atol=1e-12, rtol=0)
+    torch.testing.assert_close(out @ (t - t.mean()), zeros, atol=1e-10, rtol=0)
     # What is left is orthogonal to the line: scipy's detrend.
     from scipy.signal import detrend
 
@@ -161,6 +162,7 @@ def test_trained_regressor_ignores_offsets_and_drifts(small_sim, module):
     np.testing.assert_allclose(reg.predict(shifted.X), reference, atol=atol, rtol=0)
     # ... and single windows, as the online twin gives them.
     rows = np.arange(0, len(data.X), 7)
-    single = EEGWindows.from_array(np.asarray(shifted.X[rows]), sfreq=data.X.sfreq, ch_names=data.X.ch_names)
-    plain = EEGWindows.from_array(np.asarray(data.X[rows]), sfreq=data.X.sfreq, ch_names=data.X.ch_names)
+    names = dict(sfreq=data.X.sfreq, ch_names=data.X.ch_names)
+    single = EEGWindows.from_array(np.asarray(shifted.X[rows]), **names)
+    plain = EEGWindows.from_array(np.asarray(data.X[rows]), **names)
     np.testing.assert_allclose(reg.predict(single), reg.predict(plain), atol=atol, rtol=0)

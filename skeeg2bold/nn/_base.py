@@ -5,7 +5,7 @@ import torch
 
 from .._validation import check_int, check_positive
 
-__all__ = ["EEGModuleMixin", "remove_line"]
+__all__ = ["EEGModuleMixin", "remove_line", "window_amplitude"]
 
 
 def remove_line(x):
@@ -34,6 +34,29 @@ def remove_line(x):
     t = torch.arange(n_times, dtype=x.dtype, device=x.device) - (n_times - 1) / 2
     t = t / t.norm()
     return centred - (centred @ t)[..., None] * t
+
+
+def window_amplitude(windows):
+    """Amplitude of EEG windows as the networks see it: offsets and drifts left out.
+
+    Parameters
+    ----------
+    windows : array-like of shape (n_windows, n_chans, n_times)
+
+    Returns
+    -------
+    float
+        Median over channels of the root mean square, over windows and
+        samples, of each window with its per-channel least-squares line
+        removed (:func:`scipy.signal.detrend`, as :func:`remove_line`); ``0.0``
+        when every channel is flat.
+    """
+    from scipy.signal import detrend
+
+    residual = detrend(np.asarray(windows, dtype=np.float64), axis=-1)
+    rms = np.sqrt((residual**2).mean(axis=(0, 2)))
+    positive = rms[rms > 0]
+    return float(np.median(positive)) if positive.size else 0.0
 
 
 def line_coefficients(windows):
