@@ -180,10 +180,11 @@ class BandWindowDataset(BatchDataset):
                 out[row] = sources[source[i]][:, offset[i] : offset[i] + length]
                 ramp[row] = self.line_sources[b][source[i]][:, offset[i] : offset[i] + length]
             # The window's line a + s * t, t = 0 at its first sample, band-passed
-            # over the recording: a * filtered(1) + s * (filtered(index) - start).
-            ones, index = ramp[:, 0], ramp[:, 1] - self.start[indices, None] * ramp[:, 0]
-            line = self.line[indices]
-            out -= line[..., :1] * ones[:, None] + line[..., 1:] * index[:, None]
+            # over the recording: a * filtered(1) + s * (filtered(index) - start * filtered(1)).
+            ramp[:, 1] -= self.start[indices, None] * ramp[:, 0]
             out *= self.inv_scale
-            bands.append(torch.from_numpy(out))
+            band = torch.from_numpy(out)
+            line = torch.from_numpy((self.line[indices] * self.inv_scale).astype(np.float32))
+            band.baddbmm_(line, torch.from_numpy(ramp.astype(np.float32)), alpha=-1)
+            bands.append(band)
         return tuple(bands), self._targets(indices)
