@@ -24,6 +24,11 @@ class InterpretableFeatureExtractor(nn.Module):
     is linear until the rectification, the weights can be turned into spatial
     and spectral patterns (:func:`~skeeg2bold.nn.branch_patterns`).
 
+    Each window's per-channel least-squares line is removed first
+    (:func:`~skeeg2bold.nn.remove_line`): a short FIR filter, fixed or
+    learned, can pass DC, and a channel's offset or a drift linear over the
+    window then changes no envelope.
+
     Parameters
     ----------
     n_chans : int, default=30
