@@ -16,13 +16,18 @@ SFREQ = 100.0
 
 def test_starts_as_the_log_band_power_of_every_channel():
     # Identity filters: the features are the diagonals of BandCovariances'
-    # (unshrunk, uncentred) matrices, in log.
+    # (unshrunk, uncentred) matrices, in log, of the windows with their
+    # per-channel line removed.
+    from scipy.signal import detrend
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 6, 600)).astype(np.float32)
     net = BandPowerNet(6, 600, 2, SFREQ, n_bins=3).eval()
     with torch.no_grad():
         power = net.band_power(torch.from_numpy(x)).numpy()
-    covs = BandCovariances(SFREQ, n_bins=3, estimator="scm", recenter=False).fit_transform(x)
+    covs = BandCovariances(SFREQ, n_bins=3, estimator="scm", recenter=False).fit_transform(
+        detrend(x, axis=-1)
+    )
     expected = np.log(np.diagonal(covs, axis1=-2, axis2=-1))
     assert power.shape == expected.shape == (4, 5, 3, 6)
     np.testing.assert_allclose(power, expected, rtol=1e-4, atol=1e-4)

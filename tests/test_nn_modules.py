@@ -212,7 +212,7 @@ def test_compact_defaults_start_from_the_channel_band_envelopes():
 
 
 def test_channel_band_initialisation_gives_the_classical_envelopes():
-    from scipy.signal import firwin
+    from scipy.signal import detrend, firwin
     from torch.nn import functional as F
 
     from skeeg2bold.features import DEFAULT_BANDS
@@ -237,7 +237,9 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
             assert fe.spatial.weight[branch, :, 0].tolist() == [
                 float(i == c) for i in range(n_chans)
             ]
-            expected = F.conv1d(x[:, c : c + 1], kernel.view(1, 1, -1), padding=taps // 2)
+            # Of the window with its line removed (as scipy's detrend does).
+            detrended = torch.as_tensor(detrend(x[:, c : c + 1].numpy(), axis=-1))
+            expected = F.conv1d(detrended, kernel.view(1, 1, -1), padding=taps // 2)
             torch.testing.assert_close(
                 fe.filtered(x)[:, branch], expected[:, 0], atol=1e-4, rtol=1e-4
             )

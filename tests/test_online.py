@@ -1,5 +1,6 @@
 """OnlineTwin on a real LSL loopback: PlayerLSL -> StreamLSL -> twin -> outlet -> inlet."""
 
+import re
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ from skeeg2bold._signature import window_signature
 from skeeg2bold.baselines import make_ridge_baseline
 from skeeg2bold.ensemble import SeedEnsembleRegressor
 from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
-from skeeg2bold.online import OnlineTwin
+from skeeg2bold.online import AmplitudeWarning, OnlineTwin
 
 WINDOW = 2.0  # s: short windows keep the loopback tests to a few seconds
 STEP = 0.5
@@ -392,3 +393,59 @@ def test_model_file_gives_target_names_and_step(small_sim, ridge, tmp_path):
             OnlineTwin(str(path), name=name, target_names=["x", "y"]).connect()
     finally:
         player.stop()
+
+
+def _run_twin(model, raw, units=None, duration=WINDOW + 1.6):
+    """Rows, stats and unit factors of a twin on ``raw``, streamed in ``units``."""
+    name = f"eeg-{uuid.uuid4().hex}"
+    player = PlayerLSL(raw, chunk_size=10, name=name, source_id=name)
+    if units is not None:  # rescales the data and declares the unit
+        player.set_channel_units({ch: units for ch in raw.ch_names})
+    player.start()
+    rows = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with OnlineTwin(model, name=name, step=STEP) as twin:
+                twin.run(duration=duration, callback=rows.append)
+                stats, factors = dict(twin.stats_), twin.unit_factors_
+    finally:
+        player.stop()
+    amplitude = [w for w in caught if issubclass(w.category, AmplitudeWarning)]
+    return [r for r in rows if r.status == "ok"], stats, factors, amplitude
+
+
+def test_stream_in_declared_microvolts_is_read_in_volts(small_sim, models):
+    model = models["network"]
+    ok, stats, factors, amplitude = _run_twin(model, _raw(small_sim), units="microvolts")
+    assert len(ok) >= 2 and not amplitude and stats["off_scale"] == 0
+    np.testing.assert_array_equal(factors, 1e-6)
+    # The windows came in µV (float32) and were turned into the volts of the model.
+    eeg = _raw(small_sim).get_data()
+    ends = [int(np.argmin(np.abs(eeg - r.window[:, -1:]).max(axis=0))) for r in ok]
+    for r, end in zip(ok, ends):
+        np.testing.assert_allclose(r.window[:, -1], eeg[:, end], rtol=1e-6, atol=0)
+    online = np.array([r.prediction for r in ok])
+    offline = _offline(model, eeg, ends, window_signature(model).n_times)
+    assert _relative_error(online, offline) <= 1e-4
+
+
+@pytest.mark.parametrize("units, ratio", [(None, r"e\+06 times"), ("microvolts", r"e-06 times")])
+def test_stream_a_million_times_off_warns(small_sim, models, units, ratio):
+    eeg = small_sim.recordings[0].eeg
+    if units is None:  # µV sent without declaring them
+        raw = _raw(small_sim, eeg=eeg * 1e6)
+    else:  # volts declared as µV (the player multiplies by 1e6 when declaring µV)
+        raw = _raw(small_sim, eeg=eeg / 1e6)
+    ok, stats, _, amplitude = _run_twin(models["network"], raw, units=units)
+    assert len(ok) >= 2
+    assert len(amplitude) == 1  # once per connection ...
+    assert stats["off_scale"] == len(ok)  # ... every window counted
+    message = str(amplitude[0].message)
+    assert re.search(ratio, message) and "declare" in message
+
+
+def test_model_without_recorded_amplitude_is_not_checked(small_sim, ridge):
+    raw = _raw(small_sim, eeg=small_sim.recordings[0].eeg * 1e6)
+    ok, stats, _, amplitude = _run_twin(ridge, raw)
+    assert len(ok) >= 2 and not amplitude and stats["off_scale"] == 0

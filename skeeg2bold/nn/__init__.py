@@ -1,7 +1,7 @@
 """Deep models: the paper's EEG-to-BOLD network, a compact one, and their tools."""
 
 from ._band_power import BandPowerNet
-from ._base import EEGModuleMixin
+from ._base import EEGModuleMixin, remove_line, window_amplitude
 from ._blocks import MHAConvBlock
 from ._compact import CompactNet
 from ._decoder import Decoder
@@ -32,4 +32,6 @@ __all__ = [
     "clip_loss",
     "negative_pearson",
     "plot_branch_patterns",
+    "remove_line",
+    "window_amplitude",
 ]

@@ -17,6 +17,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from ._base import line_coefficients
 from ._datasets import BatchDataset
 from ._feature_extractor import filter_bank_same_conv
 
@@ -94,6 +95,14 @@ class BandWindowDataset(BatchDataset):
     ``extractor.band_inputs(window)`` computes, but from the continuous
     recording (no window edges) and with the filtering done once.
 
+    As :meth:`~InterpretableFeatureExtractor.prefilter` removes each
+    window's per-channel least-squares line before filtering, the line
+    fitted to window ``i`` (extended over its recording) is removed from the
+    recording before it is filtered: filtering being linear, the band-passed
+    line is subtracted from the cached band-passed recording. A channel's
+    offset or a drift linear over the window so changes no band signal, and
+    a recording that is one window gives exactly what ``band_inputs`` gives.
+
     Parameters
     ----------
     X : EEGWindows
@@ -119,11 +128,32 @@ class BandWindowDataset(BatchDataset):
         self.sources = [[] for _ in slices]
         self.source = np.empty((len(slices), len(X)), dtype=np.intp)
         self.offset = np.empty((len(slices), len(X)), dtype=np.intp)
+        # Per band and source array, the band-passed ones and sample index of
+        # the recording, (2, n); and per window and channel, its line.
+        self.line_sources = [[] for _ in slices]
+        n_times = X.n_times
+        self.line = np.empty((len(X), X.shape[1], 2))
+        self.start = np.empty(len(X))
         filters = extractor.band_filters
         for eeg, starts, positions in X.iter_segments():
-            recording = band_passed_recording(eeg, filters, cache=cache)
+            # Centred (in float64) before the cast to float32: a large offset
+            # would otherwise cost the band signals their precision.
+            eeg = np.asarray(eeg, dtype=np.float64)
+            eeg = eeg - eeg.mean(axis=1, keepdims=True)
+            recording = band_passed_recording(eeg.astype(np.float32), filters, cache=cache)
+            n_samples = eeg.shape[1]
+            ramps = np.stack([np.ones(n_samples), np.arange(n_samples, dtype=np.float64)])
+            with torch.no_grad():
+                lines = filter_bank_same_conv(
+                    torch.from_numpy(ramps), filters.detach().to("cpu", torch.float64)
+                ).numpy()  # (n_bands, 2, n_samples)
+            starts = np.asarray(starts)
+            views = np.lib.stride_tricks.sliding_window_view(eeg, n_times, axis=1)[:, starts]
+            offset, slope = line_coefficients(views)  # (n_chans, n_windows)
+            self.line[positions] = np.stack([offset.T, slope.T], axis=-1)
+            self.start[positions] = starts
             for b, sl in enumerate(slices):
-                first = np.asarray(starts) + sl.start
+                first = starts + sl.start
                 for phase in np.unique(first % sl.step):
                     rows = (first % sl.step) == phase
                     self.source[b, positions[rows]] = len(self.sources[b])
@@ -133,6 +163,7 @@ class BandWindowDataset(BatchDataset):
                         if sl.step == 1
                         else np.ascontiguousarray(recording[b, :, phase :: sl.step])
                     )
+                    self.line_sources[b].append(np.ascontiguousarray(lines[b, :, phase :: sl.step]))
         self.n_chans = X.shape[1]
 
     def __len__(self):
@@ -143,9 +174,17 @@ class BandWindowDataset(BatchDataset):
         bands = []
         for b, length in enumerate(self.lengths):
             out = np.empty((len(indices), self.n_chans, length), np.float32)
+            ramp = np.empty((len(indices), 2, length))
             sources, source, offset = self.sources[b], self.source[b], self.offset[b]
             for row, i in enumerate(indices):
                 out[row] = sources[source[i]][:, offset[i] : offset[i] + length]
+                ramp[row] = self.line_sources[b][source[i]][:, offset[i] : offset[i] + length]
+            # The window's line a + s * t, t = 0 at its first sample, band-passed
+            # over the recording: a * filtered(1) + s * (filtered(index) - start * filtered(1)).
+            ramp[:, 1] -= self.start[indices, None] * ramp[:, 0]
             out *= self.inv_scale
-            bands.append(torch.from_numpy(out))
+            band = torch.from_numpy(out)
+            line = torch.from_numpy((self.line[indices] * self.inv_scale).astype(np.float32))
+            band.baddbmm_(line, torch.from_numpy(ramp.astype(np.float32)), alpha=-1)
+            bands.append(band)
         return tuple(bands), self._targets(indices)

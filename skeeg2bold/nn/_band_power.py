@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._base import EEGModuleMixin
+from ._base import EEGModuleMixin, remove_line
 from ._feature_extractor import _check_band_edges
 
 __all__ = ["BandPowerNet"]
@@ -14,7 +14,9 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
     """Learned spatial filters per band, log power per time bin, linear readout.
 
     What the source-power view of EEG-BOLD coupling asks for, as a network:
-    each window is cut into ``n_bins`` contiguous bins ending at its last
+    each window, its per-channel least-squares line removed
+    (:func:`~skeeg2bold.nn.remove_line`: offsets and linear drifts change no
+    prediction), is cut into ``n_bins`` contiguous bins ending at its last
     sample; every bin is Hann-tapered and Fourier transformed once; in each
     band, ``n_filters`` learned spatial filters ``w`` project the Fourier
     coefficients, and the log of their mean power,
@@ -114,7 +116,9 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
     def band_power(self, x):
         """Log power of every filter, ``(batch, n_bands, n_bins, n_filters)``."""
         n = x.shape[0]
-        used = x[..., self.n_times - self.n_bins * self.bin_samples :]
+        # Offset and linear drift of the window out first: the Hann taper
+        # leaks a drift into every band.
+        used = remove_line(x)[..., self.n_times - self.n_bins * self.bin_samples :]
         bins = used.reshape(n, self.n_chans, self.n_bins, self.bin_samples).transpose(1, 2)
         spectra = torch.fft.rfft(bins * self.taper, dim=-1)  # (n, bins, C, F)
         out = []

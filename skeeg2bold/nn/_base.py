@@ -1,8 +1,85 @@
 """Signal arguments shared by every network, so architectures are swappable."""
 
+import numpy as np
+import torch
+
 from .._validation import check_int, check_positive
 
-__all__ = ["EEGModuleMixin"]
+__all__ = ["EEGModuleMixin", "remove_line", "window_amplitude"]
+
+
+def remove_line(x):
+    """Each window's per-channel least-squares line removed: offset and linear drift.
+
+    The first step of every network of :mod:`skeeg2bold.nn`, so that a
+    channel's DC offset, or a drift that is linear over the window, changes
+    no prediction (the fixed band-pass filters have a DC gain, and learned
+    temporal filters and spectra can have one). It runs inside the module's
+    ``forward``, so predictions offline and online go through the same step.
+
+    Parameters
+    ----------
+    x : Tensor of shape (..., n_times)
+
+    Returns
+    -------
+    Tensor of shape (..., n_times)
+        ``x`` minus, along the last axis, its mean and its projection on the
+        centred sample index (the line fitted by least squares).
+    """
+    centred = x - x.mean(dim=-1, keepdim=True)
+    n_times = x.shape[-1]
+    if n_times < 2:
+        return centred
+    t = torch.arange(n_times, dtype=x.dtype, device=x.device) - (n_times - 1) / 2
+    t = t / t.norm()
+    return centred - (centred @ t)[..., None] * t
+
+
+def window_amplitude(windows):
+    """Amplitude of EEG windows as the networks see it: offsets and drifts left out.
+
+    Parameters
+    ----------
+    windows : array-like of shape (n_windows, n_chans, n_times)
+
+    Returns
+    -------
+    float
+        Median over channels of the root mean square, over windows and
+        samples, of each window with its per-channel least-squares line
+        removed (:func:`scipy.signal.detrend`, as :func:`remove_line`); ``0.0``
+        when every channel is flat.
+    """
+    from scipy.signal import detrend
+
+    residual = detrend(np.asarray(windows, dtype=np.float64), axis=-1)
+    rms = np.sqrt((residual**2).mean(axis=(0, 2)))
+    positive = rms[rms > 0]
+    return float(np.median(positive)) if positive.size else 0.0
+
+
+def line_coefficients(windows):
+    """Offset and slope of the least-squares line of each window, per channel.
+
+    Parameters
+    ----------
+    windows : ndarray of shape (..., n_times)
+
+    Returns
+    -------
+    offset, slope : ndarray of shape (...,), float64
+        The line ``offset + slope * t`` (``t = 0, ..., n_times - 1``) that
+        :func:`remove_line` subtracts.
+    """
+    windows = np.asarray(windows, dtype=np.float64)
+    n_times = windows.shape[-1]
+    mean = windows.mean(axis=-1)
+    if n_times < 2:
+        return mean, np.zeros_like(mean)
+    t = np.arange(n_times) - (n_times - 1) / 2
+    slope = (windows @ t) / (t @ t)
+    return mean - slope * (n_times - 1) / 2, slope
 
 
 class EEGModuleMixin:
@@ -43,8 +120,6 @@ class EEGModuleMixin:
         coef : array-like of shape (n_outputs, n_features)
         intercept : array-like of shape (n_outputs,)
         """
-        import torch
-
         layer = self.readout_layer
         with torch.no_grad():
             weight, bias = layer.weight, layer.bias

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from .._constants import DEFAULT_BANDS
 from .._validation import check_int, check_option, check_positive
+from ._base import remove_line
 
 __all__ = ["InterpretableFeatureExtractor"]
 
@@ -22,6 +23,11 @@ class InterpretableFeatureExtractor(nn.Module):
     a Hamming window gives the band's amplitude envelope. Because each stage
     is linear until the rectification, the weights can be turned into spatial
     and spectral patterns (:func:`~skeeg2bold.nn.branch_patterns`).
+
+    Each window's per-channel least-squares line is removed first
+    (:func:`~skeeg2bold.nn.remove_line`): a short FIR filter, fixed or
+    learned, can pass DC, and a channel's offset or a drift linear over the
+    window then changes no envelope.
 
     Parameters
     ----------
@@ -241,7 +247,9 @@ class InterpretableFeatureExtractor(nn.Module):
         -------
         Tensor of shape (batch, n_bands, n_chans, n_times)
             The same zero-padded ``"same"`` convolution as the temporal
-            layer; :meth:`forward` of this gives ``forward(x)``.
+            layer, of each window with its per-channel least-squares line
+            removed (:func:`~skeeg2bold.nn.remove_line`); :meth:`forward` of
+            this gives ``forward(x)``.
         """
         bank = self.band_filters
         if bank is None:
@@ -249,7 +257,7 @@ class InterpretableFeatureExtractor(nn.Module):
                 "prefilter needs fixed shared filters: learn_temporal=False and a band "
                 "list in init_bands ('canonical' or (low, high) pairs)."
             )
-        return filter_bank_same_conv(x, bank)
+        return filter_bank_same_conv(remove_line(x), bank)
 
     def band_slices(self, n_times):
         """Samples of a window each band's rectified signal is read at.
@@ -288,9 +296,12 @@ class InterpretableFeatureExtractor(nn.Module):
 
         ``x`` is raw ``(batch, n_chans, n_times)`` or, with fixed band
         filters, already band-passed ``(batch, n_bands, n_chans, n_times)``.
+        Raw windows have their per-channel least-squares line removed first
+        (:func:`~skeeg2bold.nn.remove_line`), so that no temporal filter,
+        fixed or learned, sees a DC offset or a linear drift.
         """
         if self._band_of_branch is None:
-            return depthwise_same_conv(self.spatial(x), self.temporal.weight)
+            return depthwise_same_conv(self.spatial(remove_line(x)), self.temporal.weight)
         if x.ndim == 3:
             x = self.prefilter(x)
         # Spatial filters applied to the band-passed channels: w_k (h_b * x).

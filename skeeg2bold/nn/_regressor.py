@@ -20,6 +20,7 @@ from .._validation import (
 )
 from .._windows import EEGWindows
 from ._band_cache import BandWindowDataset
+from ._base import window_amplitude
 from ._datasets import WindowDataset, assembles_batches, collate_batch
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
@@ -55,9 +56,12 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
     - validation during training holds out the final block of every subject
       with a gap (:class:`TimeBlockedValidSplit`) and early stopping restores
       the weights of the best validation epoch;
-    - inputs are scaled by one number (the median channel standard deviation
-      of the training windows, so EEG in volts trains like EEG in µV while
-      relative channel amplitudes are kept) and cast to float32 batch by batch;
+    - inputs are scaled by one number (the median over channels of the
+      standard deviation of the training windows about each window's
+      least-squares line, :func:`~skeeg2bold.nn.window_amplitude`, so EEG in
+      volts trains like EEG in µV while relative channel amplitudes are kept,
+      and offsets and drifts, which the networks remove, do not count) and
+      cast to float32 batch by batch;
     - after training, the network's final linear layer is re-solved in
       closed form (``refit_readout``): a ridge regression, its penalty chosen
       by 5-fold contiguous cross-validation, from the trained features to the
@@ -140,7 +144,10 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         channel order it cannot check (see
         :meth:`~skeeg2bold.EEGWindows.from_array`).
     input_scale_ : float
-        Inputs are divided by this before the network.
+        Inputs are divided by this before the network. Also the amplitude
+        of the training EEG (in its units, volts for recordings read by the
+        package) that :class:`~skeeg2bold.online.OnlineTwin` compares a live
+        stream's with.
     output_coef_, output_intercept_ : ndarray of shape ``(n_outputs_,)``
         Affine map from network outputs to ``y`` units.
     readout_alpha_ : float or None
@@ -312,9 +319,8 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
         self.y_ndim_ = y_ndim
         self.ch_names_ = list(X.ch_names) if getattr(X, "ch_names", None) else None
         sample = np.linspace(0, len(X) - 1, min(len(X), _N_SCALE_WINDOWS)).astype(int)
-        std = np.asarray(X[sample], dtype=np.float64).std(axis=(0, 2))
-        positive = std[std > 0]
-        self.input_scale_ = float(np.median(positive)) if positive.size else 1.0
+        # Within-window amplitude: the offsets and drifts the networks remove do not count.
+        self.input_scale_ = window_amplitude(X[sample]) or 1.0
         self.y_mean_, self.y_std_ = y2.mean(axis=0), y2.std(axis=0)
         self.readout_alpha_ = None
 

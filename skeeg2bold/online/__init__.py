@@ -3,6 +3,6 @@
 Needs the ``online`` extra (``pip install "skeeg2bold[online]"``: mne-lsl).
 """
 
-from ._twin import OnlineTwin, TwinStep
+from ._twin import AmplitudeWarning, OnlineTwin, TwinStep
 
-__all__ = ["OnlineTwin", "TwinStep"]
+__all__ = ["AmplitudeWarning", "OnlineTwin", "TwinStep"]

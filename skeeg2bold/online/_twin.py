@@ -15,15 +15,25 @@ from .._signature import window_signature
 from .._validation import check_names, check_positive
 from .._windows import _MAX_RATIO_DENOMINATOR, EEGWindows, _check_resampling
 
-__all__ = ["OnlineTwin", "TwinStep"]
+__all__ = ["AmplitudeWarning", "OnlineTwin", "TwinStep"]
 
 #: Subject label of streamed windows when none is given: no fitted model knows it.
 _STREAM_SUBJECT = "online-stream"
 #: Default prediction interval (s) when the model's TR is unknown.
 DEFAULT_STEP = 0.5
+#: Live amplitude, as a multiple of the training EEG's, outside which the twin warns.
+AMPLITUDE_RATIO = 10.0
 #: Samples of EEG before the window that resampling reads, in model samples,
 #: so that the filter's start-up transient falls outside the window.
 _RESAMPLE_PAD = 64
+
+
+class AmplitudeWarning(UserWarning):
+    """The live EEG's amplitude is far from the one the model was trained on.
+
+    Most often the stream's units: an amplifier that streams microvolts
+    without declaring them reads as a million times too large.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +84,19 @@ class OnlineTwin:
     reordered by name (extra channels are ignored; a missing one is an
     error), and a stream at another rate is resampled to the model's rate
     when a polyphase ratio reaches it exactly (downsampling only).
+
+    **Units.** The package keeps EEG in volts, as MNE does. Each channel's
+    samples are multiplied by the unit the stream declares for it (the
+    ``unit`` of its channel description, e.g. ``"microvolts"``, which
+    mne-lsl reads as ``unit_mul``); a channel without one is taken to be in
+    volts. When the model records the amplitude of its training EEG
+    (``input_scale_`` of a network: the median channel standard deviation
+    about each window's line, :func:`~skeeg2bold.nn.window_amplitude`), each
+    window's amplitude is compared with it and an :class:`AmplitudeWarning`
+    is issued (once per connection; every such window is counted in
+    ``stats_["off_scale"]``) when it is more than 10 times larger or
+    smaller: wrong or undeclared units, or a broken channel reference. The
+    window is still predicted on.
 
     Every ``step`` gives one output row. When no prediction can be made,
     the row is all NaN and its status says why:
@@ -148,7 +171,14 @@ class OnlineTwin:
     stats_ : dict
         ``predictions``, ``gaps`` (breaks in the EEG found), ``dropouts``,
         ``skipped_gap`` and ``skipped_nonfinite`` (steps not predicted on),
-        ``reconnects``.
+        ``reconnects``, ``off_scale`` (windows predicted on whose amplitude
+        is more than 10 times off the training EEG's).
+    unit_factors_ : ndarray of shape (n_channels,)
+        What each of the model's channels is multiplied by to be in volts
+        (``10 ** unit_mul`` of the stream's channel).
+    training_amplitude_ : float or None
+        Amplitude of the training EEG in volts, ``None`` when the model does
+        not record it (then no amplitude check).
     history_ : collections.deque of TwinStep
 
     Examples
@@ -228,7 +258,10 @@ class OnlineTwin:
             "skipped_gap": 0,
             "skipped_nonfinite": 0,
             "reconnects": 0,
+            "off_scale": 0,
         }
+        self.training_amplitude_ = _training_amplitude(self.estimator_)
+        self._warned_amplitude = False
         self.history_ = deque(maxlen=self.history)
         self._open_stream()
         try:
@@ -280,6 +313,9 @@ class OnlineTwin:
         try:
             self._picks = self._match_channels(stream.ch_names, stream.name)
             self._ratio = self._match_rate(float(stream.info["sfreq"]), stream.name)
+            # Declared units (unit_mul: -6 for microvolts, 0 when none is declared).
+            chs = stream.info["chs"]
+            self.unit_factors_ = np.array([10.0 ** int(chs[i]["unit_mul"]) for i in self._picks])
         except ValueError:
             stream.disconnect()
             raise
@@ -494,12 +530,39 @@ class OnlineTwin:
         if not np.all(np.isfinite(window)):
             self.stats_["skipped_nonfinite"] += 1
             return self._emit(newest, None, "nonfinite", None, callback)
-        window = self._to_model_rate(np.asarray(window, dtype=np.float64))
+        window = np.asarray(window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
+        window = self._to_model_rate(window)
+        self._check_amplitude(window)
         y = np.asarray(
             self.estimator_.predict(self._as_windows(window[np.newaxis])), dtype=np.float64
         )
         self.stats_["predictions"] += 1
         self._emit(newest, y.reshape(-1), "ok", window, callback)
+
+    def _check_amplitude(self, window):
+        """Count, and warn once about, a window far from the training amplitude."""
+        if not self.training_amplitude_:
+            return
+        from ..nn import window_amplitude
+
+        ratio = window_amplitude(window[np.newaxis]) / self.training_amplitude_
+        if 1 / AMPLITUDE_RATIO <= ratio <= AMPLITUDE_RATIO:
+            return
+        self.stats_["off_scale"] += 1
+        if self._warned_amplitude:
+            return
+        self._warned_amplitude = True
+        declared = sorted({f"{f:g}" for f in self.unit_factors_})
+        warnings.warn(
+            f"the EEG of stream {self.stream_.name!r} is {ratio:.3g} times the amplitude "
+            f"the model was trained on ({self.training_amplitude_:.3g} V, the median channel "
+            f"standard deviation); its channels were read as {', '.join(declared)} V per "
+            "unit (the units the stream declares, volts when it declares none). Check that "
+            "the stream declares its units (e.g. 'microvolts'); the predictions are "
+            "unreliable until then.",
+            AmplitudeWarning,
+            stacklevel=2,
+        )
 
     def _find_breaks(self, ts, callback):
         """Count gaps among the new samples; remember where the EEG is contiguous from.
@@ -589,6 +652,18 @@ class OnlineTwin:
         source = self.name if self.name is not None else f"source_id={self.source_id}"
         state = "connected" if getattr(self, "stream_", None) is not None else "not connected"
         return f"<OnlineTwin | {type(self.model).__name__} on {source!r}, {state}>"
+
+
+def _training_amplitude(estimator):
+    """``input_scale_`` of the step that sees the EEG (median over ensemble members)."""
+    from .._signature import _first_eeg_step
+
+    inner = _first_eeg_step(estimator)
+    if isinstance(inner, list):
+        scales = [_training_amplitude(member) for member in inner]
+        return None if None in scales else float(np.median(scales))
+    scale = getattr(inner, "input_scale_", None)
+    return None if scale is None else float(scale)
 
 
 def _load(model):
