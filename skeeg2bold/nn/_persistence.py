@@ -211,7 +211,9 @@ def _check_fitted_state(state):
         raise ValueError("f_fitted has no valid torch_rng_state (a list of bytes).")
     for name, value in state.items():
         if name == "ch_names_":
-            ok = value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            ok = value is None or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            )
         elif name in ("n_chans_", "n_times_", "n_outputs_", "n_features_in_", "y_ndim_"):
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
         else:

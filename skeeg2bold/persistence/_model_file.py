@@ -398,10 +398,7 @@ def _check_metadata(metadata, name):
     """The keys that :class:`~skeeg2bold.online.OnlineTwin` reads must make sense."""
     tr = metadata.get("tr")
     if tr is not None and (
-        not isinstance(tr, numbers.Real)
-        or isinstance(tr, bool)
-        or not math.isfinite(tr)
-        or tr <= 0
+        not isinstance(tr, numbers.Real) or isinstance(tr, bool) or not math.isfinite(tr) or tr <= 0
     ):
         raise ValueError(f'{name}["tr"] must be a positive number of seconds, got {tr!r}')
     names = metadata.get("target_names")
