@@ -350,6 +350,10 @@ def ridge_file(data, tmp_path_factory):
 def test_reduce_node_calling_a_sklearn_function_is_refused_and_nothing_runs(
     ridge_file, rehash, tmp_path
 ):
+    from skops.io._general import NODE_TYPE_MAPPING
+
+    if rehash and not any(key[0] == "ConstructorFromReduceNode" for key in NODE_TYPE_MAPPING):
+        pytest.skip("this skops has no reduce node, so such a file cannot be built at all")
     marker = tmp_path / "ran"
     path = tmp_path / "hostile.zip"
     path.write_bytes(ridge_file)

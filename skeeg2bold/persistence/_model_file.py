@@ -117,6 +117,15 @@ def _trusted_names():
         skms.PredefinedSplit,
         skms.TimeSeriesSplit,
     ]
+    # What metadata a step requests (plain data that older scikit-learn keeps
+    # on some fitted estimators).
+    from sklearn.utils import _metadata_requests
+
+    classes += [
+        getattr(_metadata_requests, name)
+        for name in ("MetadataRequest", "MethodMetadataRequest")
+        if hasattr(_metadata_requests, name)
+    ]
     # A network's parameters: its dataset, data loader and validation split.
     classes += [skorch.dataset.Dataset, skorch.dataset.ValidSplit, torch.utils.data.DataLoader]
     classes += [
