@@ -141,6 +141,31 @@ def test_network_round_trips_through_safetensors_and_json(windows, fitted, tmp_p
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.update(max_epochs=1000), r"not fitted attributes: \['max_epochs'\]"),
+        (lambda s: s.update(module_="CompactNet"), r"not fitted attributes: \['module_'\]"),
+        (lambda s: s.update(n_chans_="8"), "invalid n_chans_"),
+        (lambda s: s.update(ch_names_=[1, 2]), "invalid ch_names_"),
+        (lambda s: s.update(y_mean_=["a"]), "invalid y_mean_"),
+        (lambda s: s.pop("torch_rng_state"), "no valid torch_rng_state"),
+    ],
+)
+def test_fitted_file_sets_only_fitted_attributes(windows, fitted, tmp_path, change, message):
+    # A JSON file must not set parameters or other attributes of the model.
+    model = fitted["compact network"]
+    weights, attributes = tmp_path / "weights.safetensors", tmp_path / "fitted.json"
+    model.save_params(f_params=weights, f_fitted=attributes, use_safetensors=True)
+    state = json.loads(attributes.read_text())
+    change(state)
+    attributes.write_text(json.dumps(state))
+    restored = compact()
+    with pytest.raises(ValueError, match=message):
+        restored.load_params(f_params=weights, f_fitted=attributes, use_safetensors=True)
+    assert restored.max_epochs == 2 and not hasattr(restored, "n_chans_")
+
+
 # -- resuming an interrupted training ---------------------------------------
 def _resume(X, y, tmp_path, files, **params):
     """Train 4 epochs in one go, and 2 + 2 with a checkpoint in between."""

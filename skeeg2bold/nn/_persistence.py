@@ -150,6 +150,7 @@ class FittedStateMixin:
     def _load_fitted_state(self, f_fitted):
         with open_file_like(f_fitted, "r") as f:
             state = json.load(f)
+        state = _check_fitted_state(state)
         rng_state = state.pop("torch_rng_state")
         for name, value in state.items():
             setattr(
@@ -181,3 +182,42 @@ class FittedStateMixin:
             f"length or outputs ({detail}). Load the f_fitted file saved with them, "
             "or give this model the same data shapes."
         )
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_numbers(value):
+    """A number, or a (nested) list of numbers, as ``ndarray.tolist`` writes them."""
+    if isinstance(value, list):
+        return all(_is_numbers(v) for v in value)
+    return _is_number(value)
+
+
+def _check_fitted_state(state):
+    """``state`` read from an ``f_fitted`` file, refused unless it holds only fitted
+    attributes of the right kind: a file must not set other attributes of the model."""
+    if not isinstance(state, dict):
+        raise ValueError(f"f_fitted must hold a JSON object, got {type(state).__name__}.")
+    unknown = sorted(set(state) - {*FITTED_ATTRIBUTES, "torch_rng_state"})
+    if unknown:
+        raise ValueError(
+            f"f_fitted holds names that are not fitted attributes: {unknown}; "
+            f"expected some of {list(FITTED_ATTRIBUTES)} and torch_rng_state."
+        )
+    rng = state.get("torch_rng_state")
+    if not (isinstance(rng, list) and all(_is_number(v) and 0 <= v <= 255 for v in rng)):
+        raise ValueError("f_fitted has no valid torch_rng_state (a list of bytes).")
+    for name, value in state.items():
+        if name == "ch_names_":
+            ok = value is None or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            )
+        elif name in ("n_chans_", "n_times_", "n_outputs_", "n_features_in_", "y_ndim_"):
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        else:
+            ok = value is None or _is_numbers(value)
+        if not ok:
+            raise ValueError(f"f_fitted has an invalid {name}: {value!r}.")
+    return state

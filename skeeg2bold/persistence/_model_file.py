@@ -10,13 +10,23 @@ The file is a zip archive:
   each fitted network's weights, fitted attributes
   (:meth:`EEG2BoldRegressor.save_params`) and training history.
 
-skops rebuilds only types it trusts; it refuses the others unless the
-caller names them, so a file cannot smuggle code in as pickles can.
+The manifest holds the SHA-256 of every other file of the archive, checked
+before anything is read from them.
+
+skops rebuilds only types it trusts; the package trusts skops' defaults and,
+beyond them, an explicit list of classes (and of its own functions that its
+fitted objects hold), never a whole module. It refuses every other type or
+function unless the caller names it, so a file cannot smuggle code in as
+pickles can.
 """
 
 import copy
+import functools
+import hashlib
 import io
 import json
+import math
+import numbers
 import warnings
 import zipfile
 from importlib import metadata as _metadata
@@ -33,23 +43,12 @@ __all__ = [
 ]
 
 FORMAT = "skeeg2bold-model"
-FORMAT_VERSION = 1
+#: Version 2 added the SHA-256 of every file (``"sha256"`` of the manifest).
+FORMAT_VERSION = 2
 _MANIFEST = "manifest.json"
 _ESTIMATOR = "estimator.skops"
 #: Packages whose versions are recorded and compared on loading.
 _PACKAGES = ("skeeg2bold", "scikit-learn", "numpy", "scipy", "skops", "torch", "skorch")
-#: Types trusted beyond skops' defaults: by module prefix (this package, and
-#: scikit-learn's estimators and splitters, whose state is plain data) and by
-#: name (what a network's parameters hold by default).
-_TRUSTED_PREFIXES = ("skeeg2bold.", "sklearn.", "torch.optim.")
-_TRUSTED_NAMES = frozenset(
-    {
-        "numpy.dtype",
-        "skorch.dataset.Dataset",
-        "skorch.dataset.ValidSplit",
-        "torch.utils.data.dataloader.DataLoader",
-    }
-)
 
 
 class UntrustedTypesError(ValueError):
@@ -73,8 +72,81 @@ class _NetworkRef:
         self.index = index
 
 
+def _type_name(obj):
+    """``module.name`` of a class or function, as skops names it in a file."""
+    return f"{obj.__module__}.{obj.__name__}"
+
+
+@functools.cache
+def _trusted_names():
+    """Names of the classes and functions trusted beyond skops' defaults.
+
+    Class by class: the public classes of the package's estimator modules
+    (estimators, transformers, splitters, networks and their losses), the
+    private classes and functions their fitted state holds, the scikit-learn
+    scorers and splitters that go into a search, what a network's parameters
+    hold by default, and torch's optimisers. skops' defaults already hold every
+    scikit-learn estimator class, numpy's and scipy's ufuncs and dtypes.
+    """
+    import skorch.dataset
+    import torch
+    from sklearn import model_selection as skms
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import check_scoring
+
+    from .. import ensemble, features, metrics, model_selection, nn, targets
+    from ..features._covariance import _riemann_means
+    from ..features._envelope import _Plan
+    from ..features._subject import SubjectReferences, _mean_covariance
+
+    classes = [
+        obj
+        for module in (ensemble, features, model_selection, nn, targets)
+        for obj in (getattr(module, name) for name in module.__all__)
+        if isinstance(obj, type) and not issubclass(obj, (Warning, Exception))
+    ]
+    classes += [_NetworkRef, _Plan, SubjectReferences]
+    # Functions the fitted objects hold: a scorer's metric, a mean of covariances.
+    functions = [metrics.mean_r, _mean_covariance, _riemann_means]
+    # Scorers (their classes are private to scikit-learn) and splitters of a search.
+    classes += [type(metrics.mean_r_scorer), type(check_scoring(Ridge()))]
+    classes += [
+        skms.GroupKFold,
+        skms.KFold,
+        skms.LeaveOneGroupOut,
+        skms.PredefinedSplit,
+        skms.TimeSeriesSplit,
+    ]
+    # What metadata a step requests (plain data that older scikit-learn keeps
+    # on some fitted estimators).
+    from sklearn.utils import _metadata_requests
+
+    classes += [
+        getattr(_metadata_requests, name)
+        for name in ("MetadataRequest", "MethodMetadataRequest")
+        if hasattr(_metadata_requests, name)
+    ]
+    # A network's parameters: its dataset, data loader and validation split.
+    classes += [skorch.dataset.Dataset, skorch.dataset.ValidSplit, torch.utils.data.DataLoader]
+    classes += [
+        obj
+        for obj in vars(torch.optim).values()
+        if isinstance(obj, type)
+        and issubclass(obj, torch.optim.Optimizer)
+        and obj is not torch.optim.Optimizer
+    ]
+    return frozenset(_type_name(obj) for obj in classes + functions) | {"numpy.dtype"}
+
+
 def trusted_types(types):
     """Split type names into those this package trusts and the others.
+
+    Trusted are the names of an explicit list of classes (the package's
+    estimators, transformers, splitters, networks and losses, the
+    scikit-learn scorers and splitters of a search, torch's optimisers) and of
+    the few functions of the package that its fitted objects hold. A name is
+    never trusted for its module alone: any other function or class, of
+    scikit-learn or of this package, is untrusted.
 
     Parameters
     ----------
@@ -86,8 +158,8 @@ def trusted_types(types):
     -------
     trusted, untrusted : list of str
     """
-    trusted = [t for t in types if t in _TRUSTED_NAMES or t.startswith(_TRUSTED_PREFIXES)]
-    return trusted, [t for t in types if t not in trusted]
+    names = _trusted_names()
+    return [t for t in types if t in names], [t for t in types if t not in names]
 
 
 def save_model(estimator, path, *, metadata=None):
@@ -138,6 +210,7 @@ def save_model(estimator, path, *, metadata=None):
         metadata_json = json.dumps(metadata)
     except TypeError as err:
         raise TypeError(f"metadata must be JSON-serialisable: {err}") from None
+    _check_metadata(json.loads(metadata_json), "metadata")
     networks = _find_networks(estimator)
     memo, files, index = {}, {}, []
     for i, net in enumerate(networks):
@@ -155,16 +228,17 @@ def save_model(estimator, path, *, metadata=None):
         index.append(entry)
     # A copy in which every network is its reference; the original is untouched.
     stripped = copy.deepcopy(estimator, memo)
+    files = {_ESTIMATOR: sio.dumps(stripped), **files}
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "versions": _versions(),
         "metadata": json.loads(metadata_json),
         "networks": index,
+        "sha256": {name: hashlib.sha256(content).hexdigest() for name, content in files.items()},
     }
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(_MANIFEST, json.dumps(manifest, indent=2))
-        archive.writestr(_ESTIMATOR, sio.dumps(stripped))
         for name, content in files.items():
             archive.writestr(name, content)
     return path
@@ -173,12 +247,16 @@ def save_model(estimator, path, *, metadata=None):
 def load_model(path, *, trusted=None, return_metadata=False):
     """Load a model written by :func:`save_model`.
 
-    Nothing is unpickled. The scikit-learn part is rebuilt by
-    :func:`skops.io.loads` from the types of this package, of scikit-learn
-    and skops' defaults; any other type in the file (a custom transformer,
-    callback, ...) is refused unless named in ``trusted``. Networks are
-    rebuilt from their class and parameters, and their weights loaded from
-    safetensors.
+    Nothing is unpickled and no code named by the file runs. The
+    scikit-learn part is rebuilt by :func:`skops.io.loads` from skops'
+    default types and an explicit list of classes: the package's estimators,
+    transformers, splitters and networks, the scikit-learn scorers and
+    splitters of a search, torch's optimisers (see :func:`trusted_types`).
+    Any other class or function in the file (a custom transformer, a
+    callback, a scikit-learn function, ...) is refused unless named in
+    ``trusted``. Every file of the archive is checked against the SHA-256 in
+    its manifest before it is read. Networks are rebuilt from their class and
+    parameters, and their weights loaded from safetensors.
 
     Parameters
     ----------
@@ -200,7 +278,9 @@ def load_model(path, *, trusted=None, return_metadata=False):
     UntrustedTypesError
         The file holds types that are not trusted.
     ValueError
-        The file is not a model file of this package, or of a newer format.
+        The file is not a model file of this package, is of a newer format,
+        has a malformed manifest, or a file of the archive does not match its
+        SHA-256 (a file replaced or damaged after saving).
 
     Warns
     -----
@@ -212,6 +292,10 @@ def load_model(path, *, trusted=None, return_metadata=False):
     import torch
 
     path = Path(path)
+    if trusted is not None and (
+        isinstance(trusted, str) or not all(isinstance(t, str) for t in trusted)
+    ):
+        raise TypeError(f"trusted must be a list of type names (str), got {trusted!r}.")
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, IsADirectoryError):
@@ -221,15 +305,14 @@ def load_model(path, *, trusted=None, return_metadata=False):
             manifest = json.loads(archive.read(_MANIFEST))
         except KeyError:
             raise ValueError(f"{path} is not a skeeg2bold model file (no {_MANIFEST}).") from None
-        if manifest.get("format") != FORMAT:
+        except ValueError:
+            raise ValueError(f"{path} has a malformed manifest: not JSON.") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ValueError(f"{path} is not a skeeg2bold model file.")
-        if manifest.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has model format version {manifest['format_version']}; this "
-                f"skeeg2bold reads up to {FORMAT_VERSION}. Upgrade skeeg2bold."
-            )
-        _check_versions(manifest.get("versions", {}), path)
-        blob = archive.read(_ESTIMATOR)
+        _check_manifest(manifest, path)
+        _check_versions(manifest["versions"], path)
+        read = functools.partial(_read_checked, archive, manifest, path)
+        blob = read(_ESTIMATOR)
         _, untrusted = trusted_types(sio.get_untrusted_types(data=blob))
         refused = sorted(set(untrusted) - set(trusted or ()))
         if refused:
@@ -238,16 +321,100 @@ def load_model(path, *, trusted=None, return_metadata=False):
                 "run their code; if you trust the file's author and these types, pass "
                 "load_model(..., trusted=[...]) with their names."
             )
-        stripped = sio.loads(blob, trusted=sorted(set(sio.get_untrusted_types(data=blob))))
+        # skops checks the tree again against exactly these names.
+        stripped = sio.loads(blob, trusted=sorted(_trusted_names() | set(trusted or ())))
         networks = {}
         rng_state = torch.get_rng_state()  # building a network seeds torch
         try:
-            estimator = _swap_refs(stripped, lambda ref: _build(ref, archive, networks))
+            estimator = _swap_refs(
+                stripped, lambda ref: _build(ref, read, manifest["networks"], networks, path)
+            )
         finally:
             torch.set_rng_state(rng_state)
     if return_metadata:
-        return estimator, manifest.get("metadata", {})
+        return estimator, manifest["metadata"]
     return estimator
+
+
+def _read_checked(archive, manifest, path, name):
+    """The bytes of ``name`` in the archive, refused unless they match the manifest."""
+    try:
+        content = archive.read(name)
+    except KeyError:
+        raise ValueError(f"{path} is damaged: it has no {name}.") from None
+    if manifest["format_version"] >= 2:
+        expected = manifest["sha256"].get(name)
+        if expected is None:
+            raise ValueError(f"{path} has a malformed manifest: no SHA-256 for {name}.")
+        if hashlib.sha256(content).hexdigest() != expected:
+            raise ValueError(
+                f"{path}: {name} does not match the SHA-256 in the manifest; the file "
+                "was changed after saving (another model's weights, a damaged copy). "
+                "Nothing was loaded."
+            )
+    return content
+
+
+def _check_manifest(manifest, path):
+    """Refuse a manifest whose fields have the wrong types or values; fill defaults."""
+
+    def bad(detail):
+        return ValueError(f"{path} has a malformed manifest: {detail}.")
+
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise bad(f"format_version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has model format version {version}; this "
+            f"skeeg2bold reads up to {FORMAT_VERSION}. Upgrade skeeg2bold."
+        )
+    if version < 2:
+        warnings.warn(
+            f"{path} has model format version {version}, without SHA-256 checksums: "
+            "its files cannot be checked. Save the model again to add them.",
+            ModelVersionWarning,
+            stacklevel=3,
+        )
+        manifest.setdefault("sha256", {})
+    manifest.setdefault("versions", {})
+    manifest.setdefault("metadata", {})
+    manifest.setdefault("networks", [])
+    versions = manifest["versions"]
+    if not isinstance(versions, dict) or not all(
+        isinstance(v, (str, type(None))) for v in versions.values()
+    ):
+        raise bad(f"versions must map package names to version strings, got {versions!r}")
+    if not isinstance(manifest["metadata"], dict):
+        raise bad(f"metadata must be a JSON object, got {manifest['metadata']!r}")
+    try:
+        _check_metadata(manifest["metadata"], "metadata")
+    except (TypeError, ValueError) as err:
+        raise bad(str(err)) from None
+    networks = manifest["networks"]
+    if not isinstance(networks, list) or not all(
+        isinstance(n, dict) and isinstance(n.get("fitted"), bool) for n in networks
+    ):
+        raise bad(f"networks must be a list of {{'class', 'fitted'}} entries, got {networks!r}")
+    checksums = manifest["sha256"]
+    if not isinstance(checksums, dict) or not all(
+        isinstance(v, str) and len(v) == 64 for v in checksums.values()
+    ):
+        raise bad("sha256 must map file names to SHA-256 hex digests")
+
+
+def _check_metadata(metadata, name):
+    """The keys that :class:`~skeeg2bold.online.OnlineTwin` reads must make sense."""
+    tr = metadata.get("tr")
+    if tr is not None and (
+        not isinstance(tr, numbers.Real) or isinstance(tr, bool) or not math.isfinite(tr) or tr <= 0
+    ):
+        raise ValueError(f'{name}["tr"] must be a positive number of seconds, got {tr!r}')
+    names = metadata.get("target_names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError(f'{name}["target_names"] must be a list of str, got {names!r}')
 
 
 def _network_files(net, index):
@@ -265,20 +432,39 @@ def _network_files(net, index):
         return {names[arg]: path.read_bytes() for arg, path in paths.items()}
 
 
-def _build(ref, archive, built):
+def _build(ref, read, entries, built, path):
+    """The network a :class:`_NetworkRef` stands for, its files checked by ``read``."""
+    from ..nn import EEG2BoldRegressor
+
+    if not (isinstance(ref.cls, type) and issubclass(ref.cls, EEG2BoldRegressor)):
+        raise ValueError(f"{path} is damaged: a network's class is {ref.cls!r}.")
+    if not isinstance(ref.params, dict) or not all(isinstance(k, str) for k in ref.params):
+        raise ValueError(f"{path} is damaged: a network's parameters are not a dict.")
     if ref.index is None:
         return ref.cls(**ref.params)
-    if ref.index in built:  # the same network reached twice
-        return built[ref.index]
+    index = ref.index
+    if (
+        not isinstance(index, int)
+        or isinstance(index, bool)
+        or not 0 <= index < len(entries)
+        or not entries[index]["fitted"]
+        or entries[index].get("class") != ref.cls.__name__
+    ):
+        raise ValueError(
+            f"{path} is damaged: a network refers to entry {index!r} of the manifest's "
+            f"{len(entries)} networks, which is not a fitted {ref.cls.__name__}."
+        )
+    if index in built:  # the same network reached twice
+        return built[index]
     net = ref.cls(**ref.params)
-    stem = f"network-{ref.index}"
+    stem = f"network-{index}"
     net.load_params(
-        f_params=io.BytesIO(archive.read(f"{stem}.safetensors")),
-        f_fitted=io.StringIO(archive.read(f"{stem}.json").decode()),
-        f_history=io.StringIO(archive.read(f"{stem}.history.json").decode()),
+        f_params=io.BytesIO(read(f"{stem}.safetensors")),
+        f_fitted=io.StringIO(read(f"{stem}.json").decode()),
+        f_history=io.StringIO(read(f"{stem}.history.json").decode()),
         use_safetensors=True,
     )
-    built[ref.index] = net
+    built[index] = net
     return net
 
 
