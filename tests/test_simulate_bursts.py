@@ -119,7 +119,9 @@ def test_deep_orientations_inside_their_cones(sim):
         angle = np.degrees(np.arccos(np.clip(np.sum(ori * gt.cone_axis, axis=1), -1, 1)))
         assert np.all(angle <= gt.cone_angle + 1e-6)
     # Subject-specific: the two subjects' deep dipoles differ.
-    assert not np.allclose(sim.truth[0].src_ori[sim.truth[0].deep], sim.truth[1].src_ori[sim.truth[1].deep])
+    assert not np.allclose(
+        sim.truth[0].src_ori[sim.truth[0].deep], sim.truth[1].src_ori[sim.truth[1].deep]
+    )
 
 
 def test_cone_sample_is_uniform_on_the_cap():
@@ -172,7 +174,9 @@ def test_source_recordings_on_both_families(sim):
     assert recs[0].ch_names == sim.source_names and recs[0].eeg.shape[0] == 16
     cortical = source_recordings(sim, deep=False)
     assert cortical[0].eeg.shape[0] == 10
-    assert not any(n.startswith(("thalamus", "hippocampus", "striatum")) for n in cortical[0].ch_names)
+    assert not any(
+        n.startswith(("thalamus", "hippocampus", "striatum")) for n in cortical[0].ch_names
+    )
     np.testing.assert_array_equal(cortical[0].eeg, sim.truth[0].sources[~sim.truth[0].deep])
     # The first family's deep sources are its own, read from its truth.
     first = simulate_eeg_fmri(n_subjects=1, random_state=0, **FAST)
@@ -197,9 +201,13 @@ def test_sources_mix_into_the_eeg():
 
 def test_artifacts_are_temporal_emg_pops_and_drift():
     kw = dict(n_subjects=1, random_state=5, duration=120.0, sfreq=250.0)
-    clean = simulate_burst_eeg_fmri(artifacts=False, **kw).recordings[0].eeg.astype(float)
-    dirty = simulate_burst_eeg_fmri(artifacts=True, **kw).recordings[0].eeg.astype(float)
-    diff = dirty - clean
+    clean_sim = simulate_burst_eeg_fmri(artifacts=False, **kw)
+    dirty_sim = simulate_burst_eeg_fmri(artifacts=True, **kw)
+    # The artefacts change the EEG only: same sources, same BOLD.
+    np.testing.assert_array_equal(clean_sim.truth[0].sources, dirty_sim.truth[0].sources)
+    np.testing.assert_array_equal(clean_sim.recordings[0].bold, dirty_sim.recordings[0].bold)
+    clean = clean_sim.recordings[0].eeg.astype(float)
+    diff = dirty_sim.recordings[0].eeg.astype(float) - clean
     sos = butter(4, [25.0, 45.0], btype="bandpass", fs=250.0, output="sos")
     high = sosfiltfilt(sos, diff).std(axis=1)
     temporal = [CWL_CH_NAMES.index(c) for c in ("T7", "T8", "TP9", "TP10")]
@@ -209,7 +217,9 @@ def test_artifacts_are_temporal_emg_pops_and_drift():
     spectrum = np.abs(np.fft.rfft(diff, axis=1))
     freqs = np.fft.rfftfreq(diff.shape[1], 1 / 250.0)
     near = (freqs > 45.0) & (freqs < 55.0)
-    assert np.all(spectrum[:, np.argmin(np.abs(freqs - 50.0))] > 20 * np.median(spectrum[:, near], axis=1))
+    assert np.all(
+        spectrum[:, np.argmin(np.abs(freqs - 50.0))] > 20 * np.median(spectrum[:, near], axis=1)
+    )
 
 
 @pytest.mark.parametrize(
@@ -229,4 +239,3 @@ def test_artifacts_are_temporal_emg_pops_and_drift():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         simulate_burst_eeg_fmri(**{**FAST, **kwargs})
-

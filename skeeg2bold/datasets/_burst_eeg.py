@@ -56,7 +56,7 @@ RHYTHM_INDEX = {(r[0], r[1]): i for i, r in enumerate(RHYTHMS)}
 _APERIODIC_NAM = 30.0
 _TILT = 0.75
 # Rest-of-cortex background patches (nAm RMS each) and white sensor noise.
-_BACKGROUND_NAM = 40.0
+_BACKGROUND_NAM = 25.0
 _SENSOR_NOISE = 0.12e-6  # V / sqrt(Hz)
 _BURST_DTYPE = np.dtype(
     [
@@ -261,9 +261,9 @@ def _add_pops(rng, eeg, sfreq):
         tau = rng.uniform(0.3, 2.0)
         length = min(int(6 * tau * sfreq), n_times - start)
         step = rng.choice([-1.0, 1.0]) * rng.uniform(50e-6, 200e-6)
-        eeg[c, start : start + length] += (step * np.exp(-np.arange(length) / (tau * sfreq))).astype(
-            eeg.dtype
-        )
+        eeg[c, start : start + length] += (
+            step * np.exp(-np.arange(length) / (tau * sfreq))
+        ).astype(eeg.dtype)
 
 
 def _add_drifts(rng, eeg, sfreq):
@@ -278,7 +278,7 @@ def _add_drifts(rng, eeg, sfreq):
 
 def _add_line_noise(rng, eeg, sfreq):
     """Mains interference: 50 Hz, 0.5-3 uV per channel (when below Nyquist)."""
-    if 50.0 >= sfreq / 2:
+    if sfreq / 2 <= 50.0:
         return
     t = np.arange(eeg.shape[1]) / sfreq
     wave = np.sin(2 * np.pi * 50.0 * t + rng.uniform(0, 2 * np.pi))

@@ -131,9 +131,7 @@ def burst_head(seed):
     sigmas = (rng.uniform(0.25, 0.4), 1.79, 0.33 / rng.uniform(25.0, 80.0), rng.uniform(0.3, 0.45))
 
     ch_dir = _unit(
-        template["ch_pos"]
-        + 0.005 * rng.standard_normal(template["ch_pos"].shape)
-        - template["r0"]
+        template["ch_pos"] + 0.005 * rng.standard_normal(template["ch_pos"].shape) - template["r0"]
     )
     ch_pos = r0 + radius * ch_dir
 

@@ -293,7 +293,7 @@ def _group_model(rng):
     weights += 0.15 * rng.standard_normal(weights.shape)
     return {
         "coupling": weights,
-        "invisible": rng.uniform(0.1, 0.3, size=len(ROI_NAMES)),
+        "invisible": rng.uniform(0.15, 0.35, size=len(ROI_NAMES)),
         "hrf_delay": rng.uniform(-0.5, 0.5, size=len(ROI_NAMES)),
     }
 
@@ -346,19 +346,20 @@ def _simulate_subject(
     offset = _OFFSET_GAIN * (latents @ load_offset) + 0.15 * slow_processes(
         rng, n_src, n_lat, cutoff=0.2
     )
-    tilt = _TILT_GAIN * (latents @ load_tilt) + 0.15 * slow_processes(
-        rng, n_src, n_lat, cutoff=0.2
-    )
+    tilt = _TILT_GAIN * (latents @ load_tilt) + 0.15 * slow_processes(rng, n_src, n_lat, cutoff=0.2)
     background_offset = _OFFSET_GAIN * latents[:, BURST_FEATURE_NAMES.index("arousal")]
 
+    # Separate streams for the EEG and the BOLD, so that the EEG options
+    # (noise, artefacts, rate) leave the sources and the BOLD unchanged.
+    eeg_rng, bold_rng = rng.spawn(2)
     up = max(1, int(sfreq // _SOURCE_SFREQ))
     fs = sfreq / up
     n_times = int(round(duration * sfreq))
     n_int = -(-n_times // up)
-    bursts = draw_bursts(rng, burst_rate, latent_times, iaf, n_int / fs)
-    sources = source_activity(rng, bursts, offset, tilt, exponent, latent_times, n_int, fs)
+    bursts = draw_bursts(eeg_rng, burst_rate, latent_times, iaf, n_int / fs)
+    sources = source_activity(eeg_rng, bursts, offset, tilt, exponent, latent_times, n_int, fs)
     eeg = scalp_eeg_bursts(
-        rng,
+        eeg_rng,
         head,
         sources,
         background_offset,
@@ -375,12 +376,12 @@ def _simulate_subject(
     # BOLD side: a saturating function of the latents, plus a hidden part.
     visible = standardize(np.tanh(standardize(latents @ weights.T)))
     hidden = standardize(
-        np.sqrt(0.5) * slow_processes(rng, 1, n_lat) * rng.uniform(0.5, 1.5, n_rois)
-        + np.sqrt(0.5) * slow_processes(rng, n_rois, n_lat)
+        np.sqrt(0.5) * slow_processes(bold_rng, 1, n_lat) * bold_rng.uniform(0.5, 1.5, n_rois)
+        + np.sqrt(0.5) * slow_processes(bold_rng, n_rois, n_lat)
     )
     drive_visible = coupling * np.sqrt(1.0 - invisible) * visible
     drive = drive_visible + np.sqrt(invisible) * hidden
-    volume_times = volume_onsets(rng, duration, tr)
+    volume_times = volume_onsets(bold_rng, duration, tr)
     hrfs = np.column_stack([_glover(d, c) for d, c in zip(hrf_delay, hrf_derivative)])
     neural = sample(_convolve(drive, hrfs), latent_times, volume_times)
     oracle = sample(_convolve(drive_visible, hrfs), latent_times, volume_times)
@@ -389,7 +390,7 @@ def _simulate_subject(
     noise_sd = np.sqrt(1.0 / (1.0 + snr)) * BOLD_SD_PERCENT
     bold_clean = signal_sd * neural / scale
     oracle = signal_sd * oracle / scale
-    bold = bold_clean + noise_sd * _bold_noise(rng, latent_times, volume_times, n_rois)
+    bold = bold_clean + noise_sd * _bold_noise(bold_rng, latent_times, volume_times, n_rois)
 
     rec = Recording(
         eeg,
