@@ -56,7 +56,7 @@ RHYTHM_INDEX = {(r[0], r[1]): i for i, r in enumerate(RHYTHMS)}
 _APERIODIC_NAM = 30.0
 _TILT = 0.75
 # Rest-of-cortex background patches (nAm RMS each) and white sensor noise.
-_BACKGROUND_NAM = 25.0
+_BACKGROUND_NAM = 15.0
 _SENSOR_NOISE = 0.12e-6  # V / sqrt(Hz)
 _BURST_DTYPE = np.dtype(
     [

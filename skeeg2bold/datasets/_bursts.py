@@ -293,7 +293,7 @@ def _group_model(rng):
     weights += 0.15 * rng.standard_normal(weights.shape)
     return {
         "coupling": weights,
-        "invisible": rng.uniform(0.15, 0.35, size=len(ROI_NAMES)),
+        "invisible": rng.uniform(0.2, 0.4, size=len(ROI_NAMES)),
         "hrf_delay": rng.uniform(-0.5, 0.5, size=len(ROI_NAMES)),
     }
 
