@@ -219,7 +219,8 @@ def simulate_eeg_fmri(
     ``(n_volumes, n_rois)``; plus ``hrf_peak`` (s, per ROI), ``coupling``
     (the subject's ROI x feature weights), ``invisible`` (per ROI),
     ``gain`` (the leadfield, V/(A m), channels x sources), ``iaf`` (alpha
-    peak, Hz) and ``heart_rate`` (beats/min); and ``sources``, shape
+    peak, Hz), ``heart_rate`` (beats/min) and ``deep`` (which sources are
+    deep); and ``sources``, shape
     ``(n_sources, n_source_times)``: the time course (nAm) of every rhythmic
     source, at ``sources_sfreq`` Hz (the EEG rate divided by an integer,
     about 200 Hz) from the EEG's first sample, the signals that the leadfield
@@ -330,7 +331,8 @@ def ceiling_for(simulation, transform=None, *, subjects=None, tmin=None, tmax=No
     Parameters
     ----------
     simulation : Bunch
-        The output of :func:`simulate_eeg_fmri`.
+        The output of :func:`simulate_eeg_fmri` or
+        :func:`simulate_burst_eeg_fmri`.
     transform : ndarray of shape (n_rois, n_targets) or callable, default=None
         Matrix applied as ``BOLD @ transform``, or a linear (or affine)
         function mapping ``(n_volumes, n_rois)`` to ``(n_volumes,
@@ -423,12 +425,14 @@ def source_recordings(simulation, *, deep=True):
     cross-subject spatial filter, cannot find the deep (thalamic,
     mesiotemporal) ones, whose dipoles point in a different direction in
     every subject. Between the two oracles lies what only recovering the
-    deep sources' power could gain.
+    deep sources' power could gain. Which sources are deep is read from each
+    ground truth (``truth[k].deep``), so both simulator families work.
 
     Parameters
     ----------
     simulation : Bunch
-        The output of :func:`simulate_eeg_fmri`.
+        The output of :func:`simulate_eeg_fmri` or
+        :func:`simulate_burst_eeg_fmri`.
     deep : bool, default=True
         Keep the deep sources.
 
@@ -451,20 +455,23 @@ def source_recordings(simulation, *, deep=True):
     10
     """
     validate_type(deep, bool, "deep")
-    keep = np.array([deep or not is_deep for _, _, is_deep, *_ in SOURCES])
-    names = [name for name, k in zip(simulation.source_names, keep) if k]
-    return [
-        Recording(
-            gt.sources[keep],
-            rec.bold,
-            rec.volume_times,
-            sfreq=gt.sources_sfreq,
-            ch_names=names,
-            roi_names=list(rec.roi_names),
-            subject=rec.subject,
+    out = []
+    for rec, gt in zip(simulation.recordings, simulation.truth):
+        # Each ground truth says which of its sources are deep, so that this
+        # works on every simulator family.
+        keep = np.ones(len(simulation.source_names), dtype=bool) if deep else ~gt.deep
+        out.append(
+            Recording(
+                gt.sources[keep],
+                rec.bold,
+                rec.volume_times,
+                sfreq=gt.sources_sfreq,
+                ch_names=[name for name, k in zip(simulation.source_names, keep) if k],
+                roi_names=list(rec.roi_names),
+                subject=rec.subject,
+            )
         )
-        for rec, gt in zip(simulation.recordings, simulation.truth)
-    ]
+    return out
 
 
 def _identity(values):
@@ -596,6 +603,7 @@ def _simulate_subject(
         heart_rate=heart_rate,
         sources=sources,
         sources_sfreq=sources_sfreq,
+        deep=np.array([s[2] for s in SOURCES]),
     )
     return rec, truth
 
