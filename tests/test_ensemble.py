@@ -11,6 +11,7 @@ from sklearn.linear_model import Ridge, SGDRegressor
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, make_windows
 from skeeg2bold.ensemble import SeedEnsembleRegressor, StandardizedAverageRegressor
@@ -314,3 +315,33 @@ def test_members_must_predict_the_same_targets(data):
 
     with pytest.raises(ValueError, match="predict different shapes"):
         StandardizedAverageRegressor([("a", Ridge()), ("b", FirstTarget())]).fit(data.y, data.y)
+
+
+@parametrize_with_checks(
+    [
+        StandardizedAverageRegressor([("a", Ridge()), ("b", Ridge(alpha=10.0))]),
+        StandardizedAverageRegressor(
+            [("a", Ridge()), ("b", SGDRegressor(random_state=0))],
+            weights=[2.0, 1.0],
+            standardize="pooled",
+        ),
+    ]
+)
+def test_average_passes_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+def test_average_of_a_network_and_a_baseline_saves_and_loads(data, tmp_path):
+    from skeeg2bold.baselines import make_riemann_baseline
+    from skeeg2bold.persistence import load_model, save_model
+
+    ensemble = StandardizedAverageRegressor(
+        [
+            ("riemann", make_riemann_baseline(n_bins=1, bands={"alpha": (8.0, 13.0)})),
+            ("net", EEG2BoldRegressor(CompactNet, random_state=0, **NET)),
+        ]
+    ).fit(data.X, data.y)
+    loaded = load_model(save_model(ensemble, tmp_path / "average.skeeg2bold"))
+    assert isinstance(loaded, StandardizedAverageRegressor)
+    assert sorted(loaded.subject_location_) == sorted(ensemble.subject_location_)
+    np.testing.assert_allclose(loaded.predict(data.X), ensemble.predict(data.X), rtol=1e-6)
