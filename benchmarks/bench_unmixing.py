@@ -114,13 +114,34 @@ def _logridge():
     return make_ridge_baseline(log=True)
 
 
+def _average(factories, *names):
+    """:class:`~skeeg2bold.ensemble.StandardizedAverageRegressor` of the named models."""
+    from skeeg2bold.ensemble import StandardizedAverageRegressor
+
+    return lambda: StandardizedAverageRegressor([(name, factories[name]()) for name in names])
+
+
 def models():
-    return {
+    """Model name -> factory of an unfitted model.
+
+    Besides the models of the module docstring, ``average``: the
+    Riemannian baseline and ``aligned-compact`` averaged by
+    :class:`~skeeg2bold.ensemble.StandardizedAverageRegressor` (each
+    member's predictions standardised by their mean and standard deviation
+    over the target's own training windows, the first 68.7 s under the
+    paper's protocol, then averaged); ``average3`` adds ``aligned-logridge``.
+    """
+    factories = {
         "ridge": make_ridge_baseline,
         "logridge": _logridge,
         "aligned-logridge": _aligned(_logridge),
         "riemann": make_riemann_baseline,
         **_networks(),
+    }
+    return {
+        **factories,
+        "average": _average(factories, "riemann", "aligned-compact"),
+        "average3": _average(factories, "riemann", "aligned-logridge", "aligned-compact"),
     }
 
 
