@@ -41,7 +41,7 @@ PLAIN_ARRAY_SUBJECT = "<plain array>"
 FLAT_CHANNEL_RTOL = 1e-12
 #: Shrinkage of a subject's mean covariance toward its trace-scaled identity
 #: before :class:`SubjectAlignment` inverts its square root (see there).
-ALIGNMENT_SHRINKAGE = 1e-6
+ALIGNMENT_SHRINKAGE = 1e-8
 
 
 class SubjectLabelWarning(UserWarning):
@@ -298,11 +298,12 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     Rank-deficient EEG (average reference, a duplicated channel, channels
     interpolated from others) has a singular ``R_s``. Its inverse square
     root is taken after shrinking ``R_s`` toward its trace-scaled identity
-    by :data:`ALIGNMENT_SHRINKAGE` (1e-6): directions with at least 1e-4 of
+    by :data:`ALIGNMENT_SHRINKAGE` (1e-8): directions with at least 1e-6 of
     the mean channel variance are whitened as before (to within 1%), and
     the empty directions of a rank-deficient subject, which hold only
-    rounding (float32 rounding included), stay close to zero instead of
-    being raised to unit variance. A flat channel (zero variance over a
+    rounding (float32 rounding: about 1e-15 of the channel variance), stay
+    close to zero instead of being raised to unit variance. The whitener is
+    applied in float64 and the result cast back to the input's dtype. A flat channel (zero variance over a
     subject's windows) raises ``ValueError`` naming the channel and the
     subject.
 
@@ -400,7 +401,7 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         out = np.empty_like(X)
         for g, whitener in whiteners.items():
             rows = groups == g
-            out[rows] = whitener.astype(X.dtype) @ X[rows]
+            out[rows] = whitener @ X[rows].astype(np.float64)
         return out
 
     def __sklearn_tags__(self):
@@ -454,7 +455,9 @@ def _align_windows(X, groups, whiteners):
         buffer = X._buffers[r]
         index[r] = len(buffers)
         buffers.append(
-            np.ascontiguousarray(whiteners[str(subjects[0])].astype(buffer.dtype) @ buffer)
+            np.ascontiguousarray(
+                (whiteners[str(subjects[0])] @ buffer.astype(np.float64)).astype(buffer.dtype)
+            )
         )
     return EEGWindows(
         buffers,
