@@ -303,9 +303,9 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     the empty directions of a rank-deficient subject, which hold only
     rounding (float32 rounding: about 1e-15 of the channel variance), stay
     close to zero instead of being raised to unit variance. The whitener is
-    applied in float64 and the result cast back to the input's dtype. A flat channel (zero variance over a
-    subject's windows) raises ``ValueError`` naming the channel and the
-    subject.
+    applied in float64 and the result cast back to the input's dtype. A
+    flat channel (zero variance over a subject's windows) raises
+    ``ValueError`` naming the channel and the subject.
 
     Parameters
     ----------
