@@ -111,11 +111,12 @@ def test_recentring_at_each_subjects_riemannian_mean(windows):
     for s in np.unique(windows.groups):
         rows = windows.groups == s
         # the matrices of the subject's windows, each channel divided by its
-        # standard deviation over the subject's windows
+        # standard deviation over the subject's windows, times the common profile
         dense = np.asarray(windows[np.flatnonzero(rows)])
         sd = np.sqrt(np.mean(dense.var(axis=-1), axis=0))
         np.testing.assert_allclose(est.channel_scales_[s], sd, rtol=1e-6)
-        raw = BandCovariances(SFREQ, n_bins=2, recenter=False).fit_transform(dense / sd[:, None])
+        scale = sd / est.channel_profile_
+        raw = BandCovariances(SFREQ, n_bins=2, recenter=False).fit_transform(dense / scale[:, None])
         for b in range(covs.shape[1]):
             ref = mean_riemann(raw[:, b].reshape(-1, 6, 6))
             assert distance_riemann(est.references_[s][b], ref) < 1e-4

@@ -59,11 +59,13 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     ``M^{-1/2} C M^{-1/2}``, which removes what differs between heads and
     caps (head size, source depth) while keeping the changes within a
     recording. Each channel is first divided by its standard deviation over
-    the subject's windows (:attr:`channel_scales_`), before the shrinkage
-    estimator: shrinkage toward the identity is not invariant to channel
-    gains, and re-centring alone removes them only up to a rotation, so this
-    is what makes the output exactly invariant to a gain per channel and
-    subject (a test checks it). The references are learned in :meth:`fit`
+    the subject's windows (:attr:`channel_scales_`) and multiplied by the
+    common :attr:`channel_profile_`, before the shrinkage estimator:
+    shrinkage toward the identity is not invariant to channel gains, and
+    re-centring alone removes them only up to a rotation, so this is what
+    makes the output exactly invariant to a gain per channel and subject (a
+    test checks it), while the shrinkage meets channels of the usual
+    relative powers. The references are learned in :meth:`fit`
     from each subject's own windows; a subject not seen in ``fit``, and
     windows without a subject label, get their reference from the windows
     passed to :meth:`transform` (their EEG only, never BOLD;
@@ -116,7 +118,11 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         (``recenter=True`` only).
     channel_scales_ : dict
         Subject -> ndarray of shape (n_channels,): the standard deviation
-        each of its channels is divided by (``recenter=True`` only).
+        of each of its channels over its windows (``recenter=True`` only).
+    channel_profile_ : ndarray of shape (n_channels,)
+        Geometric mean of the channel standard deviations of the subjects
+        in ``fit``: every subject's channels are brought to it
+        (``recenter=True`` only).
 
     See Also
     --------
@@ -189,7 +195,11 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         )
         variances = _channel_variances(X)
         self._scales.fit(groups, variances)
-        scales = _per_window(groups, self._scales.lookup(groups, variances), len(X))
+        per_subject = self._scales.lookup(groups, variances)
+        # The channel profile all subjects are brought to: the geometric mean
+        # of the fitted subjects' channel standard deviations.
+        self.channel_profile_ = np.exp(np.mean(np.log(list(per_subject.values())), axis=0))
+        scales = self._window_scales(groups, per_subject, len(X))
         covs = self._statistics(X, scales)
         self._references.fit(groups, covs)
         self.references_ = self._references.references
@@ -198,7 +208,8 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
 
     def _add_references(self, X, groups, replace):
         self._scales.add(groups, _channel_variances(X), replace)  # refuses first
-        covs = self._statistics(X, _per_window(groups, self._scales.lookup(groups, None), len(X)))
+        scales = self._window_scales(groups, self._scales.lookup(groups, None), len(X))
+        covs = self._statistics(X, scales)
         self._references.add(groups, covs, replace=True)
 
     def transform(self, X, groups=None):
@@ -221,7 +232,7 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         groups = window_groups(X, groups)
         seen = {str(g) for g in np.unique(groups)} <= set(self.references_)
         variances = None if seen else _channel_variances(X)
-        scales = _per_window(groups, self._scales.lookup(groups, variances), len(X))
+        scales = self._window_scales(groups, self._scales.lookup(groups, variances), len(X))
         covs = self._statistics(X, scales)
         return self._recenter(covs, groups, self._references.lookup(groups, covs))
 
@@ -264,6 +275,11 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"estimator must be a pyriemann estimator name, got {self.estimator!r}."
             )
+
+    def _window_scales(self, groups, per_subject, n):
+        """What each window's channels are divided by: its subject's channel
+        standard deviations over the common :attr:`channel_profile_`."""
+        return _per_window(groups, per_subject, n) / self.channel_profile_
 
     @_one_blas_thread
     def _statistics(self, X, scales=None):
