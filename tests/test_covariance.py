@@ -128,9 +128,9 @@ def test_recentring_uses_no_bold_and_no_other_subject():
     recs = _recordings()
     data = make_windows(recs, window=4.0)
     est = BandCovariances(n_bins=2).fit(data.X, data.y)
-    # Another BOLD and a wildly different EEG for s1 and s2 leave s0 untouched.
-    other = _recordings(seed=5)
-    other[0] = recs[0]
+    # Another BOLD, and another gain for s1 and s2, leave s0 untouched: the
+    # only statistic shared by the subjects, the channel profile, changes by
+    # a global factor, which the shrinkage and the re-centring remove.
     other = [
         Recording(
             r.eeg * (1 if k == 0 else 50),
@@ -140,13 +140,17 @@ def test_recentring_uses_no_bold_and_no_other_subject():
             ch_names=r.ch_names,
             subject=r.subject,
         )
-        for k, r in enumerate(other)
+        for k, r in enumerate(recs)
     ]
     data2 = make_windows(other, window=4.0)
     est2 = BandCovariances(n_bins=2).fit(data2.X, -data2.y)
-    np.testing.assert_allclose(est.references_["s0"], est2.references_["s0"])
     s0 = data.groups == "s0"
-    np.testing.assert_allclose(est.transform(data.X[s0]), est2.transform(data2.X[s0]))
+    np.testing.assert_allclose(est.transform(data.X[s0]), est2.transform(data2.X[s0]), rtol=1e-6)
+    np.testing.assert_allclose(est.channel_scales_["s0"], est2.channel_scales_["s0"])
+    # Another BOLD alone changes nothing at all.
+    est3 = BandCovariances(n_bins=2).fit(data.X, -data.y + 3.0)
+    np.testing.assert_array_equal(est.references_["s0"], est3.references_["s0"])
+    # A subject's reference is its own: another EEG for s1 changes s1's.
     assert not np.allclose(est.references_["s1"], est2.references_["s1"])
 
 
