@@ -320,3 +320,38 @@ def check_fitted_windows(
 def _short(names, n=5):
     names = list(names)
     return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
+
+
+#: Subject of windows whose subject is not known (``EEGWindows.from_array``
+#: without ``groups``). Per-subject steps never learn a reference for it:
+#: such windows are referenced at their own EEG, as a new subject's.
+UNKNOWN_SUBJECT = "<unknown>"
+
+
+def check_subject_labels(groups, n, name="groups"):
+    """Subject labels as an ndarray of str, one per window.
+
+    Labels are compared as text, so ``1``, ``np.int64(1)``, ``1.0`` and
+    ``"1"`` are one subject everywhere (an integral float is written as the
+    integer). Refuses another shape than ``(n,)`` and missing labels (None,
+    NaN, infinity).
+    """
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(
+            f"{name} must be 1-D with one subject per window ({n}), got shape {groups.shape}."
+        )
+    if groups.dtype.kind == "U":
+        return groups
+    if groups.dtype.kind in "iub":
+        return groups.astype(str)
+    out = []
+    for g in groups.tolist():
+        if isinstance(g, bytes):
+            g = g.decode()
+        if g is None or (isinstance(g, numbers.Real) and not np.isfinite(g)):
+            raise ValueError(f"{name} contains a missing subject label ({g!r}).")
+        if isinstance(g, numbers.Real) and not isinstance(g, bool) and float(g).is_integer():
+            g = int(g)
+        out.append(str(g))
+    return np.asarray(out, dtype=str).reshape(n)

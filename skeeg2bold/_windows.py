@@ -7,7 +7,13 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._recording import Recording
-from ._validation import check_memory, check_positive, validate_type
+from ._validation import (
+    UNKNOWN_SUBJECT,
+    check_memory,
+    check_positive,
+    check_subject_labels,
+    validate_type,
+)
 
 __all__ = ["EEGWindows", "make_windows", "DroppedWindowsWarning"]
 
@@ -47,8 +53,9 @@ class EEGWindows:
     ch_names : list of str
     times : ndarray of shape (n_windows,)
         End time (s) of each window in its recording's EEG clock.
-    groups : ndarray of shape (n_windows,)
-        Subject of each window.
+    groups : array-like of shape (n_windows,)
+        Subject of each window, kept as text: ``1`` and ``"1"`` are one
+        subject.
     """
 
     def __init__(self, buffers, recording_index, start, n_times, sfreq, ch_names, times, groups):
@@ -59,7 +66,7 @@ class EEGWindows:
         self.sfreq = float(sfreq)
         self.ch_names = list(ch_names)
         self.times = np.asarray(times, dtype=float)
-        self.groups = np.asarray(groups)
+        self.groups = check_subject_labels(groups, len(self.start))
 
     # -- array protocol -------------------------------------------------
     @property
@@ -181,7 +188,14 @@ class EEGWindows:
         ch_names : list of str
             Name of each channel, in the order of ``X``'s second axis.
         groups : array-like of shape (n_windows,), default=None
-            Subject of each window; all ``"sub-01"`` if None.
+            Subject of each window (as text: ``1`` and ``"1"`` are one
+            subject). None labels every window ``"<unknown>"``
+            (``skeeg2bold._validation.UNKNOWN_SUBJECT``), a label no fit
+            learns a reference for: steps with per-subject references
+            (:class:`~skeeg2bold.features.SubjectAlignment`,
+            :class:`~skeeg2bold.features.BandCovariances`) reference such
+            windows at their own EEG, as a new subject's, never at a fitted
+            subject's.
 
         Returns
         -------
@@ -193,9 +207,9 @@ class EEGWindows:
         n_windows, n_channels, n_times = X.shape
         sfreq = check_positive(sfreq, "sfreq")
         ch_names = check_names(ch_names, n_channels, "ch_names")
-        groups = np.full(n_windows, "sub-01") if groups is None else np.asarray(groups)
-        if groups.shape != (n_windows,):
-            raise ValueError(f"groups has shape {groups.shape} but X has {n_windows} windows.")
+        if groups is None:
+            groups = np.full(n_windows, UNKNOWN_SUBJECT)
+        groups = check_subject_labels(groups, n_windows)
         return cls(
             list(X),
             np.arange(n_windows),

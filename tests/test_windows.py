@@ -185,3 +185,19 @@ def test_window_longer_than_recording():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="window must be"):
             make_windows(rec, window=0.0)
+
+
+def test_from_array_labels_unlabelled_windows_unknown_and_labels_as_text():
+    from skeeg2bold._validation import UNKNOWN_SUBJECT
+
+    x = np.zeros((4, 2, 10))
+    unlabelled = EEGWindows.from_array(x, sfreq=10.0, ch_names=["a", "b"])
+    np.testing.assert_array_equal(unlabelled.groups, [UNKNOWN_SUBJECT] * 4)
+    np.testing.assert_array_equal(unlabelled[[0, 2]].groups, [UNKNOWN_SUBJECT] * 2)
+    mixed = np.array([1, "1", 2.0, np.int64(2)], dtype=object)
+    labelled = EEGWindows.from_array(x, sfreq=10.0, ch_names=["a", "b"], groups=mixed)
+    np.testing.assert_array_equal(labelled.groups, ["1", "1", "2", "2"])
+    with pytest.raises(ValueError, match="missing subject label"):
+        EEGWindows.from_array(x, sfreq=10.0, ch_names=["a", "b"], groups=[1, None, 2, 2])
+    with pytest.raises(ValueError, match="one subject per window"):
+        EEGWindows.from_array(x, sfreq=10.0, ch_names=["a", "b"], groups=[1, 2])

@@ -216,7 +216,11 @@ def make_riemann_baseline(
         references are learned from each subject's own training windows
         (EEG only); a subject not seen in ``fit`` (a new subject with EEG
         only) is re-centred at the mean of the windows passed to
-        ``predict``, unless ``unseen_subjects="error"``.
+        ``predict``, unless ``unseen_subjects="error"``; so are windows
+        without a subject label (``EEGWindows.from_array`` without
+        ``groups``). Each subject's channels are scaled by their standard
+        deviations before the shrinkage covariances, so the predictions do
+        not change with a gain on any channel of a subject.
     metric : str, default="riemann"
         Passed to :class:`~skeeg2bold.features.TangentSpaceFeatures`.
     scale : bool, default=False

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import check_real_array, fit_sfreq
 from ._envelope import _check_bands, _check_windows
-from ._subject import SubjectReferenceMixin, SubjectReferences, window_groups
+from ._subject import SubjectReferenceMixin, SubjectReferences, check_not_flat, window_groups
 
 __all__ = ["BandCovariances", "TangentSpaceFeatures"]
 
@@ -24,6 +24,10 @@ _SMALL_MATRIX_THREADS = 1
 _CENTRED_ESTIMATORS = ("lwf", "oas", "scm")
 #: Windows per batch of FFTs: bounds the memory of one batch of spectra.
 _BATCH = 64
+#: A covariance is singular when its least eigenvalue is at most this
+#: fraction of its largest: below float64 rounding of rank-deficient EEG
+#: (average reference, duplicated channels) and far below any real signal.
+_SINGULAR_RTOL = 1e-10
 
 
 def _one_blas_thread(method):
@@ -53,13 +57,26 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     With ``recenter=True`` each subject's matrices are re-centred at the
     subject's own Riemannian mean of each band (Zanini et al. 2018):
     ``M^{-1/2} C M^{-1/2}``, which removes what differs between heads and
-    caps (channel gains, head size, source depth) while keeping the changes
-    within a recording. The references are learned in :meth:`fit` from each
-    subject's own windows; a subject not seen in ``fit`` gets its reference
-    from the windows passed to :meth:`transform` (their EEG only, never BOLD;
+    caps (head size, source depth) while keeping the changes within a
+    recording. Each channel is first divided by its standard deviation over
+    the subject's windows (:attr:`channel_scales_`) and multiplied by the
+    common :attr:`channel_profile_`, before the shrinkage estimator:
+    shrinkage toward the identity is not invariant to channel gains, and
+    re-centring alone removes them only up to a rotation, so this is what
+    makes the output exactly invariant to a gain per channel and subject (a
+    test checks it), while the shrinkage meets channels of the usual
+    relative powers. The references are learned in :meth:`fit`
+    from each subject's own windows; a subject not seen in ``fit``, and
+    windows without a subject label, get their reference from the windows
+    passed to :meth:`transform` (their EEG only, never BOLD;
     ``unseen_subjects="error"`` forbids this). A subject comes from
     ``X.groups`` when ``X`` is an :class:`~skeeg2bold.EEGWindows`, else
-    from ``groups``; plain arrays without ``groups`` are one subject.
+    from ``groups``; plain arrays without ``groups`` are one subject (with
+    a :class:`~skeeg2bold.features.SubjectLabelWarning` in ``fit``). A
+    flat channel (zero variance over a subject's windows) raises
+    ``ValueError`` naming the channel and the subject; rank-deficient EEG
+    (average reference) is fine with a shrinkage estimator (``"oas"``,
+    ``"lwf"``), which keeps every matrix definite.
 
     Only the samples inside each window are used, so the same windows as an
     EEGWindows or as a plain array give the same matrices, and an online
@@ -98,6 +115,13 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     references_ : dict
         Subject -> ndarray of shape (n_bands, n_channels, n_channels): the
         Riemannian mean each subject's matrices were re-centred at
+        (``recenter=True`` only).
+    channel_scales_ : dict
+        Subject -> ndarray of shape (n_channels,): the standard deviation
+        of each of its channels over its windows (``recenter=True`` only).
+    channel_profile_ : ndarray of shape (n_channels,)
+        Geometric mean of the channel standard deviations of the subjects
+        in ``fit``: every subject's channels are brought to it
         (``recenter=True`` only).
 
     See Also
@@ -158,14 +182,35 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         """Fit and return the (re-centred) covariances of ``X``."""
         X = _check_windows(X)
         self._check_params(X)
-        covs = self._statistics(X)
-        groups = window_groups(X, groups)
-        self._references = self._make_references()
-        if self._references is not None:
-            self._references.fit(groups, covs)
-            self.references_ = self._references.references
-            covs = self._recenter(covs, groups, self.references_)
-        return covs
+        if not self.recenter:
+            self._references = None
+            return self._statistics(X)
+        owner = type(self).__name__
+        groups = window_groups(X, groups, fitting=True, owner=owner)
+        self._scales = SubjectReferences(
+            _channel_scale, self.unseen_subjects, owner, self.ch_names_
+        )
+        self._references = SubjectReferences(
+            _riemann_means, self.unseen_subjects, owner, self.ch_names_
+        )
+        variances = _channel_variances(X)
+        self._scales.fit(groups, variances)
+        per_subject = self._scales.lookup(groups, variances)
+        # The channel profile all subjects are brought to: the geometric mean
+        # of the fitted subjects' channel standard deviations.
+        self.channel_profile_ = np.exp(np.mean(np.log(list(per_subject.values())), axis=0))
+        scales = self._window_scales(groups, per_subject, len(X))
+        covs = self._statistics(X, scales)
+        self._references.fit(groups, covs)
+        self.references_ = self._references.references
+        self.channel_scales_ = self._scales.references
+        return self._recenter(covs, groups, self._references.lookup(groups, covs))
+
+    def _add_references(self, X, groups, replace):
+        self._scales.add(groups, _channel_variances(X), replace)  # refuses first
+        scales = self._window_scales(groups, self._scales.lookup(groups, None), len(X))
+        covs = self._statistics(X, scales)
+        self._references.add(groups, covs, replace=True)
 
     def transform(self, X, groups=None):
         """Covariances of every window, band and bin.
@@ -182,11 +227,14 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "bin_samples_")
         X = self._check_input(X)
-        covs = self._statistics(X)
-        if self._references is not None:
-            groups = window_groups(X, groups)
-            covs = self._recenter(covs, groups, self._references.lookup(groups, covs))
-        return covs
+        if self._references is None:
+            return self._statistics(X)
+        groups = window_groups(X, groups)
+        seen = {str(g) for g in np.unique(groups)} <= set(self.references_)
+        variances = None if seen else _channel_variances(X)
+        scales = self._window_scales(groups, self._scales.lookup(groups, variances), len(X))
+        covs = self._statistics(X, scales)
+        return self._recenter(covs, groups, self._references.lookup(groups, covs))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -228,20 +276,26 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
                 f"estimator must be a pyriemann estimator name, got {self.estimator!r}."
             )
 
-    def _make_references(self):
-        if not self.recenter:
-            return None
-        return SubjectReferences(_riemann_means, self.unseen_subjects, type(self).__name__)
+    def _window_scales(self, groups, per_subject, n):
+        """What each window's channels are divided by: its subject's channel
+        standard deviations over the common :attr:`channel_profile_`."""
+        return _per_window(groups, per_subject, n) / self.channel_profile_
 
     @_one_blas_thread
-    def _statistics(self, X):
-        """Covariances of every window, band and bin, before re-centring."""
+    def _statistics(self, X, scales=None):
+        """Covariances of every window, band and bin, before re-centring.
+
+        ``scales`` (n_windows, n_channels): each window's channels are
+        divided by them first.
+        """
         n, n_channels, n_times = X.shape
         n_bins, n_bin = self.n_bins, self.bin_samples_
         taper = hann(n_bin, sym=False)
         out = np.empty((n, len(self._masks), n_bins, n_channels, n_channels))
         for lo in range(0, n, _BATCH):
             batch = np.asarray(X[lo : lo + _BATCH], dtype=np.float64)
+            if scales is not None:
+                batch = batch / scales[lo : lo + len(batch), :, None]
             bins = batch[..., n_times - n_bins * n_bin :].reshape(
                 len(batch), n_channels, n_bins, n_bin
             )
@@ -256,14 +310,17 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         if self.estimator == "oas":  # shrinkage makes any matrix with power definite
             bad = np.trace(covs, axis1=-2, axis2=-1) <= 0
         else:
-            bad = np.linalg.eigvalsh(covs)[..., 0] <= 0
+            eigenvalues = np.linalg.eigvalsh(covs)
+            bad = eigenvalues[..., 0] <= _SINGULAR_RTOL * np.abs(eigenvalues[..., -1])
         if bad.any():
             window, band, time_bin = np.argwhere(bad)[0]
             raise ValueError(
                 f"{int(bad.any(axis=(1, 2)).sum())} window(s) have a singular covariance, the "
                 f"first window {window} in band {list(self.bands_)[band]!r} (bin {time_bin}): "
-                "flat or all-zero EEG there. Remove flat windows or channels, or use "
-                "estimator='oas'."
+                "flat or all-zero EEG there, rank-deficient EEG (average reference, "
+                "duplicated channels) or fewer Fourier samples than channels with "
+                f"estimator={self.estimator!r}. Remove flat windows or channels, or use a "
+                "shrinkage estimator (estimator='oas')."
             )
 
     @staticmethod
@@ -398,6 +455,31 @@ def _check_covariances(X):
             f"n_channels, n_channels) as BandCovariances returns, got shape {X.shape}."
         )
     return X
+
+
+def _channel_variances(X):
+    """Variance of every channel of every window (its mean removed), float64."""
+    out = np.empty(X.shape[:2])
+    for lo in range(0, len(X), _BATCH):
+        batch = np.asarray(X[lo : lo + _BATCH], dtype=np.float64)
+        out[lo : lo + len(batch)] = batch.var(axis=-1)
+    return out
+
+
+def _channel_scale(variances):
+    """A subject's channel standard deviations over its windows; flat channels refused."""
+    mean = variances.mean(axis=0)
+    check_not_flat(mean)
+    return np.sqrt(mean)
+
+
+def _per_window(groups, per_subject, n):
+    """``(n, ...)`` array of each window's subject's value."""
+    first = next(iter(per_subject.values()))
+    out = np.empty((n,) + np.shape(first))
+    for g, value in per_subject.items():
+        out[groups == g] = value
+    return out
 
 
 @_one_blas_thread

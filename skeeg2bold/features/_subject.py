@@ -2,15 +2,28 @@
 re-centring (:class:`BandCovariances`) and Euclidean alignment
 (:class:`SubjectAlignment`)."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_fitted_windows, check_option
+from .._validation import (
+    UNKNOWN_SUBJECT,
+    check_fitted_windows,
+    check_option,
+    check_subject_labels,
+)
 from .._windows import EEGWindows
 from ._envelope import _check_windows
 
-__all__ = ["SubjectAlignment", "SubjectReferenceMixin", "SubjectReferences", "window_groups"]
+__all__ = [
+    "SubjectAlignment",
+    "SubjectLabelWarning",
+    "SubjectReferenceMixin",
+    "SubjectReferences",
+    "window_groups",
+]
 
 #: What a transformer does with a subject it did not see in ``fit``.
 UNSEEN_OPTIONS = ("eeg", "error")
@@ -18,30 +31,78 @@ UNSEEN_OPTIONS = ("eeg", "error")
 #: reference close to the windows themselves, which would whiten their
 #: content away (one window re-centred at itself is the identity).
 MIN_REFERENCE_WINDOWS = 10
+#: Subject of plain arrays given without ``groups``: one subject, whose
+#: reference ``fit`` learns and ``transform`` applies to plain arrays without
+#: ``groups`` (scikit-learn's contract). Not a label of EEGWindows.
+PLAIN_ARRAY_SUBJECT = "<plain array>"
+#: A channel is flat when its variance over a subject's windows is at most
+#: this fraction of the subject's mean channel variance (-120 dB): it holds
+#: nothing but rounding, and no reference can scale or whiten it.
+FLAT_CHANNEL_RTOL = 1e-12
+#: Shrinkage of a subject's mean covariance toward its trace-scaled identity
+#: before :class:`SubjectAlignment` inverts its square root (see there).
+ALIGNMENT_SHRINKAGE = 1e-8
 
 
-def window_groups(X, groups, name="groups"):
-    """Subject of every window: ``X.groups`` for EEGWindows, else ``groups``.
+class SubjectLabelWarning(UserWarning):
+    """A per-subject step was fitted on windows whose subjects it cannot tell apart."""
 
-    Plain arrays without ``groups`` are one subject. ``groups`` given with
-    EEGWindows must agree with the windows' own subjects.
+
+def window_groups(X, groups, name="groups", *, fitting=False, owner=None):
+    """Subject of every window, as text: ``X.groups`` for EEGWindows, else ``groups``.
+
+    Plain arrays without ``groups`` are one subject
+    (:data:`PLAIN_ARRAY_SUBJECT`); ``fitting=True`` warns then
+    (:class:`SubjectLabelWarning`), as windows of several subjects would be
+    referenced as one. ``groups`` given with EEGWindows must agree with the
+    windows' own subjects.
     """
     n = len(X)
     if isinstance(X, EEGWindows):
-        if groups is not None and not np.array_equal(np.asarray(groups), X.groups):
+        if groups is not None and not np.array_equal(
+            check_subject_labels(groups, n, name), X.groups
+        ):
             raise ValueError(
                 f"{name} disagrees with X.groups, the subjects the EEGWindows carry; "
                 f"leave {name}=None to use them."
             )
         return X.groups
     if groups is None:
-        return np.zeros(n, dtype=int)
-    groups = np.asarray(groups)
-    if groups.ndim != 1 or len(groups) != n:
-        raise ValueError(
-            f"{name} must be 1-D with one subject per window ({n}), got shape {groups.shape}."
-        )
-    return groups
+        if fitting:
+            warnings.warn(
+                f"{owner} was fitted on a plain array without groups: its {n} windows "
+                "are taken as one subject and referenced together, and plain arrays "
+                "without groups are later transformed with that subject's reference. If "
+                "they hold several subjects, pass EEGWindows (make_windows), or groups "
+                "to fit and transform; through a pipeline or cross_validate, route them "
+                "with sklearn.set_config(enable_metadata_routing=True), "
+                "step.set_fit_request(groups=True).set_transform_request(groups=True) "
+                "and cross_validate(..., params={'groups': groups}).",
+                SubjectLabelWarning,
+                stacklevel=3,
+            )
+        return np.full(n, PLAIN_ARRAY_SUBJECT)
+    return check_subject_labels(groups, n, name)
+
+
+class _FlatChannels(ValueError):
+    """Raised by a reference's ``compute`` with the indices of the flat channels."""
+
+    def __init__(self, channels):
+        super().__init__(channels)
+        self.channels = channels
+
+
+def check_not_flat(variances):
+    """Raise :class:`_FlatChannels` when a channel's variance is (close to) zero.
+
+    ``variances`` holds one subject's channel variances; a channel is flat at
+    or below :data:`FLAT_CHANNEL_RTOL` times their mean.
+    """
+    variances = np.asarray(variances, dtype=np.float64)
+    flat = variances <= FLAT_CHANNEL_RTOL * np.mean(variances)
+    if flat.any():
+        raise _FlatChannels(np.flatnonzero(flat))
 
 
 class SubjectReferences:
@@ -51,65 +112,105 @@ class SubjectReferences:
     its reference. A subject seen in ``fit`` keeps the reference learned
     there; an unseen one gets a reference from the windows being transformed
     (``unseen="eeg"``: EEG only, never BOLD) or raises (``unseen="error"``).
+    Windows labelled :data:`~skeeg2bold._validation.UNKNOWN_SUBJECT` are
+    never learned: they are always referenced at their own EEG. Subjects are
+    text (``1`` and ``"1"`` are one).
     """
 
-    def __init__(self, compute, unseen, owner):
+    def __init__(self, compute, unseen, owner, ch_names=None):
         self.compute = compute
         self.unseen = check_option(unseen, UNSEEN_OPTIONS, "unseen_subjects")
         self.owner = owner
+        self.ch_names = ch_names
         self.references = {}
 
+    def _compute(self, subject, stats):
+        try:
+            return self.compute(stats)
+        except _FlatChannels as err:
+            names = self.ch_names or [f"ch{i}" for i in range(max(err.channels) + 1)]
+            flat = [names[i] for i in err.channels]
+            raise ValueError(
+                f"{self.owner}: channel(s) {flat} of subject {subject!r} are flat (zero "
+                f"variance over its {len(stats)} window(s)); its reference cannot scale or "
+                "whiten them. Drop or interpolate them in every subject (e.g. "
+                "windows.pick([...]), mne's interpolate_bads) before fitting."
+            ) from None
+
     def fit(self, groups, stats):
-        self.references = {_key(g): self.compute(stats[groups == g]) for g in np.unique(groups)}
+        self.references = {
+            str(g): self._compute(str(g), stats[groups == g])
+            for g in np.unique(groups)
+            if g != UNKNOWN_SUBJECT
+        }
         return self
 
-    def add(self, groups, stats):
-        """Learn (or replace) the references of the subjects in ``groups``."""
-        self.references.update(
-            SubjectReferences(self.compute, self.unseen, self.owner).fit(groups, stats).references
-        )
+    def add(self, groups, stats, replace=False):
+        """Learn the references of the subjects in ``groups``.
+
+        A subject already known is refused unless ``replace=True``; windows
+        without a subject label are refused.
+        """
+        subjects = [str(g) for g in np.unique(groups)]
+        if UNKNOWN_SUBJECT in subjects:
+            raise ValueError(
+                f"{self.owner}.calibrate needs the subject of every window, but some are "
+                f"labelled {UNKNOWN_SUBJECT!r} (EEGWindows.from_array without groups); "
+                "pass groups=."
+            )
+        known = sorted(set(subjects) & set(self.references))
+        if known and not replace:
+            raise ValueError(
+                f"subject(s) {known} already have a reference in {self.owner}; "
+                "calibrate(..., replace=True) replaces them."
+            )
+        new = SubjectReferences(self.compute, self.unseen, self.owner, self.ch_names)
+        self.references.update(new.fit(groups, stats).references)
         return self
 
     def lookup(self, groups, stats):
-        """``{subject: reference}`` for every subject in ``groups``."""
+        """``{subject: reference}`` for every subject in ``groups``.
+
+        ``stats`` may be None when every subject is known.
+        """
         out = {}
         for g in np.unique(groups):
-            key = _key(g)
+            key = str(g)
             if key in self.references:
                 out[key] = self.references[key]
-            elif self.unseen == "error":
+                continue
+            what = (
+                "windows without a subject label (EEGWindows.from_array without groups)"
+                if key == UNKNOWN_SUBJECT
+                else f"subject {key!r}, not seen in {self.owner}.fit"
+            )
+            if self.unseen == "error":
                 raise ValueError(
-                    f"subject {_key(g)!r} was not seen in {self.owner}.fit (seen: "
+                    f"subject {key!r} was not seen in {self.owner}.fit (seen: "
                     f"{sorted(self.references)!r:.200}) and unseen_subjects='error'; "
                     "fit on some of its EEG or set unseen_subjects='eeg' to take its "
                     "reference from the EEG being transformed."
                 )
-            else:
-                n = int(np.sum(groups == g))
-                if n < MIN_REFERENCE_WINDOWS:
-                    raise ValueError(
-                        f"subject {key!r} was not seen in {self.owner}.fit and only {n} "
-                        f"window(s) of its EEG were given; its reference needs at least "
-                        f"{MIN_REFERENCE_WINDOWS} (a reference from a few windows whitens "
-                        "their own content away). Transform more of its windows at once, "
-                        "or fit on some of its EEG."
-                    )
-                out[key] = self.compute(stats[groups == g])
+            n = int(np.sum(groups == g))
+            if n < MIN_REFERENCE_WINDOWS:
+                raise ValueError(
+                    f"{what}: only {n} window(s) of its EEG were given and "
+                    f"{self.owner} was not fitted on it; its reference needs at least "
+                    f"{MIN_REFERENCE_WINDOWS} (a reference from a few windows whitens "
+                    "their own content away). Transform more of its windows at once, "
+                    "or fit or calibrate on some of its EEG."
+                )
+            out[key] = self._compute(key, stats[groups == g])
         return out
-
-
-def _key(group):
-    """Subjects as plain Python values, so that numpy scalars and str match."""
-    return group.item() if isinstance(group, np.generic) else group
 
 
 class SubjectReferenceMixin:
     """``calibrate`` and the input check of the steps with per-subject references.
 
     A class sets ``_references`` (a :class:`SubjectReferences` or None) in
-    ``fit`` and defines ``_statistics(X)``, the per-window statistics its
-    references are computed from; ``_any_length`` says whether windows of
-    another length than in ``fit`` are accepted.
+    ``fit`` and defines ``_add_references(X, groups, replace)``, which
+    learns the references of the subjects of ``X``; ``_any_length`` says
+    whether windows of another length than in ``fit`` are accepted.
     """
 
     _any_length = False
@@ -136,19 +237,24 @@ class SubjectReferenceMixin:
             reorder=True,
         )
 
-    def calibrate(self, X, groups=None):
+    def calibrate(self, X, groups=None, *, replace=False):
         """Learn the references of new subjects from their EEG alone.
 
         The fitted model is otherwise unchanged: a calibration recording of
         a new subject (no fMRI) makes it a seen subject, e.g. for the online
-        twin (``pipeline[0].calibrate(windows)`` on a fitted pipeline). A
-        subject already known gets its reference replaced.
+        twin (``pipeline[0].calibrate(windows)`` on a fitted pipeline).
 
         Parameters
         ----------
         X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
+            Windows of named subjects: ``X.groups``, else ``groups``.
         groups : array-like of shape (n_windows,), default=None
-            Subject of each window, for plain arrays.
+            Subject of each window, required for plain arrays.
+        replace : bool, default=False
+            Replace the reference of a subject already known (seen in
+            ``fit`` or calibrated before); without it such a subject is
+            refused, so a calibration cannot overwrite a training subject's
+            reference by mistake.
 
         Returns
         -------
@@ -161,7 +267,12 @@ class SubjectReferenceMixin:
                 "calibrate (recenter=False)."
             )
         X = self._check_input(X)
-        self._references.add(window_groups(X, groups), self._statistics(X))
+        if not isinstance(X, EEGWindows) and groups is None:
+            raise ValueError(
+                f"{type(self).__name__}.calibrate needs the subject of the windows: pass "
+                "groups= with a plain array, or EEGWindows labelled with their subject."
+            )
+        self._add_references(X, window_groups(X, groups), bool(replace))
         return self
 
 
@@ -179,9 +290,22 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
     References follow the same rules as :class:`BandCovariances`: learned in
     :meth:`fit` from each subject's own windows (``X.groups`` for
     :class:`~skeeg2bold.EEGWindows`, else ``groups``; plain arrays without
-    ``groups`` are one subject); for a subject not seen in ``fit``, taken
+    ``groups`` are one subject, with a :class:`SubjectLabelWarning`); for a
+    subject not seen in ``fit`` or windows without a subject label, taken
     from the EEG being transformed (``unseen_subjects="eeg"``, never BOLD),
     or refused (``"error"``).
+
+    Rank-deficient EEG (average reference, a duplicated channel, channels
+    interpolated from others) has a singular ``R_s``. Its inverse square
+    root is taken after shrinking ``R_s`` toward its trace-scaled identity
+    by :data:`ALIGNMENT_SHRINKAGE` (1e-8): directions with at least 1e-6 of
+    the mean channel variance are whitened as before (to within 1%), and
+    the empty directions of a rank-deficient subject, which hold only
+    rounding (float32 rounding: about 1e-15 of the channel variance), stay
+    close to zero instead of being raised to unit variance. The whitener is
+    applied in float64 and the result cast back to the input's dtype. A
+    flat channel (zero variance over a subject's windows) raises
+    ``ValueError`` naming the channel and the subject.
 
     Parameters
     ----------
@@ -236,13 +360,17 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         X = _check_windows(X)
         self._record_windows(X)
         self.sfreq_ = getattr(X, "sfreq", None)
-        groups = window_groups(X, groups)
+        owner = type(self).__name__
+        groups = window_groups(X, groups, fitting=True, owner=owner)
         self._references = SubjectReferences(
-            _mean_covariance, self.unseen_subjects, type(self).__name__
+            _mean_covariance, self.unseen_subjects, owner, self.ch_names_
         )
         self._references.fit(groups, self._statistics(X))
         self.references_ = self._references.references
         return self
+
+    def _add_references(self, X, groups, replace):
+        self._references.add(groups, self._statistics(X), replace)
 
     @staticmethod
     def _statistics(X):
@@ -264,7 +392,7 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "references_")
         X = self._check_input(X)
         groups = window_groups(X, groups)
-        seen = {_key(g) for g in np.unique(groups)} <= set(self.references_)
+        seen = {str(g) for g in np.unique(groups)} <= set(self.references_)
         covs = None if seen else self._statistics(X)
         whiten = _invsqrtm if self.method == "euclidean" else _inverse_channel_sd
         whiteners = {g: whiten(ref) for g, ref in self._references.lookup(groups, covs).items()}
@@ -273,7 +401,7 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         out = np.empty_like(X)
         for g, whitener in whiteners.items():
             rows = groups == g
-            out[rows] = whitener.astype(X.dtype) @ X[rows]
+            out[rows] = whitener @ X[rows].astype(np.float64)
         return out
 
     def __sklearn_tags__(self):
@@ -293,9 +421,12 @@ def _window_covariances(X):
 
 
 def _mean_covariance(covs):
+    """A subject's arithmetic mean covariance; flat channels refused."""
     from pyriemann.geometry.mean import mean_euclid
 
-    return mean_euclid(covs)
+    mean = mean_euclid(covs)
+    check_not_flat(np.diag(mean))
+    return mean
 
 
 def _inverse_channel_sd(matrix):
@@ -303,9 +434,12 @@ def _inverse_channel_sd(matrix):
 
 
 def _invsqrtm(matrix):
+    """``R^{-1/2}`` of ``R`` shrunk by :data:`ALIGNMENT_SHRINKAGE` toward its
+    trace-scaled identity: defined for rank-deficient ``R``."""
     from pyriemann.geometry.base import invsqrtm
+    from sklearn.covariance import shrunk_covariance
 
-    return invsqrtm(matrix)
+    return invsqrtm(shrunk_covariance(matrix, ALIGNMENT_SHRINKAGE))
 
 
 def _align_windows(X, groups, whiteners):
@@ -321,7 +455,9 @@ def _align_windows(X, groups, whiteners):
         buffer = X._buffers[r]
         index[r] = len(buffers)
         buffers.append(
-            np.ascontiguousarray(whiteners[_key(subjects[0])].astype(buffer.dtype) @ buffer)
+            np.ascontiguousarray(
+                (whiteners[str(subjects[0])] @ buffer.astype(np.float64)).astype(buffer.dtype)
+            )
         )
     return EEGWindows(
         buffers,
