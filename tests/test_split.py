@@ -296,3 +296,18 @@ loaded = sorted(m for m in sys.modules if m.startswith(("skeeg2bold.nn", "torch"
 assert not loaded, loaded
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("groups", [[1, 1, 2, 2], ["1", "1", "2", "2"], [1.0, 1.0, 2.0, 2.0]])
+@pytest.mark.parametrize("subjects", [[2], ["2"], [np.int64(2)], [2.0]])
+def test_paper_protocol_subject_1_and_text_1_are_one_subject(groups, subjects):
+    # Windows carry their subjects as text; a target named by number is the same subject.
+    times = np.tile(np.arange(10.0, 310.0, 2.0), 2)
+    groups = np.repeat(np.asarray(groups, dtype=object)[::2], 150)
+    X = np.zeros((times.size, 1))
+    cv = PaperProtocolSplit(window=10.0, times=times, subjects=subjects)
+    (train, valid, test), *_ = cv.split_with_validation(X, groups=groups)
+    target = np.arange(150, 300)
+    assert np.isin(test, target).all() and np.isin(valid, target).all()
+    assert np.isin(np.arange(150), train).all()
+    assert test.size > 0

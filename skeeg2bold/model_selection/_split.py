@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 
 from .._constants import HEMODYNAMIC_MEMORY
-from .._validation import check_int, check_positive, check_real_array
+from .._validation import check_int, check_positive, check_real_array, check_subject_labels
 
 __all__ = ["LastBlockSplit", "PaperProtocolSplit", "TimeBlockedSplit"]
 
@@ -287,12 +287,14 @@ class PaperProtocolSplit(_TimeAwareSplitter):
                 f"subjects must be a list of subjects, got a single string {self.subjects!r}."
             )
         subjects = np.unique(groups) if self.subjects is None else list(self.subjects)
-        if len(np.unique(groups)) < 2:
+        # Subjects compared as text, as everywhere in the package: 1 and "1" are one.
+        labels = check_subject_labels(groups, len(groups))
+        if len(np.unique(labels)) < 2:
             raise ValueError("PaperProtocolSplit needs windows of at least two subjects.")
         window = self._window(X)
         starts = times - window
         for subject in subjects:
-            own = groups == subject
+            own = labels == check_subject_labels(np.array([subject], dtype=object), 1)[0]
             if not own.any():
                 raise ValueError(
                     f"subject {subject!r} has no windows; subjects present: "
