@@ -197,6 +197,8 @@ def _fit(args, parser):
         "model": args.model,
         "data": args.data,
         "subjects": sorted(str(s) for s in set(data.groups)),
+        # What the twin compares a live stream's amplitude with, for every model kind.
+        "input_amplitude": _input_amplitude(data.X),
         "targets": "differential ROIs (ROI minus the mean of the ROIs) and the common mode",
     }
     path = save_model(model, args.out, metadata=metadata)
@@ -409,3 +411,11 @@ def _replay(args, parser):
 
 #: Sub-command name -> handler(args, parser).
 COMMANDS = {"fit": _fit, "stream": _stream, "replay": _replay}
+
+
+def _input_amplitude(X):
+    """The training EEG's amplitude (V), as :func:`~skeeg2bold.nn.window_amplitude`."""
+    from .nn import window_amplitude
+
+    sample = np.linspace(0, len(X) - 1, min(len(X), 200)).astype(int)
+    return window_amplitude(X[sample]) or None

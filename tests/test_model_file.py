@@ -287,6 +287,7 @@ def test_trusted_list_is_explicit_classes_and_named_package_functions():
     functions = sorted(n for n in names if not inspect.isclass(_resolve(n)))
     # The only functions: the package's own, held by its fitted objects.
     assert functions == [
+        "skeeg2bold.features._covariance._channel_scale",
         "skeeg2bold.features._covariance._riemann_means",
         "skeeg2bold.features._subject._mean_covariance",
         "skeeg2bold.metrics._correlation.mean_r",

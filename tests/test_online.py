@@ -449,3 +449,20 @@ def test_model_without_recorded_amplitude_is_not_checked(small_sim, ridge):
     raw = _raw(small_sim, eeg=small_sim.recordings[0].eeg * 1e6)
     ok, stats, _, amplitude = _run_twin(ridge, raw)
     assert len(ok) >= 2 and not amplitude and stats["off_scale"] == 0
+
+
+def test_model_file_amplitude_checks_a_model_without_a_network(small_sim, ridge, tmp_path):
+    # The amplitude written by `skeeg2bold fit` beside any model kind arms the check.
+    pytest.importorskip("skops")
+    from skeeg2bold.nn import window_amplitude
+    from skeeg2bold.persistence import save_model
+
+    eeg = small_sim.recordings[0].eeg
+    amplitude = window_amplitude(eeg[np.newaxis])
+    path = save_model(ridge, tmp_path / "ridge.zip", metadata={"input_amplitude": amplitude})
+    ok, stats, _, warned = _run_twin(str(path), _raw(small_sim, eeg=eeg * 1e6))
+    assert len(ok) >= 2 and len(warned) == 1 and stats["off_scale"] == len(ok)
+    ok, stats, _, warned = _run_twin(str(path), _raw(small_sim))
+    assert len(ok) >= 2 and not warned and stats["off_scale"] == 0
+    with pytest.raises(ValueError, match="input_amplitude"):
+        save_model(ridge, tmp_path / "bad.zip", metadata={"input_amplitude": -1.0})

@@ -6,9 +6,9 @@ from sklearn.base import RegressorMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from .._validation import check_option
+from .._validation import UNKNOWN_SUBJECT, check_option, check_subject_labels
 from .._windows import EEGWindows
-from ..features._subject import MIN_REFERENCE_WINDOWS, _key
+from ..features._subject import MIN_REFERENCE_WINDOWS
 from ._seed import _fit_member
 
 __all__ = ["StandardizedAverageRegressor"]
@@ -183,9 +183,9 @@ class StandardizedAverageRegressor(RegressorMixin, _BaseComposition):
         if self.standardize == "subject":
             for g in np.unique(groups):
                 rows = groups == g
-                if rows.sum() >= MIN_REFERENCE_WINDOWS:
-                    self.subject_location_[_key(g)] = predictions[:, rows].mean(axis=1)
-                    self.subject_scale_[_key(g)] = _scale(predictions[:, rows])
+                if g != UNKNOWN_SUBJECT and rows.sum() >= MIN_REFERENCE_WINDOWS:
+                    self.subject_location_[str(g)] = predictions[:, rows].mean(axis=1)
+                    self.subject_scale_[str(g)] = _scale(predictions[:, rows])
         if hasattr(self.estimators_[0], "n_features_in_"):
             self.n_features_in_ = self.estimators_[0].n_features_in_
         return self
@@ -221,8 +221,8 @@ class StandardizedAverageRegressor(RegressorMixin, _BaseComposition):
         w = self.weights_[:, None]
         for g in np.unique(groups):
             rows = groups == g
-            location = self.subject_location_.get(_key(g), self.location_)
-            scale = self.subject_scale_.get(_key(g), self.scale_)
+            location = self.subject_location_.get(g, self.location_)
+            scale = self.subject_scale_.get(g, self.scale_)
             z = (predictions[:, rows] - location[:, None]) / scale[:, None]
             out[rows] = (w[:, None] * z).sum(axis=0) * (w * scale).sum(axis=0) + (w * location).sum(
                 axis=0
@@ -246,5 +246,8 @@ def _scale(predictions):
 
 
 def _subjects(X):
-    """Subject of every window: ``X.groups`` for EEGWindows; other input is one subject."""
-    return X.groups if isinstance(X, EEGWindows) else np.zeros(_num_samples(X), dtype=int)
+    """Subject of every window, as text: ``X.groups`` for EEGWindows; other input is unlabelled."""
+    n = _num_samples(X)
+    if isinstance(X, EEGWindows):
+        return check_subject_labels(X.groups, n)
+    return np.full(n, UNKNOWN_SUBJECT)

@@ -177,8 +177,10 @@ class OnlineTwin:
         What each of the model's channels is multiplied by to be in volts
         (``10 ** unit_mul`` of the stream's channel).
     training_amplitude_ : float or None
-        Amplitude of the training EEG in volts, ``None`` when the model does
-        not record it (then no amplitude check).
+        Amplitude of the training EEG in volts: a network's ``input_scale_``,
+        else the model file's ``"input_amplitude"`` metadata (written by
+        ``skeeg2bold fit`` for every model kind); ``None`` when neither is
+        known (then no amplitude check).
     history_ : collections.deque of TwinStep
 
     Examples
@@ -260,7 +262,9 @@ class OnlineTwin:
             "reconnects": 0,
             "off_scale": 0,
         }
-        self.training_amplitude_ = _training_amplitude(self.estimator_)
+        self.training_amplitude_ = _training_amplitude(self.estimator_) or metadata.get(
+            "input_amplitude"
+        )
         self._warned_amplitude = False
         self.history_ = deque(maxlen=self.history)
         self._open_stream()

@@ -95,7 +95,7 @@ def _trusted_names():
     from sklearn.metrics import check_scoring
 
     from .. import ensemble, features, metrics, model_selection, nn, targets
-    from ..features._covariance import _riemann_means
+    from ..features._covariance import _channel_scale, _riemann_means
     from ..features._envelope import _Plan
     from ..features._subject import SubjectReferences, _mean_covariance
 
@@ -106,8 +106,9 @@ def _trusted_names():
         if isinstance(obj, type) and not issubclass(obj, (Warning, Exception))
     ]
     classes += [_NetworkRef, _Plan, SubjectReferences]
-    # Functions the fitted objects hold: a scorer's metric, a mean of covariances.
-    functions = [metrics.mean_r, _mean_covariance, _riemann_means]
+    # Functions the fitted objects hold: a scorer's metric, a mean of covariances,
+    # a subject's channel scaling.
+    functions = [metrics.mean_r, _mean_covariance, _riemann_means, _channel_scale]
     # Scorers (their classes are private to scikit-learn) and splitters of a search.
     classes += [type(metrics.mean_r_scorer), type(check_scoring(Ridge()))]
     classes += [
@@ -184,7 +185,9 @@ def save_model(estimator, path, *, metadata=None):
         JSON-serialisable information stored beside the model, returned by
         :func:`load_model` with ``return_metadata=True``.
         :class:`~skeeg2bold.online.OnlineTwin` reads ``"target_names"``
-        (output channel names) and ``"tr"`` (its default step, s).
+        (output channel names), ``"tr"`` (its default step, s) and
+        ``"input_amplitude"`` (the training EEG's amplitude, V, for models
+        without a network's ``input_scale_``).
 
     Returns
     -------
@@ -405,11 +408,15 @@ def _check_manifest(manifest, path):
 
 def _check_metadata(metadata, name):
     """The keys that :class:`~skeeg2bold.online.OnlineTwin` reads must make sense."""
-    tr = metadata.get("tr")
-    if tr is not None and (
-        not isinstance(tr, numbers.Real) or isinstance(tr, bool) or not math.isfinite(tr) or tr <= 0
-    ):
-        raise ValueError(f'{name}["tr"] must be a positive number of seconds, got {tr!r}')
+    for key, unit in (("tr", "seconds"), ("input_amplitude", "volts")):
+        value = metadata.get(key)
+        if value is not None and (
+            not isinstance(value, numbers.Real)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(f'{name}["{key}"] must be a positive number of {unit}, got {value!r}')
     names = metadata.get("target_names")
     if names is not None and not (
         isinstance(names, list) and all(isinstance(n, str) for n in names)
