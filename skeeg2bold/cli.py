@@ -64,6 +64,8 @@ MODEL_HELP = {
     "CompactNet; the most accurate model of benchmarks/bench_unmixing.py",
     "deep": "EEG2BoldRegressor(EEG2BoldNet): the paper's network",
     "ensemble": "SeedEnsembleRegressor of 3 CompactNets (seeds averaged)",
+    "average": "StandardizedAverageRegressor of the Riemannian baseline and aligned-compact: "
+    "their predictions standardised on each subject's own training windows and averaged",
     "ridge": "lagged band envelopes + ridge",
     "logridge": "lagged log band envelopes + ridge",
     "aligned-logridge": "SubjectAlignment + lagged log band envelopes + ridge: alignment "
@@ -405,20 +407,31 @@ def _with_oracle(result, sources, data, cv, preset, args, progress):
     return result
 
 
+#: Averaged models (``--models average``) -> their members.
+_AVERAGES = {"average": ("riemann", "aligned-compact")}
+
+
 def _models(preset, data, args):
     """Build every model of ``preset["models"]``; an ``aligned-`` name is the model
     without the prefix behind :class:`~skeeg2bold.features.SubjectAlignment`."""
-    models = {}
-    for name in preset["models"]:
-        base = name.removeprefix("aligned-")
-        models[name] = _model(base, preset, args)
-        if base != name:
-            from sklearn.pipeline import make_pipeline
+    return {name: _named_model(name, preset, args) for name in preset["models"]}
 
-            from .features import SubjectAlignment
 
-            models[name] = make_pipeline(SubjectAlignment(), models[name])
-    return models
+def _named_model(name, preset, args):
+    if name in _AVERAGES:
+        from .ensemble import StandardizedAverageRegressor
+
+        members = _AVERAGES[name]
+        return StandardizedAverageRegressor([(m, _named_model(m, preset, args)) for m in members])
+    base = name.removeprefix("aligned-")
+    model = _model(base, preset, args)
+    if base != name:
+        from sklearn.pipeline import make_pipeline
+
+        from .features import SubjectAlignment
+
+        model = make_pipeline(SubjectAlignment(), model)
+    return model
 
 
 def _model(name, preset, args):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skeeg2bold.cli import CORTICAL_ORACLE, ORACLE, main
+from skeeg2bold.cli import CORTICAL_ORACLE, ORACLE, PRESETS, main
 
 
 def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
@@ -180,7 +180,6 @@ def test_every_model_of_the_full_report_has_its_own_colour():
     import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
-    from skeeg2bold.cli import PRESETS
     from skeeg2bold.experiment import plot_roi_correlations
 
     models = [*PRESETS["full"]["models"], ORACLE, CORTICAL_ORACLE]
@@ -200,3 +199,25 @@ def test_every_model_of_the_full_report_has_its_own_colour():
         plt.close(fig)
     assert sorted(colours) == sorted(models)
     assert len(set(colours.values())) == len(models)
+
+
+def test_average_model_is_the_riemannian_baseline_and_aligned_compact():
+    import argparse
+
+    from sklearn.pipeline import Pipeline
+
+    from skeeg2bold.cli import _models
+    from skeeg2bold.ensemble import StandardizedAverageRegressor
+    from skeeg2bold.features import SubjectAlignment
+    from skeeg2bold.nn import CompactNet
+
+    preset = {**PRESETS["quick"], "models": ("average",)}
+    (model,) = _models(preset, None, argparse.Namespace(device="cpu", seed=3)).values()
+    assert isinstance(model, StandardizedAverageRegressor)
+    members = dict(model.estimators)
+    assert list(members) == ["riemann", "aligned-compact"]
+    aligned = members["aligned-compact"]
+    assert isinstance(aligned, Pipeline) and isinstance(aligned.steps[0][1], SubjectAlignment)
+    net = aligned.steps[-1][1]
+    assert net.module is CompactNet and net.random_state == 3
+    assert net.max_epochs == preset["epochs"]
