@@ -9,6 +9,7 @@ from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skeeg2bold import DroppedWindowsWarning, EEGWindows, make_windows
 from skeeg2bold.ensemble import StandardizedAverageRegressor, SubjectStackingRegressor
@@ -63,9 +64,9 @@ def test_planted_per_subject_mixing_is_recovered():
 
 def test_auto_alpha_is_chosen_by_simulating_the_protocol():
     X, y = planted()
-    model = SubjectStackingRegressor(
-        MEMBERS, alphas=[0.0, np.inf], calibration_windows=20
-    ).fit(X, y)
+    model = SubjectStackingRegressor(MEMBERS, alphas=[0.0, np.inf], calibration_windows=20).fit(
+        X, y
+    )
     # Per-subject weights win on every simulated subject's later windows.
     assert sorted(model.alpha_scores_) == [0.0, np.inf]
     assert model.alpha_scores_[0.0] > model.alpha_scores_[np.inf] + 0.2
@@ -144,9 +145,15 @@ def test_one_subject_has_equal_weights():
 
 def test_same_random_state_same_numbers():
     X, y = planted()
-    members = [("a", reader(0)), ("sgd", make_pipeline(
-        FunctionTransformer(channel_mean, kw_args={"k": 1}), SGDRegressor(random_state=0)
-    ))]
+    members = [
+        ("a", reader(0)),
+        (
+            "sgd",
+            make_pipeline(
+                FunctionTransformer(channel_mean, kw_args={"k": 1}), SGDRegressor(random_state=0)
+            ),
+        ),
+    ]
 
     def fit():
         return SubjectStackingRegressor(members).fit(X, y[:, 0])
@@ -203,3 +210,13 @@ def test_saves_and_loads_without_trusted(tmp_path):
     loaded = load_model(save_model(model, tmp_path / "stacking.skeeg2bold"))
     assert isinstance(loaded, SubjectStackingRegressor)
     np.testing.assert_allclose(loaded.predict(data.X), model.predict(data.X), rtol=1e-6)
+
+
+@parametrize_with_checks(
+    [
+        SubjectStackingRegressor([("a", Ridge()), ("b", Ridge(alpha=10.0))]),
+        SubjectStackingRegressor([("a", Ridge()), ("b", SGDRegressor(random_state=0))], alpha=1.0),
+    ]
+)
+def test_passes_sklearn_checks(estimator, check):
+    check(estimator)

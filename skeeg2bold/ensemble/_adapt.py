@@ -10,8 +10,8 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int
-from ..metrics import ConstantTargetWarning, pearson_r
 from ..features._subject import MIN_REFERENCE_WINDOWS, _key
+from ..metrics import ConstantTargetWarning, pearson_r
 from ._average import StandardizedAverageRegressor, _scale, _subjects
 
 __all__ = ["SubjectStackingRegressor"]
@@ -123,7 +123,13 @@ class SubjectStackingRegressor(RegressorMixin, _BaseComposition):
     _required_parameters = ["estimators"]
 
     def __init__(
-        self, estimators, *, alpha="auto", alphas=DEFAULT_ALPHAS, calibration_windows=None, n_jobs=None
+        self,
+        estimators,
+        *,
+        alpha="auto",
+        alphas=DEFAULT_ALPHAS,
+        calibration_windows=None,
+        n_jobs=None,
     ):
         self.estimators = estimators
         self.alpha = alpha
@@ -148,11 +154,18 @@ class SubjectStackingRegressor(RegressorMixin, _BaseComposition):
     def _check_params(self):
         if isinstance(self.alpha, str):
             if self.alpha != "auto":
-                raise ValueError(f'alpha must be a non-negative number or "auto", got {self.alpha!r}.')
+                raise ValueError(
+                    f'alpha must be a non-negative number or "auto", got {self.alpha!r}.'
+                )
         elif not _is_shrinkage(self.alpha):
             raise ValueError(f'alpha must be a non-negative number or "auto", got {self.alpha!r}.')
         alphas = np.asarray(self.alphas, dtype=float) if _is_sequence(self.alphas) else None
-        if alphas is None or alphas.ndim != 1 or len(alphas) == 0 or not all(map(_is_shrinkage, alphas)):
+        if (
+            alphas is None
+            or alphas.ndim != 1
+            or len(alphas) == 0
+            or not all(map(_is_shrinkage, alphas))
+        ):
             raise ValueError(
                 f"alphas must be a non-empty sequence of non-negative numbers, got {self.alphas!r}."
             )
@@ -349,9 +362,9 @@ def _simulate(honest, y, rows, X, alphas, calibration_windows):
         order = r[np.argsort(times[r], kind="stable")] if times is not None else r
         cal, later = order[:n_cal], order[n_cal:]
         # The pooled weights without this subject's later windows.
-        others = [
-            _standardized(honest[:, rr], y[rr]) for h, rr in rows.items() if h != g
-        ] + [_standardized(honest[:, cal], y[cal])]
+        others = [_standardized(honest[:, rr], y[rr]) for h, rr in rows.items() if h != g] + [
+            _standardized(honest[:, cal], y[cal])
+        ]
         prior = _pooled_weights(others, m)
         Z, ys = _standardized(honest[:, order], y[order], reference=slice(0, n_cal))
         for a in alphas:
