@@ -9,8 +9,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_int
-from ..features._subject import MIN_REFERENCE_WINDOWS, _key
+from .._validation import UNKNOWN_SUBJECT, check_int
+from ..features._subject import MIN_REFERENCE_WINDOWS
 from ..metrics import ConstantTargetWarning, pearson_r
 from ._average import StandardizedAverageRegressor, _scale, _subjects
 
@@ -205,12 +205,16 @@ class SubjectStackingRegressor(RegressorMixin, _BaseComposition):
         y = np.asarray(y)
         y2 = y.astype(float).reshape(len(y), -1)
         groups = _subjects(X)
-        subjects = [g for g in np.unique(groups) if (groups == g).sum() >= MIN_REFERENCE_WINDOWS]
+        subjects = [
+            g
+            for g in np.unique(groups)
+            if g != UNKNOWN_SUBJECT and (groups == g).sum() >= MIN_REFERENCE_WINDOWS
+        ]
         if len(np.unique(groups)) < 2:
             # No other subject to cross-fit with: nothing honest to learn from.
             subjects = []
         honest = self._honest_predictions(X, y, groups, subjects)
-        rows = {_key(g): np.flatnonzero(groups == g) for g in subjects}
+        rows = {str(g): np.flatnonzero(groups == g) for g in subjects}
         self.alpha_scores_ = {}
         if self.alpha == "auto":
             self.alpha_scores_ = _simulate(honest, y2, rows, X, alphas, self.calibration_windows)
@@ -269,9 +273,9 @@ class SubjectStackingRegressor(RegressorMixin, _BaseComposition):
         out = np.empty(predictions.shape[1:])
         for g in np.unique(groups):
             rows = groups == g
-            w = self.subject_weights_.get(_key(g), self.weights_)[:, None]
-            location = average.subject_location_.get(_key(g), average.location_)
-            scale = average.subject_scale_.get(_key(g), average.scale_)
+            w = self.subject_weights_.get(str(g), self.weights_)[:, None]
+            location = average.subject_location_.get(str(g), average.location_)
+            scale = average.subject_scale_.get(str(g), average.scale_)
             z = (predictions[:, rows] - location[:, None]) / scale[:, None]
             out[rows] = (w[:, None] * z).sum(axis=0) * (w * scale).sum(axis=0) + (w * location).sum(
                 axis=0
