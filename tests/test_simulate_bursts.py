@@ -239,3 +239,14 @@ def test_artifacts_are_temporal_emg_pops_and_drift():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         simulate_burst_eeg_fmri(**{**FAST, **kwargs})
+
+
+def test_every_head_of_the_benchmark_settings_has_a_finite_leadfield():
+    # mne's multi-shell sphere fit fails for a few layer draws (seed 2, subject 3 did):
+    # the layers are drawn again instead of giving NaN EEG.
+    from skeeg2bold.datasets._burst_head import burst_head
+
+    entropy = int(np.random.RandomState(2).randint(0, 2**31 - 1))
+    head = burst_head((entropy, 2))
+    assert np.all(np.isfinite(head["gain"])) and np.all(np.isfinite(head["gain_background"]))
+    assert head["relative_radii"][0] < head["relative_radii"][1] < head["relative_radii"][2] < 1
