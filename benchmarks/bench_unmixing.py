@@ -119,6 +119,7 @@ def _logridge():
 ENSEMBLES = {
     "average": ("riemann", "aligned-compact"),
     "average3": ("riemann", "aligned-logridge", "aligned-compact"),
+    "average4": ("riemann", "compact", "aligned-compact", "eeg2boldnet"),
 }
 
 
@@ -137,7 +138,9 @@ def models():
     :class:`~skeeg2bold.ensemble.StandardizedAverageRegressor` (each
     member's predictions standardised by their mean and standard deviation
     over the target's own training windows, the first 68.7 s under the
-    paper's protocol, then averaged); ``average3`` adds ``aligned-logridge``.
+    paper's protocol, then averaged); ``average3`` adds ``aligned-logridge``;
+    ``average4`` averages the Riemannian baseline and the three networks
+    ``compact``, ``aligned-compact`` and ``eeg2boldnet``.
     """
     factories = {
         "ridge": make_ridge_baseline,
@@ -348,16 +351,21 @@ def main(argv=None):
     protocols = args.protocols.split(",")
     start = time.perf_counter()
     tasks = [(s, p) for s in settings for p in protocols]
-    results = Parallel(n_jobs=args.jobs)(
+    # Each (setting, protocol) is reported, and the JSON rewritten, as soon as
+    # it is done: a long run that is stopped keeps what it finished.
+    results = []
+    for result in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
         delayed(run_setting)(s, p, model_names, args.threads) for s, p in tasks
-    )
-    for result in results:
-        print(_report(result))
+    ):
+        results.append(result)
+        print(_report(result), flush=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+    order = {task: i for i, task in enumerate(tasks)}
+    results.sort(key=lambda r: order[r["setting"], r["protocol"]])
     for protocol in protocols:
         print(_summary(results, protocol))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
     print(
         f"\nTotal: {time.perf_counter() - start:.0f} s, {args.jobs} process(es) "
         f"x {args.threads} thread(s)"
