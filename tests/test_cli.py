@@ -202,17 +202,15 @@ def test_every_model_of_the_full_report_has_its_own_colour():
 
 
 def test_average_model_is_the_riemannian_baseline_and_aligned_compact():
-    import argparse
-
     from sklearn.pipeline import Pipeline
 
-    from skeeg2bold.cli import _models
     from skeeg2bold.ensemble import StandardizedAverageRegressor
+    from skeeg2bold.experiment import paper_models
     from skeeg2bold.features import SubjectAlignment
     from skeeg2bold.nn import CompactNet
 
     preset = {**PRESETS["quick"], "models": ("average",)}
-    (model,) = _models(preset, None, argparse.Namespace(device="cpu", seed=3)).values()
+    (model,) = paper_models(preset, random_state=3).values()
     assert isinstance(model, StandardizedAverageRegressor)
     members = dict(model.estimators)
     assert list(members) == ["riemann", "aligned-compact"]
