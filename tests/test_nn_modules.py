@@ -271,9 +271,11 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
     "kwargs, match",
     [
         (dict(init_bands="alpha"), "init_bands must be"),
-        (dict(init_bands=[(8, 13, 20)]), "init_bands must be"),
-        (dict(init_bands=[(13, 8)]), "0 < low < high"),
-        (dict(init_bands=[(30, 60)], sfreq=50.0), "below 95 % of the Nyquist"),
+        (dict(init_bands=[(8, 13, 20)]), "each band of init_bands must be a pair"),
+        (dict(init_bands=[(13, 8)]), "0 < l_freq < h_freq < sfreq/2"),
+        (dict(init_bands=[(30, 60)], sfreq=50.0), "sfreq/2 = 25 Hz"),
+        # cut at the top filter edge without a word before: now refused
+        (dict(init_bands=[(8, 40)], sfreq=50.0), "sfreq/2 = 25 Hz"),
         (dict(init_spatial="identity"), "init_spatial"),
         (dict(n_branches=None), "n_branches=None .* needs"),
         (dict(n_branches=0), "n_branches must be"),

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._constants import DEFAULT_BANDS
 from .._validation import (
+    check_bands,
     check_eeg_windows_array,
     check_fitted_windows,
     check_option,
@@ -386,37 +387,8 @@ def _check_windows(X):
 
 
 def _check_bands(bands, sfreq):
-    if bands is None:
-        bands = DEFAULT_BANDS
-    if isinstance(bands, dict):
-        items = list(bands.items())
-    elif isinstance(bands, (list, tuple)):
-        items = [(None, band) for band in bands]
-    else:
-        raise TypeError(
-            f"bands must be a dict {{name: (l_freq, h_freq)}} or a list of (l_freq, "
-            f"h_freq) pairs, got {type(bands).__name__} ({bands!r:.80})."
-        )
-    if not items:
-        raise ValueError("bands is empty; give at least one (l_freq, h_freq) band.")
-    out = {}
-    for name, edges in items:
-        try:
-            l_freq, h_freq = (float(f) for f in edges)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"each band must be a pair (l_freq, h_freq) in Hz, got {edges!r}."
-            ) from None
-        if not 0 < l_freq < h_freq < sfreq / 2:
-            raise ValueError(
-                f"band {name or edges!r} = ({l_freq:g}, {h_freq:g}) Hz must satisfy "
-                f"0 < l_freq < h_freq < sfreq/2 = {sfreq / 2:g} Hz."
-            )
-        name = f"{l_freq:g}-{h_freq:g}Hz" if name is None else str(name)
-        if name in out:
-            raise ValueError(f"bands has two bands named {name!r}.")
-        out[name] = (l_freq, h_freq)
-    return out
+    """``bands`` (None: :data:`DEFAULT_BANDS`) checked by :func:`check_bands`."""
+    return check_bands(DEFAULT_BANDS if bands is None else bands, sfreq)
 
 
 def _format_seconds(value):
