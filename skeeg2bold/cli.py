@@ -9,6 +9,7 @@ folder (CSV, JSON, figures).
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -85,7 +86,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from ._cli_deploy import COMMANDS
 
-    commands = {"run": _run, **COMMANDS}
+    commands = {"run": functools.partial(_run, argv=sys.argv[1:] if argv is None else argv)}
+    commands.update(COMMANDS)
     if args.command not in commands:
         parser.print_help()
         return 0 if args.command is None and argv is not None else 2
@@ -97,7 +99,7 @@ def main(argv=None):
         parser.exit(2, f"skeeg2bold {args.command}: error: {err}\n")
 
 
-def _run(args, parser):
+def _run(args, parser, argv):
     preset = dict(PRESETS["quick" if args.quick else "full"])
     for key in ("repeats", "chance_repeats", "epochs", "sfreq", "targets"):
         value = getattr(args, key)
@@ -127,7 +129,7 @@ def _run(args, parser):
         f"  {len(data.X)} windows of 10 s at {data.sfreq:g} Hz from {len(dataset.recordings)} "
         f"subjects; {len(data.target_names)} targets (14 differential ROIs + common mode)"
     )
-    from .experiment import run_paper_experiment
+    from .experiment import run_paper_experiment, save_report
 
     result = run_paper_experiment(
         data,
@@ -139,7 +141,9 @@ def _run(args, parser):
         progress=progress,
     )
     result.info.update(data=args.data, seconds=round(time.perf_counter() - t_start, 1))
-    folder = result.save(args.out)
+    folder = save_report(
+        result, args.out, data=data, figures=not args.no_figures, command=["skeeg2bold", *argv]
+    )
     print()
     print(
         "Pearson r on the test parts (mean ± sd over folds and repeats); ROI targets are "
@@ -147,7 +151,7 @@ def _run(args, parser):
     )
     print(result.format_table())
     if not args.no_figures:
-        _figures(result, data, folder)
+        say(f"  figures: {', '.join(sorted(p.name for p in Path(folder).glob('*.png')))}")
     say(f"\nreport written to {folder}/ in {time.perf_counter() - t_start:.0f} s")
     return 0
 
@@ -161,33 +165,6 @@ def _check_out(parser, out):
         parser.error(f"--out {out}: {existing} is a file, so the folder cannot be created")
     if not os.access(existing, os.W_OK | os.X_OK):
         parser.error(f"--out {out}: {existing} is not writable")
-
-
-def _figures(result, data, folder):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .experiment import plot_prediction_traces, plot_roi_correlations
-
-    fig = plot_roi_correlations(result)
-    fig.savefig(folder / "fig3_roi_correlations.png", dpi=130)
-    plt.close(fig)
-    fig = plot_prediction_traces(result)
-    fig.savefig(folder / "bold_traces.png", dpi=130)
-    plt.close(fig)
-    # Patterns of the interpretable network first: its readout ranks the branches.
-    fitted = result.fitted
-    deep = next((fitted[n] for n in ("compact", "ensemble", "deep") if n in fitted), None)
-    if deep is not None:
-        from .nn import branch_patterns, plot_branch_patterns
-
-        patterns = branch_patterns(deep, data.X, info=data.info)
-        fig = plot_branch_patterns(patterns, data.info, show=False)
-        fig.savefig(folder / "fig4_branch_patterns.png", dpi=110)
-        plt.close(fig)
-    say(f"  figures: {', '.join(sorted(p.name for p in Path(folder).glob('*.png')))}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,8 @@
 :func:`run_experiment` evaluates any models under one protocol;
 :func:`run_paper_experiment` and its parts (:func:`load_dataset`,
 :func:`paper_windows`, :func:`paper_models`, :func:`paper_protocol`,
-:func:`add_unmixing_oracles`) are what ``skeeg2bold run`` calls.
+:func:`add_unmixing_oracles`) and :func:`save_report` are what
+``skeeg2bold run`` calls.
 """
 
 from ._figures import plot_prediction_traces, plot_roi_correlations
@@ -21,6 +22,7 @@ from ._paper import (
     paper_windows,
     run_paper_experiment,
 )
+from ._report import save_report
 from ._run import ExperimentResult, run_experiment
 
 __all__ = [
@@ -40,4 +42,5 @@ __all__ = [
     "plot_roi_correlations",
     "run_experiment",
     "run_paper_experiment",
+    "save_report",
 ]

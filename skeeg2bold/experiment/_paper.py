@@ -392,9 +392,10 @@ def paper_protocol(groups, protocol="paper", *, n_targets=None):
     n = len(subjects) if n_targets is None else min(n_targets, len(subjects))
     if len(subjects) < 2:
         raise ValueError("the experiment needs at least two subjects")
+    targets = [str(s) for s in subjects[-n:]]
     if protocol == "paper":
-        return PaperProtocolSplit(subjects=subjects[-n:])
-    return _LastSubjectsOut(subjects=[str(s) for s in subjects[-n:]])
+        return PaperProtocolSplit(subjects=targets)
+    return _LastSubjectsOut(subjects=targets)
 
 
 def add_unmixing_oracles(
@@ -489,7 +490,8 @@ def run_paper_experiment(
     Returns
     -------
     result : ExperimentResult
-        With the preset, the protocol and the cross-validator in ``info``.
+        With the preset, the protocol, the seed and the cross-validator in
+        ``info``.
     """
     from scipy.linalg import LinAlgWarning
 
@@ -531,5 +533,5 @@ def run_paper_experiment(
                 random_state=random_state,
                 progress=progress,
             )
-    result.info.update(preset=preset, protocol=protocol)
+    result.info.update(preset=preset, protocol=protocol, random_state=random_state)
     return result
