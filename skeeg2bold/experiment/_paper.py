@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.utils import Bunch
 
+from ..utils._docs import fill_doc
+
 __all__ = [
     "CORTICAL_ORACLE",
     "MODEL_HELP",
@@ -117,6 +119,7 @@ def _preset(preset):
     return dict(preset)
 
 
+@fill_doc
 def paper_model(name, *, epochs=40, device="cpu", random_state=0):
     """One model of the paper's experiment, unfitted, by its name.
 
@@ -129,8 +132,7 @@ def paper_model(name, *, epochs=40, device="cpu", random_state=0):
         (:class:`~skeeg2bold.ensemble.StandardizedAverageRegressor`).
     epochs : int, default=40
         Maximum training epochs of the networks.
-    device : str, default="cpu"
-        Torch device of the networks.
+    %(device)s
     random_state : int, default=0
         Seed of the networks and ensembles.
 
@@ -185,6 +187,7 @@ def _base_model(name, epochs, device, random_state):
     return make_hrf_baseline()
 
 
+@fill_doc
 def paper_models(preset="full", *, device="cpu", random_state=0):
     """Every model of a preset, unfitted, by name.
 
@@ -193,8 +196,7 @@ def paper_models(preset="full", *, device="cpu", random_state=0):
     preset : str or dict, default="full"
         A name of :data:`PRESETS`, or a settings dict with its ``models``
         (names of :data:`MODEL_HELP`) and ``epochs``.
-    device : str, default="cpu"
-        Torch device of the networks.
+    %(device)s
     random_state : int, default=0
         Seed of the networks and ensembles.
 
@@ -228,6 +230,7 @@ def paper_chance_models(models):
     return [m for m in _CHANCE_PREFERENCE if m in models][:1]
 
 
+@fill_doc
 def load_dataset(
     source="simulated",
     *,
@@ -265,7 +268,7 @@ def load_dataset(
         Simulated EEG rate, Hz.
     random_state : int, default=0
         Seed of the simulator.
-    progress : bool, default=False
+    %(progress)s
         Show a progress bar while reading files.
 
     Returns
@@ -398,6 +401,7 @@ def paper_protocol(groups, protocol="paper", *, n_targets=None):
     return _LastSubjectsOut(subjects=targets)
 
 
+@fill_doc
 def add_unmixing_oracles(
     result, sources, data, cv, *, window=_WINDOW, sfreq=100.0, random_state=0, progress=False
 ):
@@ -418,7 +422,7 @@ def add_unmixing_oracles(
     window, sfreq : float
         As for ``data``: the source windows must line up with its windows.
     random_state : int, default=0
-    progress : bool, default=False
+    %(progress)s
 
     Returns
     -------
@@ -453,6 +457,7 @@ def add_unmixing_oracles(
     return result
 
 
+@fill_doc
 def run_paper_experiment(
     data,
     preset="full",
@@ -480,12 +485,10 @@ def run_paper_experiment(
         simulation, the noise ceiling and the unmixing oracles are added.
     window : float, default=10.0
         The window length ``data`` was cut with, seconds.
-    device : str, default="cpu"
-        Torch device of the networks.
+    %(device)s
     random_state : int, default=0
         Seed of the models, the repeats and the chance surrogates.
-    progress : bool, default=False
-        Show progress bars.
+    %(progress)s
 
     Returns
     -------

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_int, check_real_array, fit_sfreq, fourier_band_masks
+from ..utils._docs import fill_doc
 from ._envelope import _check_bands, _check_windows
 from ._subject import SubjectReferenceMixin, SubjectReferences, check_not_flat, window_groups
 
@@ -159,16 +160,15 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         self.recenter = recenter
         self.unseen_subjects = unseen_subjects
 
+    @fill_doc
     def fit(self, X, y=None, groups=None):
         """Check the parameters against ``X`` and learn each subject's reference.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        y : ignored
-            Never used: references come from EEG only.
-        groups : array-like of shape (n_windows,), default=None
-            Subject of each window, for plain arrays (EEGWindows carry theirs).
+        %(X_windows)s
+        %(y_ignored)s
+        %(groups)s
 
         Returns
         -------
@@ -211,14 +211,14 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         covs = self._statistics(X, scales)
         self._references.add(groups, covs, replace=True)
 
+    @fill_doc
     def transform(self, X, groups=None):
         """Covariances of every window, band and bin.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        groups : array-like of shape (n_windows,), default=None
-            Subject of each window, for plain arrays.
+        %(X_windows)s
+        %(groups)s
 
         Returns
         -------

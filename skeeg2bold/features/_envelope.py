@@ -20,6 +20,7 @@ from .._validation import (
     fit_sfreq,
 )
 from .._windows import EEGWindows
+from ..utils._docs import fill_doc
 
 __all__ = ["EnvelopeFeatureExtractor", "DEFAULT_BANDS"]
 
@@ -179,13 +180,14 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.dtype = dtype
 
+    @fill_doc
     def fit(self, X, y=None):
         """Check the parameters against ``X`` and learn the scaling if asked.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        y : ignored
+        %(X_windows)s
+        %(y_ignored)s
 
         Returns
         -------
@@ -199,12 +201,13 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         X, envelopes = self._fit(X)
         return self._finish(X, envelopes)
 
+    @fill_doc
     def transform(self, X):
         """Envelope features of every window.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
+        %(X_windows)s
 
         Returns
         -------
