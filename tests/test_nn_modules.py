@@ -285,3 +285,22 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
 def test_bad_initialisation_is_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         InterpretableFeatureExtractor(4, **{"sfreq": 100.0, **kwargs})
+
+
+def test_compact_and_eeg2bold_share_one_front_end_definition():
+    import inspect
+
+    from skeeg2bold.nn import CompactNet, EEG2BoldNet
+    from skeeg2bold.nn._feature_extractor import FRONT_END_DEFAULTS
+
+    for cls in (CompactNet, EEG2BoldNet):
+        params = inspect.signature(cls).parameters
+        assert {k: params[k].default for k in FRONT_END_DEFAULTS} == FRONT_END_DEFAULTS, cls
+    args = dict(n_branches=6, init_bands=[(8, 13), (13, 30)], init_spatial="channels")
+    torch.manual_seed(0)
+    a = CompactNet(3, 200, 2, 100.0, **args).feature_extractor
+    torch.manual_seed(0)
+    b = EEG2BoldNet(3, 200, 2, 100.0, **args).feature_extractor
+    assert a.n_branches == b.n_branches == 6
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name

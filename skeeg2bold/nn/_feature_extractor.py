@@ -411,6 +411,34 @@ def _band_pass_bank(n_branches, n_taps, sfreq):
     return _band_edges_bank(edges, n_taps, sfreq)
 
 
+#: The front-end arguments :class:`CompactNet` and :class:`EEG2BoldNet` share,
+#: with their defaults: both pass them to :class:`InterpretableFeatureExtractor`
+#: through :func:`front_end` (their signatures repeat them, as scikit-learn's
+#: ``get_params`` reads explicit arguments; a test holds the defaults equal).
+FRONT_END_DEFAULTS = dict(
+    n_branches=None,
+    filter_length=0.5,
+    smoothing=1.0,
+    learn_smoothing=False,
+    log_envelope=True,
+    init_bands="canonical",
+    init_spatial="channels",
+    envelope_sfreq=10.0,
+    learn_temporal="auto",
+)
+
+
+def front_end(n_chans, sfreq, arguments):
+    """The networks' :class:`InterpretableFeatureExtractor` from their arguments.
+
+    ``arguments``: the caller's ``locals()``; the keys of
+    :data:`FRONT_END_DEFAULTS` are taken from it.
+    """
+    return InterpretableFeatureExtractor(
+        n_chans, sfreq, **{name: arguments[name] for name in FRONT_END_DEFAULTS}
+    )
+
+
 def _check_band_edges(bands, sfreq, name="init_bands"):
     """``bands`` as a list of (low, high) pairs, checked by :func:`check_bands`.
 
