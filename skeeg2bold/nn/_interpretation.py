@@ -256,12 +256,12 @@ def plot_branch_patterns(
         bar = fig.colorbar(image, ax=row[0], shrink=0.7, pad=0.02)
         bar.ax.tick_params(labelsize=6)
         bar.set_label("pattern (a.u.)", fontsize=6)
-        title = f"branch {b}"
+        label = f"branch {b}"
         if importance is not None:
-            title += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
+            label += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
         response = patterns["frequency_responses"][b]
         peak = info.ch_names[int(np.argmax(np.abs(pattern)))]
-        row[0].set_title(f"{title}\npeak {peak}, {_band_label(freqs, response)}", fontsize=8)
+        row[0].set_title(f"{label}\npeak {peak}, {_band_label(freqs, response)}", fontsize=8)
         row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
         row[1].plot(
             freqs[keep],
