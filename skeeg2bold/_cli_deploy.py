@@ -150,10 +150,9 @@ def _check_out_file(parser, path, option):
 
 
 def _fit(args, parser):
-    from . import make_windows
-    from .cli import PRESETS, _check_device, _load, _models, _say
+    from ._cli_common import check_device, load_and_window, say
+    from .experiment import PRESETS, paper_model
     from .persistence import save_model
-    from .targets import CommonModeSplitter
 
     preset = dict(PRESETS["quick" if args.quick else "full"])
     for key in ("epochs", "sfreq"):
@@ -172,23 +171,19 @@ def _fit(args, parser):
     # Checked before any work: a bad --out or --device would otherwise fail
     # only after the data is loaded and the model trained.
     _check_out_file(parser, args.out, "--out")
-    _check_device(parser, args.device)
+    check_device(parser, args.device)
     t_start = time.perf_counter()
-    _say(f"skeeg2bold fit — {args.model} on {args.data} data")
-    recordings, _, _ = _load(args, preset, not args.no_progress)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = make_windows(recordings, window=args.window, sfreq=preset["sfreq"], dtype="float32")
-    for w in caught:
-        _say(f"  note: {w.message}")
-    splitter = CommonModeSplitter().fit(data.y)
-    target_names = [str(n) for n in splitter.get_feature_names_out(data.roi_names)]
-    model = _models({**preset, "models": (args.model,)}, data, args)[args.model]
-    _say(
+    say(f"skeeg2bold fit — {args.model} on {args.data} data")
+    dataset, data = load_and_window(args, preset, window=args.window, progress=not args.no_progress)
+    recordings, target_names = dataset.recordings, data.target_names
+    model = paper_model(
+        args.model, epochs=preset["epochs"], device=args.device, random_state=args.seed
+    )
+    say(
         f"  training on {len(data.X)} windows of {args.window:g} s at {data.sfreq:g} Hz "
         f"from {len(recordings)} subjects, {len(target_names)} targets ..."
     )
-    model.fit(data.X, splitter.transform(data.y))
+    model.fit(data.X, data.y)
     metadata = {
         "target_names": target_names,
         "tr": float(np.median([rec.tr for rec in recordings])),
@@ -202,7 +197,7 @@ def _fit(args, parser):
         "targets": "differential ROIs (ROI minus the mean of the ROIs) and the common mode",
     }
     path = save_model(model, args.out, metadata=metadata)
-    _say(f"model written to {path} in {time.perf_counter() - t_start:.0f} s")
+    say(f"model written to {path} in {time.perf_counter() - t_start:.0f} s")
     return 0
 
 

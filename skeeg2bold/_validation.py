@@ -14,6 +14,8 @@ from scipy.sparse import issparse
 
 __all__ = [
     "InvalidArgumentError",
+    "check_bands",
+    "fourier_band_masks",
     "check_int",
     "check_option",
     "check_positive",
@@ -95,6 +97,91 @@ def check_positive(value, name, *, allow_zero=False, allow_none=False):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
     return value
+
+
+def check_bands(bands, sfreq, name="bands"):
+    """Frequency bands as ``{name: (l_freq, h_freq)}`` in Hz, each below Nyquist.
+
+    The one rule for every band of the package (envelopes, covariances,
+    network filters and band powers): ``0 < l_freq < h_freq < sfreq / 2``,
+    both edges strictly below the Nyquist frequency. A band reaching it
+    cannot be told apart from its alias, so it is refused rather than cut.
+
+    Parameters
+    ----------
+    bands : dict or sequence of (float, float)
+        ``{name: (l_freq, h_freq)}``, or (l_freq, h_freq) pairs (a list, a
+        tuple or an array of shape ``(n_bands, 2)``), named ``"<l>-<h>Hz"``.
+    sfreq : float
+        Sampling rate, Hz.
+    name : str, default="bands"
+        The argument's name in the messages.
+
+    Returns
+    -------
+    bands : dict of str to (float, float)
+    """
+    if isinstance(bands, dict):
+        items = list(bands.items())
+    elif isinstance(bands, (list, tuple, np.ndarray)):
+        items = [(None, band) for band in bands]
+    else:
+        raise TypeError(
+            f"{name} must be a dict {{name: (l_freq, h_freq)}} or a list of (l_freq, "
+            f"h_freq) pairs, got {type(bands).__name__} ({bands!r:.80})."
+        )
+    if not items:
+        raise ValueError(f"{name} is empty; give at least one (l_freq, h_freq) band.")
+    out = {}
+    for label, edges in items:
+        try:
+            l_freq, h_freq = (float(f) for f in edges)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"each band of {name} must be a pair (l_freq, h_freq) in Hz, got {edges!r}."
+            ) from None
+        if not 0 < l_freq < h_freq < sfreq / 2:
+            raise ValueError(
+                f"{name}: band {label or (l_freq, h_freq)!r} = ({l_freq:g}, {h_freq:g}) Hz "
+                f"must satisfy 0 < l_freq < h_freq < sfreq/2 = {sfreq / 2:g} Hz."
+            )
+        label = f"{l_freq:g}-{h_freq:g}Hz" if label is None else str(label)
+        if label in out:
+            raise ValueError(f"{name} has two bands named {label!r}.")
+        out[label] = (l_freq, h_freq)
+    return out
+
+
+def fourier_band_masks(bands, n_samples, sfreq):
+    """Which bins of an ``n_samples``-point real FFT each band holds.
+
+    Parameters
+    ----------
+    bands : dict of str to (float, float)
+        As returned by :func:`check_bands`.
+    n_samples : int
+        FFT length (samples of a bin of the window).
+    sfreq : float
+        Sampling rate, Hz.
+
+    Returns
+    -------
+    masks : list of ndarray of bool, shape (n_samples // 2 + 1,)
+        ``l_freq <= f < h_freq`` for every band, in order. A band that holds
+        no Fourier frequency is refused by name.
+    """
+    freqs = np.fft.rfftfreq(n_samples, 1.0 / sfreq)
+    masks = []
+    for label, (lo, hi) in bands.items():
+        mask = (freqs >= lo) & (freqs < hi)
+        if not mask.any():
+            raise ValueError(
+                f"band {label!r} ({lo:g}-{hi:g} Hz) holds no Fourier frequency of the "
+                f"{n_samples / sfreq:g} s bins (resolution {sfreq / n_samples:g} Hz); use "
+                "fewer bins or a wider band."
+            )
+        masks.append(mask)
+    return masks
 
 
 def check_finite(array, name):

@@ -49,6 +49,17 @@ def test_run_writes_report_with_tables_and_figures(tmp_path, capsys):
     assert set(chance.model) == {"ridge"} and len(chance) == 2 * 15
     for name in ("fig3_roi_correlations.png", "bold_traces.png"):
         assert (out / name).stat().st_size > 10_000
+    # The report says how it was made, in JSON's own types.
+    info = json.loads((out / "results.json").read_text())["info"]
+    assert info["provenance"]["command"].startswith("skeeg2bold run --quick --n-subjects 3")
+    assert info["provenance"]["random_state"] == 0
+    assert info["provenance"]["versions"]["numpy"] == np.__version__
+    assert "np.str_" not in info["cv"] and "'sub-02', 'sub-03'" in info["cv"]
+    assert isinstance(info["preset"]["models"], list)
+    readme = (out / "README.md").read_text()
+    assert "skeeg2bold run --quick" in readme and "(seed 0)" in readme
+    assert "Test subjects: sub-02, sub-03; 2 fold(s) x 1 repeat(s)" in readme
+    assert "`fig3_roi_correlations.png`" in readme and "fig4" not in readme
 
 
 def test_run_deep_model_and_branch_figure(tmp_path):
@@ -189,11 +200,11 @@ def test_every_model_of_the_full_report_has_its_own_colour():
     result = SimpleNamespace(target_names=targets, scores=scores, chance=None, ceiling=None)
     fig = plot_roi_correlations(result)
     try:
-        handles, labels = fig.axes[0].get_legend_handles_labels()
+        ax = fig.axes[0]  # the mean over targets, one bar per model
+        labels = [t.get_text() for t in ax.get_yticklabels()]
         colours = {
-            label: mcolors.to_hex(h.patches[0].get_facecolor())
-            for h, label in zip(handles, labels)
-            if label in models
+            label: mcolors.to_hex(bar.get_facecolor())
+            for label, bar in zip(labels[::-1], ax.patches)
         }
     finally:
         plt.close(fig)
@@ -202,17 +213,15 @@ def test_every_model_of_the_full_report_has_its_own_colour():
 
 
 def test_average_model_is_the_riemannian_baseline_and_aligned_compact():
-    import argparse
-
     from sklearn.pipeline import Pipeline
 
-    from skeeg2bold.cli import _models
     from skeeg2bold.ensemble import StandardizedAverageRegressor
+    from skeeg2bold.experiment import paper_models
     from skeeg2bold.features import SubjectAlignment
     from skeeg2bold.nn import CompactNet
 
     preset = {**PRESETS["quick"], "models": ("average",)}
-    (model,) = _models(preset, None, argparse.Namespace(device="cpu", seed=3)).values()
+    (model,) = paper_models(preset, random_state=3).values()
     assert isinstance(model, StandardizedAverageRegressor)
     members = dict(model.estimators)
     assert list(members) == ["riemann", "aligned-compact"]

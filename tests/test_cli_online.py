@@ -175,7 +175,7 @@ def no_data_loading(monkeypatch):
     def load(*args, **kwargs):
         raise AssertionError("data loaded before the options were checked")
 
-    monkeypatch.setattr("skeeg2bold.cli._load", load)
+    monkeypatch.setattr("skeeg2bold.experiment.load_dataset", load)
 
 
 @pytest.mark.parametrize(

@@ -103,8 +103,11 @@ def test_plot_branch_patterns_draws_topomaps_and_spectra():
     assert fig.axes[1].get_xlim()[1] <= 46
     plt.close(fig)
     info = mne.create_info(CH_NAMES, SFREQ, "eeg").set_montage("colin27_1020")
-    fig = plot_branch_patterns(patterns, info, branches=[1], show=False)
+    fig = plot_branch_patterns(patterns, info, branches=[1], title="CompactNet", show=False)
     assert fig.axes[0].get_title().startswith("branch 1 (weight")
+    assert fig.get_suptitle() == "CompactNet"  # not a branch's label
+    assert "\npeak " in fig.axes[0].get_title() and " Hz" in fig.axes[0].get_title()
+    assert any(ax.get_ylabel() == "pattern (a.u.)" for ax in fig.axes)  # colour bar
     plt.close(fig)
     with pytest.raises(ValueError, match="do not exist"):
         plot_branch_patterns(patterns, info, branches=[5], show=False)

@@ -271,9 +271,11 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
     "kwargs, match",
     [
         (dict(init_bands="alpha"), "init_bands must be"),
-        (dict(init_bands=[(8, 13, 20)]), "init_bands must be"),
-        (dict(init_bands=[(13, 8)]), "0 < low < high"),
-        (dict(init_bands=[(30, 60)], sfreq=50.0), "below 95 % of the Nyquist"),
+        (dict(init_bands=[(8, 13, 20)]), "each band of init_bands must be a pair"),
+        (dict(init_bands=[(13, 8)]), "0 < l_freq < h_freq < sfreq/2"),
+        (dict(init_bands=[(30, 60)], sfreq=50.0), "sfreq/2 = 25 Hz"),
+        # cut at the top filter edge without a word before: now refused
+        (dict(init_bands=[(8, 40)], sfreq=50.0), "sfreq/2 = 25 Hz"),
         (dict(init_spatial="identity"), "init_spatial"),
         (dict(n_branches=None), "n_branches=None .* needs"),
         (dict(n_branches=0), "n_branches must be"),
@@ -283,3 +285,22 @@ def test_channel_band_initialisation_gives_the_classical_envelopes():
 def test_bad_initialisation_is_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         InterpretableFeatureExtractor(4, **{"sfreq": 100.0, **kwargs})
+
+
+def test_compact_and_eeg2bold_share_one_front_end_definition():
+    import inspect
+
+    from skeeg2bold.nn import CompactNet, EEG2BoldNet
+    from skeeg2bold.nn._feature_extractor import FRONT_END_DEFAULTS
+
+    for cls in (CompactNet, EEG2BoldNet):
+        params = inspect.signature(cls).parameters
+        assert {k: params[k].default for k in FRONT_END_DEFAULTS} == FRONT_END_DEFAULTS, cls
+    args = dict(n_branches=6, init_bands=[(8, 13), (13, 30)], init_spatial="channels")
+    torch.manual_seed(0)
+    a = CompactNet(3, 200, 2, 100.0, **args).feature_extractor
+    torch.manual_seed(0)
+    b = EEG2BoldNet(3, 200, 2, 100.0, **args).feature_extractor
+    assert a.n_branches == b.n_branches == 6
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name

@@ -2,8 +2,15 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from skeeg2bold._validation import InvalidArgumentError, check_int
+from skeeg2bold._validation import (
+    InvalidArgumentError,
+    check_bands,
+    check_int,
+    fourier_band_masks,
+)
 
 
 def test_check_int_accepts_integers_of_any_kind():
@@ -85,3 +92,33 @@ def test_utils_modules_import_without_a_cycle():
         )
 
     assert not [m for m in graph if reaches(m, m)], graph
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lo=st.floats(-5.0, 80.0, allow_nan=False),
+    width=st.floats(-5.0, 80.0, allow_nan=False),
+    sfreq=st.sampled_from([50.0, 100.0, 128.0, 250.0]),
+)
+def test_every_band_check_applies_the_one_nyquist_rule(lo, width, sfreq):
+    """Envelopes, covariances and the networks accept and refuse the same bands:
+    ``0 < l_freq < h_freq < sfreq / 2``."""
+    from skeeg2bold.features._envelope import _check_bands
+    from skeeg2bold.nn._feature_extractor import _check_band_edges
+
+    band = (lo, lo + width)
+    ok = 0 < band[0] < band[1] < sfreq / 2
+    for check in (check_bands, _check_bands, _check_band_edges):
+        if ok:
+            out = check([band], sfreq)
+            assert list(out.values() if isinstance(out, dict) else out) == [band]
+        else:
+            with pytest.raises(ValueError, match=r"sfreq/2 = "):
+                check([band], sfreq)
+
+
+def test_fourier_band_masks_hold_the_bins_of_each_band_or_name_the_empty_one():
+    masks = fourier_band_masks({"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}, 100, 100.0)
+    assert [np.flatnonzero(m).tolist() for m in masks] == [list(range(8, 13)), list(range(13, 30))]
+    with pytest.raises(ValueError, match="band 'narrow' .* holds no Fourier frequency"):
+        fourier_band_masks({"narrow": (10.2, 10.8)}, 100, 100.0)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import UNKNOWN_SUBJECT, check_int
 from ..features._subject import MIN_REFERENCE_WINDOWS
 from ..metrics import ConstantTargetWarning, pearson_r
+from ..utils._docs import fill_doc
 from ._average import StandardizedAverageRegressor, _scale, _subjects
 
 __all__ = ["SubjectStackingRegressor"]
@@ -177,16 +178,14 @@ class SubjectStackingRegressor(RegressorMixin, _BaseComposition):
         )
         return alphas
 
+    @fill_doc
     def fit(self, X, y, **fit_params):
         """Fit the members, their honest predictions, and the pooled and per-subject weights.
 
         Parameters
         ----------
-        X : EEGWindows or array-like
-            What the members take; subjects are read from
-            :attr:`~skeeg2bold.EEGWindows.groups` (other input is one
-            subject).
-        y : array-like of shape (n_windows,) or (n_windows, n_targets)
+        %(X_members)s
+        %(y_targets)s
         **fit_params
             Passed to every member's ``fit`` (not to the cross-fitted refits).
 
@@ -253,13 +252,13 @@ class SubjectStackingRegressor(RegressorMixin, _BaseComposition):
                 out[i, mine] = np.asarray(prediction, dtype=float).reshape(len(mine), -1)
         return out
 
+    @fill_doc
     def predict(self, X):
         """Standardised member predictions, combined with each subject's weights.
 
         Parameters
         ----------
-        X : EEGWindows or array-like
-            As in :meth:`fit`.
+        %(X_as_fit)s
 
         Returns
         -------

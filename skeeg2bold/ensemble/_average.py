@@ -9,6 +9,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from .._validation import UNKNOWN_SUBJECT, check_option, check_subject_labels
 from .._windows import EEGWindows
 from ..features._subject import MIN_REFERENCE_WINDOWS
+from ..utils._docs import fill_doc
 from ._seed import _fit_member
 
 __all__ = ["StandardizedAverageRegressor"]
@@ -150,16 +151,14 @@ class StandardizedAverageRegressor(RegressorMixin, _BaseComposition):
             )
         return weights / weights.sum()
 
+    @fill_doc
     def fit(self, X, y, **fit_params):
         """Fit every member on ``X``, ``y``; learn each member's location and scale.
 
         Parameters
         ----------
-        X : EEGWindows or array-like
-            What the members take; subjects are read from
-            :attr:`~skeeg2bold.EEGWindows.groups` (other input is one
-            subject).
-        y : array-like of shape (n_windows,) or (n_windows, n_targets)
+        %(X_members)s
+        %(y_targets)s
         **fit_params
             Passed to every member's ``fit``.
 
@@ -201,13 +200,13 @@ class StandardizedAverageRegressor(RegressorMixin, _BaseComposition):
             )
         return np.stack([p.reshape(len(p), -1) for p in predictions]), predictions[0].shape
 
+    @fill_doc
     def predict(self, X):
         """Weighted mean of the standardised member predictions, on the members' scale.
 
         Parameters
         ----------
-        X : EEGWindows or array-like
-            As in :meth:`fit`.
+        %(X_as_fit)s
 
         Returns
         -------

@@ -77,7 +77,11 @@ class ExperimentResult:
         return out.to_string()
 
     def save(self, folder):
-        """Write ``scores.csv``, ``chance.csv``, ``summary.csv`` and ``results.json``."""
+        """Write ``scores.csv``, ``chance.csv``, ``summary.csv`` and ``results.json``.
+
+        ``results.json`` holds JSON's own types only: numbers, text, lists
+        and objects (NaN as null).
+        """
         from pathlib import Path
 
         folder = Path(folder)
@@ -95,8 +99,24 @@ class ExperimentResult:
                 for t, row in summary.iterrows()
             },
         }
-        (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+        (folder / "results.json").write_text(json.dumps(_plain(payload), indent=2))
         return folder
+
+
+def _plain(value):
+    """``value`` in JSON's own types: numpy scalars and arrays, tuples, paths and
+    other objects become numbers, lists and text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def run_experiment(

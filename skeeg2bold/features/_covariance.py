@@ -1,7 +1,6 @@
 """Band covariance matrices of EEG windows and their tangent space (pyriemann)."""
 
 import functools
-import numbers
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -10,7 +9,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_real_array, fit_sfreq
+from .._validation import check_int, check_real_array, fit_sfreq, fourier_band_masks
+from ..utils._docs import fill_doc
 from ._envelope import _check_bands, _check_windows
 from ._subject import SubjectReferenceMixin, SubjectReferences, check_not_flat, window_groups
 
@@ -160,16 +160,15 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         self.recenter = recenter
         self.unseen_subjects = unseen_subjects
 
+    @fill_doc
     def fit(self, X, y=None, groups=None):
         """Check the parameters against ``X`` and learn each subject's reference.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        y : ignored
-            Never used: references come from EEG only.
-        groups : array-like of shape (n_windows,), default=None
-            Subject of each window, for plain arrays (EEGWindows carry theirs).
+        %(X_windows)s
+        %(y_ignored)s
+        %(groups)s
 
         Returns
         -------
@@ -212,14 +211,14 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         covs = self._statistics(X, scales)
         self._references.add(groups, covs, replace=True)
 
+    @fill_doc
     def transform(self, X, groups=None):
         """Covariances of every window, band and bin.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        groups : array-like of shape (n_windows,), default=None
-            Subject of each window, for plain arrays.
+        %(X_windows)s
+        %(groups)s
 
         Returns
         -------
@@ -247,30 +246,15 @@ class BandCovariances(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         n_times = X.shape[2]
         self.sfreq_ = fit_sfreq(self.sfreq, X, type(self).__name__)
         self._record_windows(X)
-        if (
-            not isinstance(self.n_bins, numbers.Integral)
-            or isinstance(self.n_bins, bool)
-            or self.n_bins < 1
-        ):
-            raise ValueError(f"n_bins must be a positive integer, got {self.n_bins!r}.")
-        self.bin_samples_ = n_times // self.n_bins
+        n_bins = check_int(self.n_bins, "n_bins", min_value=1)
+        self.bin_samples_ = n_times // n_bins
         if self.bin_samples_ < 2:
             raise ValueError(
-                f"n_bins={self.n_bins} leaves {self.bin_samples_} sample(s) per bin of the "
+                f"n_bins={n_bins} leaves {self.bin_samples_} sample(s) per bin of the "
                 f"{n_times}-sample windows; use fewer bins."
             )
         self.bands_ = _check_bands(self.bands, self.sfreq_)
-        freqs = sp_fft.rfftfreq(self.bin_samples_, 1.0 / self.sfreq_)
-        self._masks = []
-        for name, (lo, hi) in self.bands_.items():
-            mask = (freqs >= lo) & (freqs < hi)
-            if not mask.any():
-                raise ValueError(
-                    f"band {name!r} ({lo:g}-{hi:g} Hz) holds no Fourier frequency of the "
-                    f"{self.bin_samples_ / self.sfreq_:g} s bins (resolution "
-                    f"{self.sfreq_ / self.bin_samples_:g} Hz); use fewer bins or a wider band."
-                )
-            self._masks.append(mask)
+        self._masks = fourier_band_masks(self.bands_, self.bin_samples_, self.sfreq_)
         if not isinstance(self.estimator, str) and not callable(self.estimator):
             raise ValueError(
                 f"estimator must be a pyriemann estimator name, got {self.estimator!r}."

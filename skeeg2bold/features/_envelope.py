@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._constants import DEFAULT_BANDS
 from .._validation import (
+    check_bands,
     check_eeg_windows_array,
     check_fitted_windows,
     check_option,
@@ -19,6 +20,7 @@ from .._validation import (
     fit_sfreq,
 )
 from .._windows import EEGWindows
+from ..utils._docs import fill_doc
 
 __all__ = ["EnvelopeFeatureExtractor", "DEFAULT_BANDS"]
 
@@ -178,13 +180,14 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.dtype = dtype
 
+    @fill_doc
     def fit(self, X, y=None):
         """Check the parameters against ``X`` and learn the scaling if asked.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        y : ignored
+        %(X_windows)s
+        %(y_ignored)s
 
         Returns
         -------
@@ -198,12 +201,13 @@ class EnvelopeFeatureExtractor(TransformerMixin, BaseEstimator):
         X, envelopes = self._fit(X)
         return self._finish(X, envelopes)
 
+    @fill_doc
     def transform(self, X):
         """Envelope features of every window.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
+        %(X_windows)s
 
         Returns
         -------
@@ -386,37 +390,8 @@ def _check_windows(X):
 
 
 def _check_bands(bands, sfreq):
-    if bands is None:
-        bands = DEFAULT_BANDS
-    if isinstance(bands, dict):
-        items = list(bands.items())
-    elif isinstance(bands, (list, tuple)):
-        items = [(None, band) for band in bands]
-    else:
-        raise TypeError(
-            f"bands must be a dict {{name: (l_freq, h_freq)}} or a list of (l_freq, "
-            f"h_freq) pairs, got {type(bands).__name__} ({bands!r:.80})."
-        )
-    if not items:
-        raise ValueError("bands is empty; give at least one (l_freq, h_freq) band.")
-    out = {}
-    for name, edges in items:
-        try:
-            l_freq, h_freq = (float(f) for f in edges)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"each band must be a pair (l_freq, h_freq) in Hz, got {edges!r}."
-            ) from None
-        if not 0 < l_freq < h_freq < sfreq / 2:
-            raise ValueError(
-                f"band {name or edges!r} = ({l_freq:g}, {h_freq:g}) Hz must satisfy "
-                f"0 < l_freq < h_freq < sfreq/2 = {sfreq / 2:g} Hz."
-            )
-        name = f"{l_freq:g}-{h_freq:g}Hz" if name is None else str(name)
-        if name in out:
-            raise ValueError(f"bands has two bands named {name!r}.")
-        out[name] = (l_freq, h_freq)
-    return out
+    """``bands`` (None: :data:`DEFAULT_BANDS`) checked by :func:`check_bands`."""
+    return check_bands(DEFAULT_BANDS if bands is None else bands, sfreq)
 
 
 def _format_seconds(value):

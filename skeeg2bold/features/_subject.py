@@ -15,6 +15,7 @@ from .._validation import (
     check_subject_labels,
 )
 from .._windows import EEGWindows
+from ..utils._docs import fill_doc
 from ._envelope import _check_windows
 
 __all__ = [
@@ -341,16 +342,15 @@ class SubjectAlignment(SubjectReferenceMixin, TransformerMixin, BaseEstimator):
         self.method = method
         self.unseen_subjects = unseen_subjects
 
+    @fill_doc
     def fit(self, X, y=None, groups=None):
         """Learn each subject's mean covariance from its windows.
 
         Parameters
         ----------
-        X : EEGWindows or array-like of shape (n_windows, n_channels, n_times)
-        y : ignored
-            Never used: references come from EEG only.
-        groups : array-like of shape (n_windows,), default=None
-            Subject of each window, for plain arrays.
+        %(X_windows)s
+        %(y_ignored)s
+        %(groups)s
 
         Returns
         -------

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import check_int, fourier_band_masks
 from ._base import EEGModuleMixin, remove_line
 from ._feature_extractor import _check_band_edges
 
@@ -77,21 +78,12 @@ class BandPowerNet(EEGModuleMixin, nn.Module):
     ):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
-        if int(n_bins) != n_bins or not 1 <= n_bins <= self.n_times // 2:
-            raise ValueError(f"n_bins must be an integer in [1, n_times / 2], got {n_bins!r}.")
-        self.n_bins = int(n_bins)
+        self.n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=self.n_times // 2)
         self.bin_samples = self.n_times // self.n_bins
-        freqs = np.fft.rfftfreq(self.bin_samples, 1.0 / self.sfreq)
-        bands = _check_band_edges("canonical" if bands is None else bands, self.sfreq)
-        masks = []
-        for lo, hi in bands:
-            mask = (freqs >= lo) & (freqs < hi)
-            if not mask.any():
-                raise ValueError(
-                    f"band ({lo:g}, {hi:g}) Hz holds no Fourier frequency of the "
-                    f"{self.bin_samples / self.sfreq:g} s bins; use fewer bins or wider bands."
-                )
-            masks.append(mask)
+        bands = _check_band_edges("canonical" if bands is None else bands, self.sfreq, "bands")
+        masks = fourier_band_masks(
+            {f"{lo:g}-{hi:g}Hz": (lo, hi) for lo, hi in bands}, self.bin_samples, self.sfreq
+        )
         self.bands = tuple((float(lo), float(hi)) for lo, hi in bands)
         n_filters = self.n_chans if n_filters is None else int(n_filters)
         if not 1 <= n_filters <= self.n_chans:

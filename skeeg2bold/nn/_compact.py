@@ -5,7 +5,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._base import EEGModuleMixin
-from ._feature_extractor import InterpretableFeatureExtractor
+from ._feature_extractor import front_end
 
 __all__ = ["CompactNet"]
 
@@ -105,19 +105,7 @@ class CompactNet(EEGModuleMixin, nn.Module):
     ):
         super().__init__()
         self._set_signal_args(n_chans, n_times, n_outputs, sfreq)
-        self.feature_extractor = InterpretableFeatureExtractor(
-            n_chans,
-            sfreq,
-            n_branches=n_branches,
-            filter_length=filter_length,
-            smoothing=smoothing,
-            learn_smoothing=learn_smoothing,
-            log_envelope=log_envelope,
-            init_bands=init_bands,
-            init_spatial=init_spatial,
-            envelope_sfreq=envelope_sfreq,
-            learn_temporal=learn_temporal,
-        )
+        self.feature_extractor = front_end(n_chans, sfreq, locals())
         n_env = self.n_times // self.feature_extractor.decimation
         if not 1 <= n_lags <= n_env:
             raise ValueError(

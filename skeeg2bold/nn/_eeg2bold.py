@@ -8,7 +8,7 @@ from .._validation import check_int, check_option
 from ._base import EEGModuleMixin
 from ._decoder import Decoder
 from ._encoder import Encoder
-from ._feature_extractor import InterpretableFeatureExtractor
+from ._feature_extractor import front_end
 from ._post_decoder import PostDecoder
 
 __all__ = ["EEG2BoldNet"]
@@ -157,19 +157,7 @@ class EEG2BoldNet(EEGModuleMixin, nn.Module):
         blocks = dict(
             embed_dim=embed_dim, n_heads=n_heads, kernel_size=kernel_size, dropout=dropout
         )
-        self.feature_extractor = InterpretableFeatureExtractor(
-            n_chans,
-            sfreq,
-            n_branches=n_branches,
-            filter_length=filter_length,
-            smoothing=smoothing,
-            learn_smoothing=learn_smoothing,
-            log_envelope=log_envelope,
-            init_bands=init_bands,
-            init_spatial=init_spatial,
-            envelope_sfreq=envelope_sfreq,
-            learn_temporal=learn_temporal,
-        )
+        self.feature_extractor = front_end(n_chans, sfreq, locals())
         decimation = self.feature_extractor.decimation
         stride = max(int(round(token_period * sfreq / decimation)), 1)
         self.eeg_encoder = Encoder(

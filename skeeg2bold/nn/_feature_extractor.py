@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._constants import DEFAULT_BANDS
-from .._validation import check_int, check_option, check_positive
+from .._validation import check_bands, check_int, check_option, check_positive
 from ._base import remove_line
 
 __all__ = ["InterpretableFeatureExtractor"]
@@ -411,33 +411,50 @@ def _band_pass_bank(n_branches, n_taps, sfreq):
     return _band_edges_bank(edges, n_taps, sfreq)
 
 
-def _check_band_edges(bands, sfreq):
-    """``init_bands`` as a list of (low, high) pairs inside (0, Nyquist)."""
+#: The front-end arguments :class:`CompactNet` and :class:`EEG2BoldNet` share,
+#: with their defaults: both pass them to :class:`InterpretableFeatureExtractor`
+#: through :func:`front_end` (their signatures repeat them, as scikit-learn's
+#: ``get_params`` reads explicit arguments; a test holds the defaults equal).
+FRONT_END_DEFAULTS = dict(
+    n_branches=None,
+    filter_length=0.5,
+    smoothing=1.0,
+    learn_smoothing=False,
+    log_envelope=True,
+    init_bands="canonical",
+    init_spatial="channels",
+    envelope_sfreq=10.0,
+    learn_temporal="auto",
+)
+
+
+def front_end(n_chans, sfreq, arguments):
+    """The networks' :class:`InterpretableFeatureExtractor` from their arguments.
+
+    ``arguments``: the caller's ``locals()``; the keys of
+    :data:`FRONT_END_DEFAULTS` are taken from it.
+    """
+    return InterpretableFeatureExtractor(
+        n_chans, sfreq, **{name: arguments[name] for name in FRONT_END_DEFAULTS}
+    )
+
+
+def _check_band_edges(bands, sfreq, name="init_bands"):
+    """``bands`` as a list of (low, high) pairs, checked by :func:`check_bands`.
+
+    ``"canonical"``: the rhythms of :data:`DEFAULT_BANDS` that start below
+    95 % of the Nyquist frequency (no gamma at 50 Hz), the top one ending
+    there at the latest.
+    """
     if isinstance(bands, str):
         if bands != "canonical":
             raise ValueError(
-                f"init_bands must be True, False, 'canonical' or a sequence of (low, high) "
+                f"{name} must be True, False, 'canonical' or a sequence of (low, high) "
                 f"band edges in Hz, got {bands!r}."
             )
-        # The rhythms this sampling rate can carry (no gamma at 50 Hz).
-        bands = [band for band in DEFAULT_BANDS.values() if band[0] < _top_edge(sfreq)]
-    try:
-        edges = np.asarray(bands, dtype=float)
-    except (TypeError, ValueError):
-        edges = np.empty(0)
-    if edges.ndim != 2 or edges.shape[1] != 2 or len(edges) == 0:
-        raise ValueError(
-            f"init_bands must be True, False, 'canonical' or a sequence of (low, high) band "
-            f"edges in Hz, got {bands!r}."
-        )
-    top = _top_edge(sfreq)
-    bad = ~((edges[:, 0] > 0) & (edges[:, 0] < edges[:, 1]) & (edges[:, 0] < top))
-    if bad.any():
-        raise ValueError(
-            f"init_bands: each band needs 0 < low < high and low below 95 % of the "
-            f"Nyquist frequency ({top:g} Hz); got {edges[bad].tolist()}."
-        )
-    return [tuple(edge) for edge in edges]
+        top = _top_edge(sfreq)
+        bands = [(lo, min(hi, top)) for lo, hi in DEFAULT_BANDS.values() if lo < top]
+    return list(check_bands(bands, sfreq, name).values())
 
 
 def _band_edges_bank(edges, n_taps, sfreq):

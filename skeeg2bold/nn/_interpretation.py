@@ -13,6 +13,7 @@ filtered signal.
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._constants import DEFAULT_BANDS
 from .._validation import check_int
 
 __all__ = ["branch_patterns", "plot_branch_patterns"]
@@ -166,7 +167,15 @@ def _plot_info(patterns, info):
 
 
 def plot_branch_patterns(
-    patterns, info=None, *, branches=None, max_branches=12, fmax=None, n_cols=3, show=True
+    patterns,
+    info=None,
+    *,
+    branches=None,
+    max_branches=12,
+    fmax=None,
+    n_cols=3,
+    title=None,
+    show=True,
 ):
     """Topomap of each branch's spatial pattern beside its temporal pattern.
 
@@ -187,12 +196,17 @@ def plot_branch_patterns(
         Highest frequency shown (Nyquist by default).
     n_cols : int, default=3
         Branches per row of the figure (the paper's Fig. 4 is a grid).
+    title : str, default=None
+        Title of the figure, e.g. which model it shows.
     show : bool, default=True
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One panel pair per branch: topomap (left), temporal pattern and
+        One panel pair per branch: topomap with its colour bar (left),
+        titled with the branch, its weight, the channel where its pattern
+        peaks and its filter's pass band (above half the peak response,
+        named after the rhythm holding the peak); temporal pattern and
         filter response (right).
     """
     import matplotlib.pyplot as plt
@@ -222,9 +236,10 @@ def plot_branch_patterns(
     fig, axes = plt.subplots(
         n_rows,
         2 * n_cols,
-        figsize=(5.2 * n_cols, 1.7 * n_rows),
+        figsize=(5.6 * n_cols, 1.9 * n_rows + 0.4),
         gridspec_kw=dict(width_ratios=[1, 2.2] * n_cols),
         squeeze=False,
+        layout="constrained",
     )
     pairs = [
         axes[k // n_cols, 2 * (k % n_cols) : 2 * (k % n_cols) + 2] for k in range(n_rows * n_cols)
@@ -235,14 +250,18 @@ def plot_branch_patterns(
     for row, b in zip(pairs, branches):
         pattern = patterns["spatial_patterns"][b]
         vmax = np.abs(pattern).max()
-        mne.viz.plot_topomap(
+        image, _ = mne.viz.plot_topomap(
             pattern, info, axes=row[0], show=False, cmap="RdBu_r", vlim=(-vmax, vmax), contours=0
         )
-        title = f"branch {b}"
+        bar = fig.colorbar(image, ax=row[0], shrink=0.7, pad=0.02)
+        bar.ax.tick_params(labelsize=6)
+        bar.set_label("pattern (a.u.)", fontsize=6)
+        label = f"branch {b}"
         if importance is not None:
-            title += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
-        row[0].set_title(title, fontsize=9)
+            label += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
         response = patterns["frequency_responses"][b]
+        peak = info.ch_names[int(np.argmax(np.abs(pattern)))]
+        row[0].set_title(f"{label}\npeak {peak}, {_band_label(freqs, response)}", fontsize=8)
         row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
         row[1].plot(
             freqs[keep],
@@ -258,7 +277,17 @@ def plot_branch_patterns(
         bottom = max(k for k in range(len(branches)) if k % n_cols == col)
         pairs[bottom][1].set_xlabel("Frequency (Hz)", fontsize=8)
     pairs[0][1].legend(fontsize=7, frameon=False)
-    fig.tight_layout()
+    if title is not None:
+        fig.suptitle(title, fontsize=10)
     if show:
         plt.show()
     return fig
+
+
+def _band_label(freqs, response):
+    """``"alpha 8-13 Hz"``: the pass band of a filter response (above half its
+    peak), named after the rhythm of :data:`DEFAULT_BANDS` holding the peak."""
+    passing = freqs[response >= 0.5 * response.max()]
+    peak = freqs[int(np.argmax(response))]
+    name = next((n for n, (lo, hi) in DEFAULT_BANDS.items() if lo <= peak < hi), "")
+    return f"{name} {passing.min():.0f}-{passing.max():.0f} Hz".strip()
