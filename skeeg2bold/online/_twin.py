@@ -1,19 +1,18 @@
 """OnlineTwin: EEG over Lab Streaming Layer in, predicted BOLD over LSL out."""
 
-import math
 import threading
 import time
 import uuid
 import warnings
 from collections import deque
 from dataclasses import dataclass, replace
-from fractions import Fraction
 
 import numpy as np
 
 from .._signature import window_signature
 from .._validation import check_names, check_positive
-from .._windows import _MAX_RATIO_DENOMINATOR, EEGWindows, _check_resampling
+from .._windows import EEGWindows
+from ._schedule import RESAMPLE_PAD, RateAdapter, WindowSchedule
 
 __all__ = ["AmplitudeWarning", "OnlineTwin", "TwinStep"]
 
@@ -23,9 +22,6 @@ _STREAM_SUBJECT = "online-stream"
 DEFAULT_STEP = 0.5
 #: Live amplitude, as a multiple of the training EEG's, outside which the twin warns.
 AMPLITUDE_RATIO = 10.0
-#: Samples of EEG before the window that resampling reads, in model samples,
-#: so that the filter's start-up transient falls outside the window.
-_RESAMPLE_PAD = 64
 
 
 class AmplitudeWarning(UserWarning):
@@ -311,12 +307,14 @@ class OnlineTwin:
 
         sig = self.signature_
         # Room for one window (plus resampling padding) and two steps of new samples.
-        bufsize = sig.window + 2 * self.step_ + 2.0 + _RESAMPLE_PAD / sig.sfreq
+        bufsize = sig.window + 2 * self.step_ + 2.0 + RESAMPLE_PAD / sig.sfreq
         stream = StreamLSL(bufsize, name=self.name, source_id=self.source_id)
         stream.connect(processing_flags=list(self.processing_flags) or None, timeout=self.timeout)
         try:
             self._picks = self._match_channels(stream.ch_names, stream.name)
-            self._ratio = self._match_rate(float(stream.info["sfreq"]), stream.name)
+            self._rate = RateAdapter(
+                float(stream.info["sfreq"]), sig.sfreq, sig.n_times, stream.name
+            )
             # Declared units (unit_mul: -6 for microvolts, 0 when none is declared).
             chs = stream.info["chs"]
             self.unit_factors_ = np.array([10.0 ** int(chs[i]["unit_mul"]) for i in self._picks])
@@ -324,20 +322,15 @@ class OnlineTwin:
             stream.disconnect()
             raise
         self.stream_ = stream
-        self._stream_sfreq = float(stream.info["sfreq"])
-        self._n_window = (
-            sig.n_times
-            if self._ratio is None
-            else math.ceil((sig.n_times + _RESAMPLE_PAD) * self._stream_sfreq / sig.sfreq)
+        self._last_resolve = time.monotonic()
+        self._schedule = WindowSchedule(
+            sfreq=float(stream.info["sfreq"]),
+            n_window=self._rate.n_window,
+            step=self.step_,
+            max_gap=self.max_gap,
+            stall_timeout=self.stall_timeout,
+            now=self._last_resolve,
         )
-        # Where the EEG is known to be contiguous from, and the schedule.
-        self._last_ts = None
-        self._contiguous_from = None
-        self._next_due = None
-        self._t_fetch = None
-        self._last_arrival = self._last_resolve = time.monotonic()
-        self._n_pending = 0
-        self._in_dropout = False
 
     def _match_channels(self, stream_names, stream_name):
         sig = self.signature_
@@ -364,24 +357,6 @@ class OnlineTwin:
                 f"fitted on; it has {list(stream_names)}."
             )
         return np.array([stream_names.index(c) for c in wanted])
-
-    def _match_rate(self, stream_sfreq, stream_name):
-        model_sfreq = self.signature_.sfreq
-        if stream_sfreq <= 0:
-            raise ValueError(
-                f"stream {stream_name!r} has an irregular sampling rate; the model "
-                f"needs EEG at {model_sfreq:g} Hz."
-            )
-        if np.isclose(stream_sfreq, model_sfreq):
-            return None
-        try:
-            _check_resampling(stream_sfreq, model_sfreq, stream_name)
-        except ValueError as err:
-            raise ValueError(
-                f"stream {stream_name!r} at {stream_sfreq:g} Hz cannot feed a model fitted "
-                f"at {model_sfreq:g} Hz: {err}"
-            ) from None
-        return Fraction(model_sfreq / stream_sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
 
     def _warm_up(self):
         """Predict twice on noise (first calls allocate); return the number of targets."""
@@ -483,65 +458,39 @@ class OnlineTwin:
             self._reconnect(now)
             return False
         n_new = stream.n_new_samples
-        arrived = n_new > self._n_pending
-        if arrived:
-            self._last_arrival = now
-            self._n_pending = n_new
-        elif now - self._last_arrival > self.stall_timeout and self._last_ts is not None:
+        action = self._schedule.poll(n_new, now)
+        if action == "stall":
             self._flag_dropout(local_clock(), callback)
             self._reconnect(now)
             return False
-        if n_new == 0 or not self._due(n_new, arrived):
+        if action is None:
             return False
-        self._fetch_and_step(n_new, callback)
+        self._read_and_step(n_new, callback)
         return True
 
-    def _due(self, n_new, arrived):
-        if self._in_dropout:  # EEG is back: find where it resumed
-            return arrived
-        if self._t_fetch is None:  # start-up: as soon as a window's worth is in
-            return n_new >= self._n_window
-        newest = self._t_fetch + n_new / self._stream_sfreq
-        return newest >= self._next_due - 0.5 / self._stream_sfreq
+    def _read_and_step(self, n_new, callback):
+        from mne_lsl.lsl import local_clock
 
-    def _fetch_and_step(self, n_new, callback):
-        # One more sample than is new (to see the break from the last one) and
-        # slack for samples arriving while we read.
-        n_fetch = min(max(self._n_window, n_new + 1 + n_new // 2 + 16), self.stream_.n_buffer)
-        data, ts = self.stream_.get_data(winsize=n_fetch / self._stream_sfreq, picks=self._picks)
-        self._n_pending = 0
-        filled = ts > 0
-        data, ts = data[:, filled], ts[filled]
-        if ts.size == 0:
+        schedule = self._schedule
+        n_read = schedule.read_size(n_new, self.stream_.n_buffer)
+        data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=self._picks)
+        flagged, n_breaks, due = schedule.feed(data, ts)
+        self.stats_["gaps"] += n_breaks
+        if flagged:
+            self._emit(local_clock(), None, "gap", None, callback)
+        if due is None:
             return
-        if not self._find_breaks(ts, callback):
-            return
-        newest = float(ts[-1])
-        self._t_fetch = newest
-        self._in_dropout = False
-        if self._next_due is None:
-            self._next_due = newest
-        if newest < self._next_due - 0.5 / self._stream_sfreq:
-            return
-        self._next_due += self.step_
-        if self._next_due <= newest:  # fell behind: keep the cadence from now
-            self._next_due = newest + self.step_
-        window_ts = ts[-self._n_window :]
-        if window_ts.size < self._n_window or window_ts[0] < self._contiguous_from:
-            self.stats_["skipped_gap"] += 1
-            return self._emit(newest, None, "gap", None, callback)
-        window = data[:, -self._n_window :]
-        if not np.all(np.isfinite(window)):
-            self.stats_["skipped_nonfinite"] += 1
-            return self._emit(newest, None, "nonfinite", None, callback)
-        window = np.asarray(window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
-        window = self._to_model_rate(window)
+        if due.status != "ok":
+            self.stats_[f"skipped_{due.status}"] += 1
+            return self._emit(due.timestamp, None, due.status, None, callback)
+        window = np.asarray(due.window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
+        window = self._rate(window)
         self._check_amplitude(window)
         y = np.asarray(
             self.estimator_.predict(self._as_windows(window[np.newaxis])), dtype=np.float64
         )
         self.stats_["predictions"] += 1
-        self._emit(newest, y.reshape(-1), "ok", window, callback)
+        self._emit(due.timestamp, y.reshape(-1), "ok", window, callback)
 
     def _check_amplitude(self, window):
         """Count, and warn once about, a window far from the training amplitude."""
@@ -568,47 +517,9 @@ class OnlineTwin:
             stacklevel=2,
         )
 
-    def _find_breaks(self, ts, callback):
-        """Count gaps among the new samples; remember where the EEG is contiguous from.
-
-        Returns whether any sample is new.
-        """
-        from mne_lsl.lsl import local_clock
-
-        first = self._last_ts is None  # (re)connected: the first sample starts a stretch
-        if first:
-            self._contiguous_from = float(ts[0])
-            new, before = ts, ts[:1]
-        else:
-            older = ts <= self._last_ts
-            new = ts[~older]
-            if new.size == 0:
-                return False
-            # The sample before the first new one: the last seen, if still in view.
-            before = ts[older][-1:] if older.any() else np.array([-np.inf])
-        jumps = np.diff(np.concatenate([before, new])) > self.max_gap
-        if jumps.any():
-            self._contiguous_from = float(new[np.flatnonzero(jumps)[-1]])
-            self.stats_["gaps"] += 1
-            if not (first or self._in_dropout):  # a drop-out already has its NaN row
-                self._emit(local_clock(), None, "gap", None, callback)
-        self._last_ts = float(new[-1])
-        return True
-
-    def _to_model_rate(self, window):
-        if self._ratio is None:
-            return window
-        from scipy.signal import resample_poly
-
-        resampled = resample_poly(
-            window, self._ratio.numerator, self._ratio.denominator, axis=1, padtype="line"
-        )
-        return resampled[:, -self.signature_.n_times :]
-
     def _flag_dropout(self, timestamp, callback):
-        if self._in_dropout:
+        if not self._schedule.flag_dropout():
             return
-        self._in_dropout = True
         self.stats_["dropouts"] += 1
         self._emit(timestamp, None, "dropout", None, callback)
 
@@ -638,7 +549,7 @@ class OnlineTwin:
             self._open_stream()
         except RuntimeError:  # gone again, or ambiguous: try later
             return
-        self._in_dropout = True  # its first samples start a contiguous stretch
+        self._schedule.in_dropout = True  # its first samples start a contiguous stretch
         self.stats_["reconnects"] += 1
 
     def _emit(self, timestamp, y, status, window, callback):
