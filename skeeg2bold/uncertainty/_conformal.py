@@ -141,7 +141,9 @@ class ConformalRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             )
         if isinstance(self.cv, str):
             if self.cv != "prefit":
-                raise ValueError(f"cv must be a splitter, an iterable or 'prefit', got {self.cv!r}.")
+                raise ValueError(
+                    f"cv must be a splitter, an iterable or 'prefit', got {self.cv!r}."
+                )
             check_is_fitted(self.estimator)
             self.estimator_ = self.estimator
             residuals = np.abs(y - _predict(self.estimator_, X, y.shape))
@@ -221,9 +223,7 @@ class ConformalRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 def _predict(model, X, shape):
     y_hat = np.asarray(model.predict(X), dtype=np.float64)
     if y_hat.size != math.prod(shape):
-        raise ValueError(
-            f"the model predicts shape {y_hat.shape} for targets of shape {shape}."
-        )
+        raise ValueError(f"the model predicts shape {y_hat.shape} for targets of shape {shape}.")
     return y_hat.reshape(shape)
 
 
