@@ -4,5 +4,6 @@
 """
 
 from ._conformal import ConformalRegressor
+from ._ood import CovarianceOODScore
 
-__all__ = ["ConformalRegressor"]
+__all__ = ["ConformalRegressor", "CovarianceOODScore"]
