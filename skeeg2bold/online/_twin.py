@@ -12,6 +12,12 @@ import numpy as np
 from .._signature import window_signature
 from .._validation import check_names, check_positive
 from .._windows import EEGWindows
+from ._calibration import (
+    CALIBRATION_HOP,
+    calibrate_subject,
+    calibration_windows,
+    known_subjects,
+)
 from ._schedule import RESAMPLE_PAD, RateAdapter, WindowSchedule
 
 __all__ = ["AmplitudeWarning", "OnlineTwin", "TwinStep"]
@@ -44,8 +50,12 @@ class TwinStep:
         with this timestamp.
     prediction : ndarray of shape (n_targets,)
         Predicted BOLD; all NaN unless ``status == "ok"``.
-    status : {"ok", "gap", "nonfinite", "dropout"}
-        ``"ok"``: predicted. ``"gap"``: the window spans a break in the EEG
+    status : {"ok", "ood", "gap", "nonfinite", "dropout", "calibrating"}
+        ``"ok"``: predicted. ``"ood"``: predicted, but the window's EEG is
+        out of distribution (``ood_p`` below the score's ``alpha``): the
+        prediction is given and is not to be trusted. ``"calibrating"``:
+        the window went to the subject's calibration (no prediction yet).
+        ``"gap"``: the window spans a break in the EEG
         (samples missing or a reconnection) and was not predicted on.
         ``"nonfinite"``: the window holds NaN or infinite samples and was
         not predicted on. ``"dropout"``: no EEG arrived for
@@ -57,6 +67,13 @@ class TwinStep:
         The window predicted on, in the model's channel order (given to the
         ``callback`` of :meth:`OnlineTwin.run`; ``None`` in
         :attr:`OnlineTwin.history_`).
+    lower, upper : ndarray of shape (n_targets,) or None
+        Bounds of the prediction interval of each target, when the model
+        gives intervals (a :class:`~skeeg2bold.uncertainty.
+        ConformalRegressor`); NaN when not predicted.
+    ood_p : float
+        p-value of the window's EEG under the out-of-distribution score
+        (small: unlike the reference EEG); NaN without a score.
     """
 
     timestamp: float
@@ -64,6 +81,9 @@ class TwinStep:
     status: str
     latency: float
     window: np.ndarray
+    lower: np.ndarray = None
+    upper: np.ndarray = None
+    ood_p: float = float("nan")
 
 
 class OnlineTwin:
@@ -153,12 +173,34 @@ class OnlineTwin:
         learned for this subject in ``fit``; a subject they did not see is
         refused, since one window cannot make a reference. ``None``: a label
         no fitted model knows.
+    calibration : float or mne.io.BaseRaw or path-like, default=None
+        EEG-only calibration of a new ``subject`` for models with
+        per-subject references (aligned and Riemannian pipelines): a
+        recording (a Raw or a file :func:`mne.io.read_raw` opens), or the
+        seconds of the stream itself to calibrate on before predictions
+        start (rows meanwhile have status ``"calibrating"``). The model's
+        reference steps learn the subject from windows every 0.25 s of it.
+    ood : CovarianceOODScore or bool, default=None
+        Out-of-distribution score of every predicted window, published as
+        channel ``ood_p``. A fitted
+        :class:`~skeeg2bold.uncertainty.CovarianceOODScore`; ``None``: one
+        fitted on the calibration windows when ``calibration`` is given,
+        else none; ``False``: none.
+
+    Notes
+    -----
+    The outlet's channels are the targets, then ``<target>_lo`` and
+    ``<target>_hi`` when the model gives prediction intervals, then
+    ``ood_p`` when an out-of-distribution score is used.
 
     Attributes
     ----------
     signature_ : WindowSignature
         Channels, sampling rate and window length the model expects.
     target_names_ : list of str
+    channel_names_ : list of str
+        Channels of the outlet (see Notes).
+    ood_ : CovarianceOODScore or None
     out_name_ : str
         Name of the output stream.
     step_ : float
@@ -168,7 +210,8 @@ class OnlineTwin:
         ``predictions``, ``gaps`` (breaks in the EEG found), ``dropouts``,
         ``skipped_gap`` and ``skipped_nonfinite`` (steps not predicted on),
         ``reconnects``, ``off_scale`` (windows predicted on whose amplitude
-        is more than 10 times off the training EEG's).
+        is more than 10 times off the training EEG's), ``ood`` (predicted
+        windows out of distribution), ``calibration_windows``.
     unit_factors_ : ndarray of shape (n_channels,)
         What each of the model's channels is multiplied by to be in volts
         (``10 ** unit_mul`` of the stream's channel).
@@ -204,6 +247,8 @@ class OnlineTwin:
         processing_flags=("clocksync",),
         history=10000,
         subject=None,
+        calibration=None,
+        ood=None,
     ):
         self.model = model
         self.name = name
@@ -219,6 +264,8 @@ class OnlineTwin:
         self.processing_flags = processing_flags
         self.history = history
         self.subject = subject
+        self.calibration = calibration
+        self.ood = ood
         self._thread = None
         self._stop = threading.Event()
 
@@ -257,12 +304,15 @@ class OnlineTwin:
             "skipped_nonfinite": 0,
             "reconnects": 0,
             "off_scale": 0,
+            "ood": 0,
+            "calibration_windows": 0,
         }
         self.training_amplitude_ = _training_amplitude(self.estimator_) or metadata.get(
             "input_amplitude"
         )
         self._warned_amplitude = False
         self.history_ = deque(maxlen=self.history)
+        self._calibrate_from_file()
         self._open_stream()
         try:
             n_targets = self._warm_up()
@@ -272,6 +322,12 @@ class OnlineTwin:
             if names is None:
                 names = [f"target{i}" for i in range(n_targets)]
             self.target_names_ = check_names(names, n_targets, "target_names")
+            self.channel_names_ = list(self.target_names_)
+            if self._intervals:
+                self.channel_names_ += [f"{n}_lo" for n in names] + [f"{n}_hi" for n in names]
+            self._has_ood = self.ood_ is not None or bool(self._calibrating and self.ood is None)
+            if self._has_ood:
+                self.channel_names_.append("ood_p")
         except Exception:
             self.stream_.disconnect()
             self.stream_ = None
@@ -280,12 +336,12 @@ class OnlineTwin:
         info = StreamInfo(
             self.out_name_,
             "BOLD",
-            n_targets,
+            len(self.channel_names_),
             1.0 / self.step_,
             "float64",
             self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}",
         )
-        info.set_channel_names(self.target_names_)
+        info.set_channel_names(self.channel_names_)
         self.outlet_ = StreamOutlet(info, chunk_size=1)
         return self
 
@@ -326,7 +382,7 @@ class OnlineTwin:
         self._schedule = WindowSchedule(
             sfreq=float(stream.info["sfreq"]),
             n_window=self._rate.n_window,
-            step=self.step_,
+            step=CALIBRATION_HOP if self._calibrating else self.step_,
             max_gap=self.max_gap,
             stall_timeout=self.stall_timeout,
             now=self._last_resolve,
@@ -358,15 +414,103 @@ class OnlineTwin:
             )
         return np.array([stream_names.index(c) for c in wanted])
 
-    def _warm_up(self):
-        """Predict twice on noise (first calls allocate); return the number of targets."""
-        sig = self.signature_
-        noise = np.random.default_rng(0).standard_normal((1, sig.n_channels, sig.n_times))
-        for _ in range(2):
-            y = np.asarray(self.estimator_.predict(self._as_windows(noise)))
-        return int(y.reshape(1, -1).shape[1])
+    def _calibrate_from_file(self):
+        """Check the subject against the model; calibrate on a recording, or plan to."""
+        from ..uncertainty import CovarianceOODScore
 
-    def _as_windows(self, X):
+        calibration, known = self.calibration, known_subjects(self.estimator_)
+        self._calibrating = None
+        self._calibration_windows = []
+        self._intervals = _gives_intervals(self.estimator_)
+        self.ood_ = self.ood if isinstance(self.ood, CovarianceOODScore) else None
+        if calibration is not None:
+            if self.subject is None:
+                raise ValueError("calibration= needs subject=: the new subject's label.")
+            if known is not None and str(self.subject) in known:
+                raise ValueError(
+                    f"subject={self.subject!r} is a subject the model was fitted or "
+                    "calibrated on; give a new subject's label to calibrate."
+                )
+            if isinstance(calibration, (int, float)) and not isinstance(calibration, bool):
+                self._calibrating = check_positive(calibration, "calibration")
+                if self._calibrating < self.signature_.window:
+                    raise ValueError(
+                        f"calibration={calibration:g} s is shorter than one window "
+                        f"({self.signature_.window:g} s)."
+                    )
+                return
+            windows = calibration_windows(
+                calibration,
+                sfreq=None,
+                ch_names=None,
+                signature=self.signature_,
+                subject=self.subject,
+            )
+            self._finish_calibration(windows)
+        elif known is not None and (self.subject is None or str(self.subject) not in known):
+            raise ValueError(
+                f"the model keeps per-subject references (aligned or Riemannian steps) "
+                f"and subject={self.subject!r} is not one of its subjects "
+                f"({sorted(known)!r:.200}); give subject= of one, or calibration= "
+                "(a recording or seconds of the stream) for a new subject."
+            )
+        self._check_ood_subject()
+
+    def _finish_calibration(self, windows):
+        from ..uncertainty import CovarianceOODScore
+
+        calibrate_subject(self.estimator_, windows)
+        if self.ood is None:
+            score = CovarianceOODScore()
+            if len(windows) * score.alpha > 1:
+                self.ood_ = score.fit(windows)
+            else:
+                warnings.warn(
+                    f"{len(windows)} calibration windows are too few for an "
+                    f"out-of-distribution score at alpha={score.alpha:g} (it needs more than "
+                    f"{1 / score.alpha:g}, a calibration of at least "
+                    f"{self.signature_.window + CALIBRATION_HOP / score.alpha:g} s); ood_p "
+                    "stays NaN.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        self._calibrating = None
+        self._calibration_windows = []
+        self.stats_["calibration_windows"] = len(windows)
+
+    def _check_ood_subject(self):
+        if self.ood_ is None:
+            return
+        references = sorted(self.ood_.references_)
+        if len(references) == 1:
+            self._ood_subject = references[0]
+        elif str(self.subject) in references:
+            self._ood_subject = str(self.subject)
+        else:
+            raise ValueError(
+                f"the OOD score has no reference EEG for subject={self.subject!r} "
+                f"(it has {references!r:.200})."
+            )
+
+    def _warm_up(self):
+        """Predict twice on noise (first calls allocate); return the number of targets.
+
+        A model with per-subject references is warmed up on windows of a
+        subject it knows, so that no reference is made from noise.
+        """
+        from ..features._subject import MIN_REFERENCE_WINDOWS
+
+        sig = self.signature_
+        known = known_subjects(self.estimator_)
+        n = 1 if known is None else MIN_REFERENCE_WINDOWS
+        noise = np.random.default_rng(0).standard_normal((n, sig.n_channels, sig.n_times))
+        noise *= self.training_amplitude_ or 1.0
+        subject = sorted(known)[0] if known else None
+        for _ in range(2):
+            y = np.asarray(self.estimator_.predict(self._as_windows(noise, subject)))
+        return int(y.reshape(n, -1).shape[1])
+
+    def _as_windows(self, X, subject=None):
         """Windows named with the model's channels and rate, labelled with ``subject``.
 
         Models fitted on named windows refuse plain arrays, whose channel
@@ -376,7 +520,8 @@ class OnlineTwin:
         sig = self.signature_
         if sig.ch_names is None:  # fitted on plain arrays: they stay plain
             return X
-        subject = _STREAM_SUBJECT if self.subject is None else self.subject
+        if subject is None:
+            subject = _STREAM_SUBJECT if self.subject is None else self.subject
         return EEGWindows.from_array(
             X, sfreq=sig.sfreq, ch_names=sig.ch_names, groups=np.full(len(X), subject, dtype=object)
         )
@@ -486,11 +631,36 @@ class OnlineTwin:
         window = np.asarray(due.window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
         window = self._rate(window)
         self._check_amplitude(window)
-        y = np.asarray(
-            self.estimator_.predict(self._as_windows(window[np.newaxis])), dtype=np.float64
-        )
+        if self._calibrating:
+            return self._calibrate_on(window, due.timestamp, callback)
+        X = self._as_windows(window[np.newaxis])
+        lower = upper = None
+        if self._intervals:
+            y, lower, upper = self.estimator_.predict(X, return_interval=True)
+            lower, upper = _row(lower), _row(upper)
+        else:
+            y = self.estimator_.predict(X)
+        status, ood_p = "ok", float("nan")
+        if self.ood_ is not None:
+            ood_p = float(self.ood_.p_value(window[np.newaxis], [self._ood_subject])[0])
+            if ood_p < self.ood_.alpha:
+                status = "ood"
+                self.stats_["ood"] += 1
         self.stats_["predictions"] += 1
-        self._emit(due.timestamp, y.reshape(-1), "ok", window, callback)
+        self._emit(due.timestamp, _row(y), status, window, callback, lower, upper, ood_p)
+
+    def _calibrate_on(self, window, timestamp, callback):
+        """Keep a calibration window; calibrate once ``calibration`` seconds are in."""
+        if not self._calibration_windows:
+            self._calibration_start = timestamp - self.signature_.window
+        self._calibration_windows.append(window)
+        if timestamp - self._calibration_start >= self._calibrating - 0.5 / self.signature_.sfreq:
+            windows = self._as_windows(np.stack(self._calibration_windows))
+            self._finish_calibration(windows)
+            self._check_ood_subject()
+            self._schedule.step = self.step_
+            self._schedule.next_due = timestamp + self.step_
+        self._emit(timestamp, None, "calibrating", None, callback)
 
     def _check_amplitude(self, window):
         """Count, and warn once about, a window far from the training amplitude."""
@@ -552,13 +722,25 @@ class OnlineTwin:
         self._schedule.in_dropout = True  # its first samples start a contiguous stretch
         self.stats_["reconnects"] += 1
 
-    def _emit(self, timestamp, y, status, window, callback):
+    def _emit(
+        self, timestamp, y, status, window, callback, lower=None, upper=None, ood_p=float("nan")
+    ):
         from mne_lsl.lsl import local_clock
 
-        if y is None:
-            y = np.full(len(self.target_names_), np.nan)
-        self.outlet_.push_sample(y, timestamp=timestamp)
-        row = TwinStep(float(timestamp), y, status, local_clock() - timestamp, window)
+        nan = np.full(len(self.target_names_), np.nan)
+        y = nan if y is None else y
+        values = [y]
+        if self._intervals:
+            lower = nan if lower is None else lower
+            upper = nan if upper is None else upper
+            values += [lower, upper]
+        if self._has_ood:
+            values.append([ood_p])
+        sample = np.concatenate(values) if len(values) > 1 else y
+        self.outlet_.push_sample(sample, timestamp=timestamp)
+        row = TwinStep(
+            float(timestamp), y, status, local_clock() - timestamp, window, lower, upper, ood_p
+        )
         self.history_.append(replace(row, window=None))
         if callback is not None:
             callback(row)
@@ -590,3 +772,17 @@ def _load(model):
 
         return load_model(model, return_metadata=True)
     return model, {}
+
+
+def _row(y):
+    return np.asarray(y, dtype=np.float64).reshape(-1)
+
+
+def _gives_intervals(estimator):
+    """Whether ``predict`` takes ``return_interval`` (a ConformalRegressor)."""
+    import inspect
+
+    try:
+        return "return_interval" in inspect.signature(estimator.predict).parameters
+    except (TypeError, ValueError):
+        return False
