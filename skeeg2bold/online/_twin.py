@@ -201,6 +201,8 @@ class OnlineTwin:
     channel_names_ : list of str
         Channels of the outlet (see Notes).
     ood_ : CovarianceOODScore or None
+    metadata_ : dict
+        The model file's metadata (empty for an in-memory estimator).
     out_name_ : str
         Name of the output stream.
     step_ : float
@@ -290,6 +292,7 @@ class OnlineTwin:
         if self.name is None and self.source_id is None:
             raise ValueError("give the EEG stream's name or source_id (or both).")
         self.estimator_, metadata = _load(self.model)
+        self.metadata_ = metadata
         self.signature_ = window_signature(self.estimator_)
         step = self.step if self.step is not None else metadata.get("tr") or DEFAULT_STEP
         self.step_ = check_positive(step, "step")
