@@ -30,6 +30,7 @@ Run: ``python benchmarks/bench_intervals.py [--settings default,bursts]``
 """
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -69,6 +70,7 @@ def run_setting(name):
     """Coverage and relative width per (protocol, coverage, subject, target)."""
     t0 = time.perf_counter()
     data, F, y, ridge = load_setting(name)
+    print(f"  {name}: features {F.shape} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     groups = np.asarray(data.groups)
     subjects = sorted(np.unique(groups))
     paper = PaperProtocolSplit(subjects=subjects)
@@ -93,6 +95,7 @@ def run_setting(name):
                 covered = ((y[test] >= lo) & (y[test] <= hi)).mean(axis=0)
                 width = (hi - lo).mean(axis=0) / sd
                 out[protocol, coverage, subject] = covered, width
+        print(f"  {name}: {subject} done at {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out, len(y), time.perf_counter() - t0
 
 

@@ -119,8 +119,8 @@ class LivePlot:
             3,
             1,
             sharex=True,
-            figsize=(10, 2.5 + 0.45 * n),
-            gridspec_kw={"height_ratios": [max(n, 2), 1.2, 1.0]},
+            figsize=(10, 3.5 + 0.45 * n),
+            gridspec_kw={"height_ratios": [max(n, 2), 1.5, 2.0]},
         )
         colours = plt.get_cmap("tab20" if n > 10 else "tab10").colors
         self.colours = [colours[k % len(colours)] for k in range(n)]
