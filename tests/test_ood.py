@@ -73,7 +73,7 @@ def test_each_subject_is_compared_with_its_own_reference():
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="at least 2 \\* n_blocks"):
-        CovarianceOODScore().fit(_windows(n=6))
+        CovarianceOODScore().fit(_windows(n=3))
     with pytest.raises(ValueError, match="alpha=0.01 can flag no window with 20"):
         CovarianceOODScore().fit(_windows(n=20))
     score = CovarianceOODScore(alpha=0.1).fit(_windows(n=20))

@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import _safe_indexing, get_tags, indexable
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._validation import check_positive
 
@@ -133,11 +134,17 @@ class ConformalRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         coverage = check_positive(self.coverage, "coverage")
         if coverage >= 1:
             raise ValueError(f"coverage must be in (0, 1), got {self.coverage!r}.")
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         y = np.asarray(y, dtype=np.float64)
-        if y.ndim not in (1, 2) or y.shape[0] != len(X):
+        X = indexable(X)[0]  # EEGWindows and arrays as they are
+        n_windows = _num_samples(X)
+        if y.ndim not in (1, 2) or y.shape[0] != n_windows:
             raise ValueError(
                 f"y must have shape (n_windows,) or (n_windows, n_targets) with "
-                f"n_windows={len(X)}, got {y.shape}."
+                f"n_windows={n_windows}, got {y.shape}."
             )
         if isinstance(self.cv, str):
             if self.cv != "prefit":
@@ -183,9 +190,10 @@ class ConformalRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             )
         residuals = np.full(y.shape, np.nan)
         for train, calibration in splits:
-            model = clone(self.estimator).fit(X[train], y[train], **fit_params)
+            X_train, X_calibration = _safe_indexing(X, train), _safe_indexing(X, calibration)
+            model = clone(self.estimator).fit(X_train, y[train], **fit_params)
             residuals[calibration] = np.abs(
-                y[calibration] - _predict(model, X[calibration], y[calibration].shape)
+                y[calibration] - _predict(model, X_calibration, y[calibration].shape)
             )
         held_out = ~np.isnan(residuals.reshape(len(y), -1)).all(axis=1)
         return residuals[held_out], model
@@ -217,6 +225,7 @@ class ConformalRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
         return tags
 
 

@@ -32,8 +32,9 @@ class CovarianceOODScore(BaseEstimator):
     order given, i.e. in time) are cut into ``n_blocks`` contiguous blocks,
     and the windows of each block are compared with the mean of the other
     blocks. In-sample distances (a window compared with a mean it is part
-    of) would be smaller than those of new clean EEG and flag slow drifts
-    of the recording as out-of-distribution. Consecutive windows overlap,
+    of) would be smaller than those of new clean EEG and flag the slow
+    changes of brain state that the model reads (the very signal) as
+    out-of-distribution. Consecutive windows overlap,
     so the p-values are not independent across windows; check the
     false-positive rate on held-out clean EEG (``benchmarks/bench_ood.py``).
 
@@ -41,8 +42,11 @@ class CovarianceOODScore(BaseEstimator):
     ----------
     alpha : float, default=0.01
         p-value below which :meth:`predict` flags a window.
-    n_blocks : int, default=5
+    n_blocks : int, default=2
         Contiguous blocks per subject for the held-out reference distances.
+        Fewer blocks compare each block with a mean of less, and further
+        away, EEG: larger null distances, fewer false positives on EEG whose
+        state drifts after the reference, and less sensitivity.
 
     Attributes
     ----------
@@ -55,7 +59,7 @@ class CovarianceOODScore(BaseEstimator):
     n_channels_ : int
     """
 
-    def __init__(self, *, alpha=0.01, n_blocks=5):
+    def __init__(self, *, alpha=0.01, n_blocks=2):
         self.alpha = alpha
         self.n_blocks = n_blocks
 
