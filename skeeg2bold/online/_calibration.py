@@ -7,7 +7,13 @@ import numpy as np
 from .._resampling import polyphase_ratio, resample
 from .._windows import EEGWindows
 
-__all__ = ["CALIBRATION_HOP", "calibrate_subject", "calibration_windows", "reference_steps"]
+__all__ = [
+    "CALIBRATION_HOP",
+    "calibrate_subject",
+    "calibration_windows",
+    "known_subjects",
+    "reference_steps",
+]
 
 #: Seconds between the ends of consecutive calibration windows: dense, so that
 #: a minute of EEG gives a few hundred windows for the references and the
