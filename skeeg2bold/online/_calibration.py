@@ -11,6 +11,7 @@ __all__ = [
     "CALIBRATION_HOP",
     "calibrate_subject",
     "calibration_windows",
+    "check_calibration",
     "known_subjects",
     "reference_steps",
 ]
@@ -62,6 +63,59 @@ def known_subjects(estimator):
         return None
     sets = [set(step._references.references) for step in steps]
     return set.intersection(*sets)
+
+
+def check_calibration(estimator, subject, calibration, signature):
+    """Check ``subject`` and ``calibration`` against the model's references.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    subject : str or None
+    calibration : float, Raw, path-like or None
+        As :class:`~skeeg2bold.online.OnlineTwin` takes it.
+    signature : WindowSignature
+
+    Returns
+    -------
+    seconds : float or None
+        Seconds of the stream to calibrate on; ``None`` when ``calibration``
+        is a recording or not given.
+
+    Raises
+    ------
+    ValueError
+        A calibration without ``subject``, or for a subject the model knows;
+        a model with per-subject references and a subject it does not know,
+        without calibration; seconds shorter than a window.
+    """
+    from .._validation import check_positive
+
+    known = known_subjects(estimator)
+    if calibration is None:
+        if known is not None and (subject is None or str(subject) not in known):
+            raise ValueError(
+                f"the model keeps per-subject references (aligned or Riemannian steps) "
+                f"and subject={subject!r} is not one of its subjects "
+                f"({sorted(known)!r:.200}); give subject= of one, or calibration= "
+                "(a recording or seconds of the stream) for a new subject."
+            )
+        return None
+    if subject is None:
+        raise ValueError("calibration= needs subject=: the new subject's label.")
+    if known is not None and str(subject) in known:
+        raise ValueError(
+            f"subject={subject!r} is a subject the model was fitted or calibrated on; "
+            "give a new subject's label to calibrate."
+        )
+    if not isinstance(calibration, (int, float)) or isinstance(calibration, bool):
+        return None
+    seconds = check_positive(calibration, "calibration")
+    if seconds < signature.window:
+        raise ValueError(
+            f"calibration={calibration:g} s is shorter than one window ({signature.window:g} s)."
+        )
+    return seconds
 
 
 def calibrate_subject(estimator, windows):

@@ -16,6 +16,7 @@ from ._calibration import (
     CALIBRATION_HOP,
     calibrate_subject,
     calibration_windows,
+    check_calibration,
     known_subjects,
 )
 from ._schedule import RESAMPLE_PAD, RateAdapter, WindowSchedule
@@ -315,7 +316,7 @@ class OnlineTwin:
         )
         self._warned_amplitude = False
         self.history_ = deque(maxlen=self.history)
-        self._calibrate_from_file()
+        self._prepare_calibration()
         self._open_stream()
         try:
             n_targets = self._warm_up()
@@ -417,45 +418,25 @@ class OnlineTwin:
             )
         return np.array([stream_names.index(c) for c in wanted])
 
-    def _calibrate_from_file(self):
+    def _prepare_calibration(self):
         """Check the subject against the model; calibrate on a recording, or plan to."""
         from ..uncertainty import CovarianceOODScore
 
-        calibration, known = self.calibration, known_subjects(self.estimator_)
-        self._calibrating = None
         self._calibration_windows = []
         self._intervals = _gives_intervals(self.estimator_)
         self.ood_ = self.ood if isinstance(self.ood, CovarianceOODScore) else None
-        if calibration is not None:
-            if self.subject is None:
-                raise ValueError("calibration= needs subject=: the new subject's label.")
-            if known is not None and str(self.subject) in known:
-                raise ValueError(
-                    f"subject={self.subject!r} is a subject the model was fitted or "
-                    "calibrated on; give a new subject's label to calibrate."
+        self._calibrating = check_calibration(
+            self.estimator_, self.subject, self.calibration, self.signature_
+        )
+        if self.calibration is not None and self._calibrating is None:
+            self._finish_calibration(
+                calibration_windows(
+                    self.calibration,
+                    sfreq=None,
+                    ch_names=None,
+                    signature=self.signature_,
+                    subject=self.subject,
                 )
-            if isinstance(calibration, (int, float)) and not isinstance(calibration, bool):
-                self._calibrating = check_positive(calibration, "calibration")
-                if self._calibrating < self.signature_.window:
-                    raise ValueError(
-                        f"calibration={calibration:g} s is shorter than one window "
-                        f"({self.signature_.window:g} s)."
-                    )
-                return
-            windows = calibration_windows(
-                calibration,
-                sfreq=None,
-                ch_names=None,
-                signature=self.signature_,
-                subject=self.subject,
-            )
-            self._finish_calibration(windows)
-        elif known is not None and (self.subject is None or str(self.subject) not in known):
-            raise ValueError(
-                f"the model keeps per-subject references (aligned or Riemannian steps) "
-                f"and subject={self.subject!r} is not one of its subjects "
-                f"({sorted(known)!r:.200}); give subject= of one, or calibration= "
-                "(a recording or seconds of the stream) for a new subject."
             )
         self._check_ood_subject()
 
