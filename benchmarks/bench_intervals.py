@@ -23,11 +23,12 @@ empirical coverage of the test windows averaged over the 8 subjects, for
 each ROI (its mean, lowest and highest over the 15 targets, and the
 targets within 5 points of nominal), the spread over subjects, and the
 interval width divided by the target's standard deviation on the test
-windows (the width of an interval that knows nothing: about 2.6 at 90 %
-for Gaussian BOLD).
+windows (the width of an interval that knows nothing, for Gaussian BOLD:
+2.56 at 80 %, 3.29 at 90 %).
 
 Run: ``python benchmarks/bench_intervals.py [--settings default,bursts]``
-(about 10 min on one free core; the data of each setting take a minute).
+(about 9 min on two cores shared with other jobs; the data of each setting
+take about a minute).
 """
 
 import argparse

@@ -15,8 +15,8 @@ and scores the 10 s windows (one per TR) of the rest of the recording:
 
 Reported: the fraction of windows flagged (p < 0.01), over the 8 subjects.
 
-Run: ``python benchmarks/bench_ood.py [--settings default,bursts]`` (about a
-minute on one thread).
+Run: ``python benchmarks/bench_ood.py [--settings default,bursts]`` (about 3 min
+on two cores shared with other jobs).
 """
 
 import argparse
