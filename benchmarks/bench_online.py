@@ -10,8 +10,11 @@ each prediction, the LSL time it was pushed to the outlet minus the LSL
 timestamp of the window's last EEG sample.
 
 1. p50 / p99 latency of one twin for the default network
-   (``EEG2BoldRegressor(CompactNet)``, as ``skeeg2bold run`` builds it) and the
-   ridge baseline.
+   (``EEG2BoldRegressor(CompactNet)``, as ``skeeg2bold run`` builds it), the
+   ridge baseline, and the network with what a deployed twin adds: 90 %
+   prediction intervals (:class:`~skeeg2bold.uncertainty.ConformalRegressor`)
+   and the out-of-distribution score, fitted on a 60 s calibration recording
+   (``calibration=``), on every step.
 2. Capacity: 1, 2, 4, ... twins of the default network side by side, each on
    its own stream, until the p99 over all twins exceeds 100 ms.
 
@@ -20,7 +23,8 @@ CPUs when the machine has more; the load average (other processes competing
 for the same cores) is printed with the numbers, which are noisy on a busy
 machine.
 
-Run: ``python benchmarks/bench_online.py [--seconds S] [--max-twins N]``
+Run: ``python benchmarks/bench_online.py [--seconds S] [--max-twins N]
+[--no-capacity]``
 """
 
 import argparse
@@ -53,6 +57,7 @@ def _train(folder):
     from skeeg2bold.nn import CompactNet, EEG2BoldRegressor
     from skeeg2bold.persistence import save_model
     from skeeg2bold.targets import CommonModeSplitter
+    from skeeg2bold.uncertainty import ConformalRegressor
 
     torch.set_num_threads(N_CORES)
     sim = simulate_eeg_fmri(n_subjects=2, duration=120.0, sfreq=MODEL_SFREQ, random_state=0)
@@ -66,6 +71,9 @@ def _train(folder):
     models = {
         "network": EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0),
         "ridge": make_ridge_baseline(),
+        "intervals": ConformalRegressor(
+            EEG2BoldRegressor(CompactNet, max_epochs=2, random_state=0), coverage=0.9
+        ),
     }
     paths = {}
     for kind, model in models.items():
@@ -73,7 +81,18 @@ def _train(folder):
         paths[kind] = save_model(
             model, Path(folder) / f"{kind}.zip", metadata={"target_names": names}
         )
-    return paths, sim.recordings[0]
+    # The calibration recording of the twin with the OOD score: 60 s of the
+    # streamed subject at the stream's rate.
+    import mne
+    from scipy.signal import resample_poly
+
+    rec = sim.recordings[0]
+    up = int(SFREQ_STREAM / MODEL_SFREQ)
+    eeg = resample_poly(rec.eeg[:, : int(60 * MODEL_SFREQ)], up, 1, axis=1)
+    info = mne.create_info(list(rec.ch_names), SFREQ_STREAM, "eeg")
+    paths["calibration"] = Path(folder) / "calibration_raw.fif"
+    mne.io.RawArray(eeg, info, verbose="error").save(paths["calibration"], verbose="error")
+    return paths, rec
 
 
 def _source(names, eeg, ch_names, stop, ready):
@@ -100,21 +119,22 @@ def _source(names, eeg, ch_names, stop, ready):
             outlet.push_chunk(chunk, timestamp=due)
 
 
-def _twin(path, name, seconds, queue):
+def _twin(path, name, seconds, queue, calibration=None):
     import torch
 
     torch.set_num_threads(1)
     from skeeg2bold.online import OnlineTwin
 
-    twin = OnlineTwin(path, name=name, step=STEP, timeout=30.0)
+    kwargs = {} if calibration is None else {"calibration": calibration, "subject": "live"}
+    twin = OnlineTwin(path, name=name, step=STEP, timeout=30.0, **kwargs)
     with twin:
         twin.run(duration=WINDOW + seconds)
         rows = list(twin.history_)
         stats = dict(twin.stats_)
-    queue.put(([r.latency for r in rows if r.status == "ok"], stats))
+    queue.put(([r.latency for r in rows if r.status in ("ok", "ood")], stats))
 
 
-def _session(path, n_twins, seconds, eeg, ch_names):
+def _session(path, n_twins, seconds, eeg, ch_names, calibration=None):
     """Run ``n_twins`` twins on their own streams; return all latencies and stats."""
     ctx = mp.get_context("spawn")
     names = [f"bench-{uuid.uuid4().hex[:10]}" for _ in range(n_twins)]
@@ -122,7 +142,10 @@ def _session(path, n_twins, seconds, eeg, ch_names):
     source = ctx.Process(target=_source, args=(names, eeg, ch_names, stop, ready))
     source.start()
     ready.wait(60)
-    twins = [ctx.Process(target=_twin, args=(str(path), name, seconds, queue)) for name in names]
+    twins = [
+        ctx.Process(target=_twin, args=(str(path), name, seconds, queue, calibration))
+        for name in names
+    ]
     for p in twins:
         p.start()
     results = [queue.get(timeout=WINDOW + seconds + 300) for _ in twins]
@@ -153,6 +176,7 @@ def main(argv=None):
         help="seconds of predictions per measurement (after the 10 s fill)",
     )
     parser.add_argument("--max-twins", type=int, default=16)
+    parser.add_argument("--no-capacity", action="store_true", help="one twin of each kind only")
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > N_CORES:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:N_CORES])
@@ -174,9 +198,15 @@ def main(argv=None):
         for kind, label in (
             ("network", "default network (CompactNet)"),
             ("ridge", "ridge baseline"),
+            ("intervals", "network + intervals + OOD"),
         ):
-            latencies, stats = _session(paths[kind], 1, args.seconds, eeg, rec.ch_names)
+            calibration = str(paths["calibration"]) if kind == "intervals" else None
+            latencies, stats = _session(
+                paths[kind], 1, args.seconds, eeg, rec.ch_names, calibration
+            )
             print("  " + _line(label, latencies, stats), flush=True)
+        if args.no_capacity:
+            return
         print(
             f"\n2. twins of the default network side by side (target: p99 < "
             f"{1e3 * TARGET_P99:.0f} ms); load average {os.getloadavg()[0]:.2f}"

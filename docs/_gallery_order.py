@@ -11,6 +11,7 @@ ORDER = (
     "plot_grid_search.py",
     "plot_interpretation.py",
     "plot_real_data.py",
+    "plot_online_new_subject.py",
 )
 
 

@@ -12,7 +12,6 @@ import os
 import signal
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +56,13 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
     opts.add_argument("--sfreq", type=float, help="EEG rate for the model, Hz (default: 100)")
     opts.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     opts.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    opts.add_argument(
+        "--coverage",
+        type=float,
+        help="wrap the model in a conformal predictor of this coverage, e.g. 0.9: the "
+        "twin then streams <target>_lo and <target>_hi (calibrated on the last 20%% of "
+        "every subject, skeeg2bold.uncertainty.ConformalRegressor)",
+    )
     fit.add_argument(
         "--out",
         type=Path,
@@ -90,6 +96,26 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
         help="CSV log (default: ./skeeg2bold-stream.csv)",
     )
     stream.add_argument("--out-name", help="name of the output stream")
+    calibration = stream.add_argument_group(
+        "new subject",
+        "Aligned and Riemannian models keep a reference per subject: stream a subject "
+        "of the training data with --subject, or a new one calibrated on its EEG alone "
+        "(--subject and --calibrate or --calibrate-seconds). Calibration also fits the "
+        "out-of-distribution score published as 'ood_p'.",
+    )
+    calibration.add_argument("--subject", help="subject label of the streamed EEG")
+    calibration.add_argument(
+        "--calibrate",
+        type=Path,
+        metavar="EEGFILE",
+        help="calibration recording of the new subject (any file mne.io.read_raw opens)",
+    )
+    calibration.add_argument(
+        "--calibrate-seconds",
+        type=float,
+        metavar="S",
+        help="calibrate on the first S seconds of the stream itself; predictions start after",
+    )
     stream.add_argument(
         "--show", type=int, default=3, help="targets printed per line (default: 3; all are logged)"
     )
@@ -172,6 +198,8 @@ def _fit(args, parser):
     # only after the data is loaded and the model trained.
     _check_out_file(parser, args.out, "--out")
     check_device(parser, args.device)
+    if args.coverage is not None and not 0 < args.coverage < 1:
+        parser.error(f"--coverage must be in (0, 1), got {args.coverage}")
     t_start = time.perf_counter()
     say(f"skeeg2bold fit — {args.model} on {args.data} data")
     dataset, data = load_and_window(args, preset, window=args.window, progress=not args.no_progress)
@@ -183,6 +211,10 @@ def _fit(args, parser):
         f"  training on {len(data.X)} windows of {args.window:g} s at {data.sfreq:g} Hz "
         f"from {len(recordings)} subjects, {len(target_names)} targets ..."
     )
+    if args.coverage is not None:
+        from .uncertainty import ConformalRegressor
+
+        model = ConformalRegressor(model, coverage=args.coverage)
     model.fit(data.X, data.y)
     metadata = {
         "target_names": target_names,
@@ -198,6 +230,14 @@ def _fit(args, parser):
     }
     path = save_model(model, args.out, metadata=metadata)
     say(f"model written to {path} in {time.perf_counter() - t_start:.0f} s")
+    from .online._calibration import reference_steps
+
+    if reference_steps(model):
+        say(
+            "  this model keeps a reference per subject: stream it with --subject ID (one of "
+            "the training subjects) or, for a new subject, --subject ID and --calibrate "
+            "EEGFILE or --calibrate-seconds 60"
+        )
     return 0
 
 
@@ -206,10 +246,16 @@ def _stream(args, parser):
         parser.error("give --source NAME or --source-id ID of the EEG stream")
     if not args.model.is_file():
         raise FileNotFoundError(f"--model {args.model} is not a file")
-    for key in ("step", "duration"):
+    for key in ("step", "duration", "calibrate_seconds"):
         value = getattr(args, key)
         if value is not None and value <= 0:
-            parser.error(f"--{key} must be positive, got {value}")
+            parser.error(f"--{key.replace('_', '-')} must be positive, got {value}")
+    if args.calibrate is not None and args.calibrate_seconds is not None:
+        parser.error("give --calibrate EEGFILE or --calibrate-seconds S, not both")
+    if (args.calibrate is not None or args.calibrate_seconds is not None) and not args.subject:
+        parser.error("--calibrate and --calibrate-seconds need --subject ID (the new subject)")
+    if args.calibrate is not None and not args.calibrate.is_file():
+        raise FileNotFoundError(f"--calibrate {args.calibrate} is not a file")
     _check_out_file(parser, args.log, "--log")
     with _StopOnSignals() as signals:
         return _stream_until_stopped(args, signals)
@@ -251,47 +297,42 @@ def _stream_until_stopped(args, signals):
     """Run the twin until ``--duration``, Ctrl-C or SIGTERM; each row is written
     and flushed to the log as it comes."""
     from .online import OnlineTwin
+    from .online._display import LATENCY_NOTE, LivePlot, RowFormatter
 
+    calibration = args.calibrate_seconds if args.calibrate is None else str(args.calibrate)
     twin = OnlineTwin(
         str(args.model),
         name=args.source,
         source_id=args.source_id,
         step=args.step,
         out_name=args.out_name,
+        subject=args.subject,
+        calibration=calibration,
     ).connect()
     try:
         names = twin.target_names_
-        shown = names[: max(args.show, 0)]
+        rows = RowFormatter(twin, args.show)
+        extra = len(twin.channel_names_) - len(names)
         print(
             f"streaming {twin.stream_.name!r} -> {twin.out_name_!r}: "
-            f"{len(names)} targets every {twin.step_:g} s; log: {args.log}",
+            f"{len(names)} targets (+{extra} interval/OOD channels) every {twin.step_:g} s; "
+            f"log: {args.log}",
             flush=True,
         )
-        plot = _LivePlot(names) if args.plot else None
+        print(rows.header(), flush=True)
+        differential = "differential" in str(twin.metadata_.get("targets", ""))
+        plot = LivePlot(names, differential=differential) if args.plot else None
         with open(args.log, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["lsl_time", "status", "latency_ms", *names])
+            writer.writerow(rows.csv_header())
             f.flush()
 
             def on_step(row):
                 if plot is not None:
                     plot.update(row)
-                writer.writerow(
-                    [
-                        f"{row.timestamp:.6f}",
-                        row.status,
-                        f"{1e3 * row.latency:.3f}",
-                        *(f"{v:.6g}" for v in row.prediction),
-                    ]
-                )
+                writer.writerow(rows.csv_row(row))
                 f.flush()  # a killed stream leaves every row so far
-                values = "  ".join(f"{n}={v:+.3f}" for n, v in zip(shown, row.prediction))
-                more = f"  (+{len(names) - len(shown)} more)" if len(names) > len(shown) else ""
-                print(
-                    f"{row.timestamp:12.3f}  {row.status:9s} {1e3 * row.latency:7.1f} ms  "
-                    f"{values}{more}",
-                    flush=True,
-                )
+                print(rows.line(row), flush=True)
 
             signals.twin = twin
             try:
@@ -301,7 +342,7 @@ def _stream_until_stopped(args, signals):
             finally:
                 signals.twin = None
         stats = dict(twin.stats_)
-        latencies = [r.latency for r in twin.history_ if r.status == "ok"]
+        latencies = [r.latency for r in twin.history_ if r.status in ("ok", "ood")]
     finally:
         twin.disconnect()
     if plot is not None:
@@ -311,51 +352,9 @@ def _stream_until_stopped(args, signals):
         p50, p99 = 1e3 * np.percentile(latencies, [50, 99])
         summary += f"; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     print(f"stopped: {summary}", flush=True)
+    if latencies and min(latencies) < 0:
+        print(f"note: negative latencies. {LATENCY_NOTE}", flush=True)
     return 0
-
-
-class _LivePlot:
-    """The last ``n_rows`` predictions, one trace per target, z-scored and stacked.
-
-    Redrawn after every row (in the twin's loop, after the row was pushed, so
-    drawing delays the next poll, never the row itself).
-    """
-
-    def __init__(self, names, n_rows=120):
-        from collections import deque
-
-        import matplotlib.pyplot as plt
-
-        self.plt = plt
-        self.rows = deque(maxlen=n_rows)
-        self.fig, self.ax = plt.subplots(figsize=(9, 1.5 + 0.35 * len(names)))
-        self.lines = [self.ax.plot([], [], lw=1)[0] for _ in names]
-        self.ax.set_yticks(-3.0 * np.arange(len(names)), names)
-        self.ax.set_xlabel("time (s, LSL clock)")
-        self.ax.set_title("predicted BOLD (each target z-scored over the plot)")
-        self.fig.tight_layout()
-        if plt.isinteractive() or plt.get_backend().lower() not in ("agg", "pdf", "svg"):
-            plt.show(block=False)
-
-    def update(self, row):
-        self.rows.append((row.timestamp, row.prediction))
-        t = np.array([r[0] for r in self.rows])
-        y = np.array([r[1] for r in self.rows])
-        with warnings.catch_warnings():  # a target with no prediction yet
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, sd = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-        z = (y - mean) / np.where(sd > 0, sd, 1.0)
-        for k, line in enumerate(self.lines):
-            line.set_data(t, z[:, k] - 3.0 * k)
-        self.ax.set_xlim(t[0], max(t[-1], t[0] + 1.0))
-        self.ax.set_ylim(-3.0 * len(self.lines), 3.0)
-        self.fig.canvas.draw_idle()
-        self.fig.canvas.flush_events()
-
-    def save(self, path):
-        self.fig.savefig(path, dpi=100)
-        self.plt.close(self.fig)
-        return path
 
 
 def _replay(args, parser):

@@ -44,6 +44,7 @@ def window_signature(estimator):
     :class:`~sklearn.pipeline.Pipeline` by its first step,
     :class:`~sklearn.compose.TransformedTargetRegressor` by ``regressor_``,
     a search by ``best_estimator_``, a
+    :class:`~skeeg2bold.uncertainty.ConformalRegressor` by ``estimator_``, a
     :class:`~skeeg2bold.ensemble.SeedEnsembleRegressor` by its members (which
     must agree).
 
@@ -97,7 +98,7 @@ def window_signature(estimator):
 
 def _first_eeg_step(estimator):
     """The step that sees raw windows, or the list of an ensemble's members."""
-    for attribute in ("best_estimator_", "regressor_"):
+    for attribute in ("best_estimator_", "regressor_", "estimator_"):
         if hasattr(estimator, attribute):
             return _first_eeg_step(getattr(estimator, attribute))
     members = getattr(estimator, "estimators_", None)

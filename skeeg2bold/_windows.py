@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._recording import Recording
+from ._resampling import polyphase_ratio, resample
 from ._validation import (
     UNKNOWN_SUBJECT,
     check_memory,
@@ -389,7 +390,7 @@ def make_windows(
         )
     out_sfreq = sfreq if sfreq is not None else ref.sfreq
     for rec in recordings:
-        _check_resampling(rec.sfreq, out_sfreq, rec.subject)
+        polyphase_ratio(rec.sfreq, out_sfreq, rec.subject)
     n_times = int(round(window * out_sfreq))
     if n_times < 2:
         raise ValueError(f"window={window} s is shorter than two samples at {out_sfreq} Hz.")
@@ -408,7 +409,7 @@ def make_windows(
     buffers, rec_index, starts, times, bold_times, groups, ys = [], [], [], [], [], [], []
     n_before = n_after = 0
     for r, rec in enumerate(recordings):
-        eeg = _resample(rec.eeg, rec.sfreq, out_sfreq)
+        eeg = resample(rec.eeg, polyphase_ratio(rec.sfreq, out_sfreq, rec.subject))
         if dtype is not None:
             eeg = eeg.astype(dtype, copy=False)
         if eeg.shape[1] < n_times:
@@ -528,46 +529,3 @@ def _bold_samples(rec, step):
         [np.interp(grid, rec.volume_times, rec.bold[:, k]) for k in range(rec.bold.shape[1])]
     )
     return grid, y
-
-
-#: Largest denominator of the polyphase up/down ratio (scipy's FIR grows with it).
-_MAX_RATIO_DENOMINATOR = 1000
-
-
-def _check_resampling(sfreq, new_sfreq, subject):
-    """Refuse upsampling and rates that no polyphase ratio reaches exactly.
-
-    Upsampling adds no information and multiplies memory (``sfreq=1e9`` would
-    ask for terabytes); a rate that the ratio only approximates would shift
-    every window's timing against the BOLD.
-    """
-    if np.isclose(sfreq, new_sfreq):
-        return
-    if new_sfreq > sfreq:
-        raise ValueError(
-            f"sfreq={new_sfreq:g} Hz is above the {sfreq:g} Hz of subject {subject!r}'s "
-            "EEG; windows can only be downsampled (upsampling adds no information)."
-        )
-    from fractions import Fraction
-
-    ratio = Fraction(new_sfreq / sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
-    reached = sfreq * ratio.numerator / ratio.denominator
-    if ratio.numerator == 0 or not np.isclose(reached, new_sfreq, rtol=1e-9, atol=0):
-        raise ValueError(
-            f"sfreq={new_sfreq:g} Hz cannot be reached exactly from the {sfreq:g} Hz of "
-            f"subject {subject!r}'s EEG (closest polyphase ratio gives {reached:g} Hz); "
-            f"choose a rate that is sfreq * p / q with q <= {_MAX_RATIO_DENOMINATOR}."
-        )
-
-
-def _resample(eeg, sfreq, new_sfreq):
-    """Polyphase resampling with scipy's anti-aliasing FIR (what mne's
-    ``method="polyphase"`` calls), used directly because it keeps float32."""
-    if np.isclose(sfreq, new_sfreq):
-        return eeg
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(new_sfreq / sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
-    return resample_poly(eeg, ratio.numerator, ratio.denominator, axis=1)

@@ -272,7 +272,9 @@ def test_sigterm_stops_stream_like_ctrl_c_with_the_log_complete(ridge_file, smal
         assert len(table.columns) == 3 + 15
         # Every row up to the signal, each one whole: the rows printed and counted.
         steps = [
-            line for line in printed.splitlines()[1:] if not line.startswith(("stopped", "plot"))
+            line
+            for line in printed.splitlines()[2:]
+            if not line.startswith(("stopped", "plot", "note"))
         ]
         assert len(table) >= seen and len(table) == len(steps)
         assert np.isfinite(table.lsl_time).all() and table.status.notna().all()

@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
 from sklearn.utils.estimator_checks import (
     _get_check_estimator_ids,
     check_do_not_raise_errors_in_init_or_set_params,
@@ -54,6 +55,7 @@ from skeeg2bold.features import (
 from skeeg2bold.io import BOLDRoiTargets
 from skeeg2bold.nn import CompactNet, EEG2BoldNet, EEG2BoldRegressor
 from skeeg2bold.targets import CommonModeSplitter
+from skeeg2bold.uncertainty import ConformalRegressor
 
 SFREQ = 100.0
 N_TIMES = 200  # 2 s windows at 100 Hz: long enough for every default band filter
@@ -162,6 +164,7 @@ TWO_D_ESTIMATORS = [
     CommonModeSplitter(),
     CommonModeSplitter(method="projection"),
     SeedEnsembleRegressor(Ridge(), n_members=2, random_state=0),
+    ConformalRegressor(Ridge(), coverage=0.5, cv=KFold(3)),
 ]
 WINDOW_ESTIMATORS = [
     WindowedEnvelopeFeatureExtractor(sfreq=SFREQ, out_sfreq=5.0, smoothing=0.4),

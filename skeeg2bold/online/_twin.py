@@ -1,19 +1,25 @@
 """OnlineTwin: EEG over Lab Streaming Layer in, predicted BOLD over LSL out."""
 
-import math
 import threading
 import time
 import uuid
 import warnings
 from collections import deque
 from dataclasses import dataclass, replace
-from fractions import Fraction
 
 import numpy as np
 
 from .._signature import window_signature
 from .._validation import check_names, check_positive
-from .._windows import _MAX_RATIO_DENOMINATOR, EEGWindows, _check_resampling
+from .._windows import EEGWindows
+from ._calibration import (
+    CALIBRATION_HOP,
+    calibrate_subject,
+    calibration_windows,
+    check_calibration,
+    known_subjects,
+)
+from ._schedule import RESAMPLE_PAD, RateAdapter, WindowSchedule
 
 __all__ = ["AmplitudeWarning", "OnlineTwin", "TwinStep"]
 
@@ -23,9 +29,6 @@ _STREAM_SUBJECT = "online-stream"
 DEFAULT_STEP = 0.5
 #: Live amplitude, as a multiple of the training EEG's, outside which the twin warns.
 AMPLITUDE_RATIO = 10.0
-#: Samples of EEG before the window that resampling reads, in model samples,
-#: so that the filter's start-up transient falls outside the window.
-_RESAMPLE_PAD = 64
 
 
 class AmplitudeWarning(UserWarning):
@@ -48,8 +51,12 @@ class TwinStep:
         with this timestamp.
     prediction : ndarray of shape (n_targets,)
         Predicted BOLD; all NaN unless ``status == "ok"``.
-    status : {"ok", "gap", "nonfinite", "dropout"}
-        ``"ok"``: predicted. ``"gap"``: the window spans a break in the EEG
+    status : {"ok", "ood", "gap", "nonfinite", "dropout", "calibrating"}
+        ``"ok"``: predicted. ``"ood"``: predicted, but the window's EEG is
+        out of distribution (``ood_p`` below the score's ``alpha``): the
+        prediction is given and is not to be trusted. ``"calibrating"``:
+        the window went to the subject's calibration (no prediction yet).
+        ``"gap"``: the window spans a break in the EEG
         (samples missing or a reconnection) and was not predicted on.
         ``"nonfinite"``: the window holds NaN or infinite samples and was
         not predicted on. ``"dropout"``: no EEG arrived for
@@ -61,6 +68,13 @@ class TwinStep:
         The window predicted on, in the model's channel order (given to the
         ``callback`` of :meth:`OnlineTwin.run`; ``None`` in
         :attr:`OnlineTwin.history_`).
+    lower, upper : ndarray of shape (n_targets,) or None
+        Bounds of the prediction interval of each target, when the model
+        gives intervals (a :class:`~skeeg2bold.uncertainty.
+        ConformalRegressor`); NaN when not predicted.
+    ood_p : float
+        p-value of the window's EEG under the out-of-distribution score
+        (small: unlike the reference EEG); NaN without a score.
     """
 
     timestamp: float
@@ -68,6 +82,9 @@ class TwinStep:
     status: str
     latency: float
     window: np.ndarray
+    lower: np.ndarray = None
+    upper: np.ndarray = None
+    ood_p: float = float("nan")
 
 
 class OnlineTwin:
@@ -157,12 +174,36 @@ class OnlineTwin:
         learned for this subject in ``fit``; a subject they did not see is
         refused, since one window cannot make a reference. ``None``: a label
         no fitted model knows.
+    calibration : float or mne.io.BaseRaw or path-like, default=None
+        EEG-only calibration of a new ``subject`` for models with
+        per-subject references (aligned and Riemannian pipelines): a
+        recording (a Raw or a file :func:`mne.io.read_raw` opens), or the
+        seconds of the stream itself to calibrate on before predictions
+        start (rows meanwhile have status ``"calibrating"``). The model's
+        reference steps learn the subject from windows every 0.25 s of it.
+    ood : CovarianceOODScore or bool, default=None
+        Out-of-distribution score of every predicted window, published as
+        channel ``ood_p``. A fitted
+        :class:`~skeeg2bold.uncertainty.CovarianceOODScore`; ``None``: one
+        fitted on the calibration windows when ``calibration`` is given,
+        else none; ``False``: none.
+
+    Notes
+    -----
+    The outlet's channels are the targets, then ``<target>_lo`` and
+    ``<target>_hi`` when the model gives prediction intervals, then
+    ``ood_p`` when an out-of-distribution score is used.
 
     Attributes
     ----------
     signature_ : WindowSignature
         Channels, sampling rate and window length the model expects.
     target_names_ : list of str
+    channel_names_ : list of str
+        Channels of the outlet (see Notes).
+    ood_ : CovarianceOODScore or None
+    metadata_ : dict
+        The model file's metadata (empty for an in-memory estimator).
     out_name_ : str
         Name of the output stream.
     step_ : float
@@ -172,7 +213,8 @@ class OnlineTwin:
         ``predictions``, ``gaps`` (breaks in the EEG found), ``dropouts``,
         ``skipped_gap`` and ``skipped_nonfinite`` (steps not predicted on),
         ``reconnects``, ``off_scale`` (windows predicted on whose amplitude
-        is more than 10 times off the training EEG's).
+        is more than 10 times off the training EEG's), ``ood`` (predicted
+        windows out of distribution), ``calibration_windows``.
     unit_factors_ : ndarray of shape (n_channels,)
         What each of the model's channels is multiplied by to be in volts
         (``10 ** unit_mul`` of the stream's channel).
@@ -208,6 +250,8 @@ class OnlineTwin:
         processing_flags=("clocksync",),
         history=10000,
         subject=None,
+        calibration=None,
+        ood=None,
     ):
         self.model = model
         self.name = name
@@ -223,6 +267,8 @@ class OnlineTwin:
         self.processing_flags = processing_flags
         self.history = history
         self.subject = subject
+        self.calibration = calibration
+        self.ood = ood
         self._thread = None
         self._stop = threading.Event()
 
@@ -247,6 +293,7 @@ class OnlineTwin:
         if self.name is None and self.source_id is None:
             raise ValueError("give the EEG stream's name or source_id (or both).")
         self.estimator_, metadata = _load(self.model)
+        self.metadata_ = metadata
         self.signature_ = window_signature(self.estimator_)
         step = self.step if self.step is not None else metadata.get("tr") or DEFAULT_STEP
         self.step_ = check_positive(step, "step")
@@ -261,12 +308,15 @@ class OnlineTwin:
             "skipped_nonfinite": 0,
             "reconnects": 0,
             "off_scale": 0,
+            "ood": 0,
+            "calibration_windows": 0,
         }
         self.training_amplitude_ = _training_amplitude(self.estimator_) or metadata.get(
             "input_amplitude"
         )
         self._warned_amplitude = False
         self.history_ = deque(maxlen=self.history)
+        self._prepare_calibration()
         self._open_stream()
         try:
             n_targets = self._warm_up()
@@ -276,6 +326,12 @@ class OnlineTwin:
             if names is None:
                 names = [f"target{i}" for i in range(n_targets)]
             self.target_names_ = check_names(names, n_targets, "target_names")
+            self.channel_names_ = list(self.target_names_)
+            if self._intervals:
+                self.channel_names_ += [f"{n}_lo" for n in names] + [f"{n}_hi" for n in names]
+            self._has_ood = self.ood_ is not None or bool(self._calibrating and self.ood is None)
+            if self._has_ood:
+                self.channel_names_.append("ood_p")
         except Exception:
             self.stream_.disconnect()
             self.stream_ = None
@@ -284,12 +340,12 @@ class OnlineTwin:
         info = StreamInfo(
             self.out_name_,
             "BOLD",
-            n_targets,
+            len(self.channel_names_),
             1.0 / self.step_,
             "float64",
             self.out_source_id or f"skeeg2bold-{uuid.uuid4().hex[:12]}",
         )
-        info.set_channel_names(self.target_names_)
+        info.set_channel_names(self.channel_names_)
         self.outlet_ = StreamOutlet(info, chunk_size=1)
         return self
 
@@ -311,12 +367,14 @@ class OnlineTwin:
 
         sig = self.signature_
         # Room for one window (plus resampling padding) and two steps of new samples.
-        bufsize = sig.window + 2 * self.step_ + 2.0 + _RESAMPLE_PAD / sig.sfreq
+        bufsize = sig.window + 2 * self.step_ + 2.0 + RESAMPLE_PAD / sig.sfreq
         stream = StreamLSL(bufsize, name=self.name, source_id=self.source_id)
         stream.connect(processing_flags=list(self.processing_flags) or None, timeout=self.timeout)
         try:
             self._picks = self._match_channels(stream.ch_names, stream.name)
-            self._ratio = self._match_rate(float(stream.info["sfreq"]), stream.name)
+            self._rate = RateAdapter(
+                float(stream.info["sfreq"]), sig.sfreq, sig.n_times, stream.name
+            )
             # Declared units (unit_mul: -6 for microvolts, 0 when none is declared).
             chs = stream.info["chs"]
             self.unit_factors_ = np.array([10.0 ** int(chs[i]["unit_mul"]) for i in self._picks])
@@ -324,20 +382,15 @@ class OnlineTwin:
             stream.disconnect()
             raise
         self.stream_ = stream
-        self._stream_sfreq = float(stream.info["sfreq"])
-        self._n_window = (
-            sig.n_times
-            if self._ratio is None
-            else math.ceil((sig.n_times + _RESAMPLE_PAD) * self._stream_sfreq / sig.sfreq)
+        self._last_resolve = time.monotonic()
+        self._schedule = WindowSchedule(
+            sfreq=float(stream.info["sfreq"]),
+            n_window=self._rate.n_window,
+            step=CALIBRATION_HOP if self._calibrating else self.step_,
+            max_gap=self.max_gap,
+            stall_timeout=self.stall_timeout,
+            now=self._last_resolve,
         )
-        # Where the EEG is known to be contiguous from, and the schedule.
-        self._last_ts = None
-        self._contiguous_from = None
-        self._next_due = None
-        self._t_fetch = None
-        self._last_arrival = self._last_resolve = time.monotonic()
-        self._n_pending = 0
-        self._in_dropout = False
 
     def _match_channels(self, stream_names, stream_name):
         sig = self.signature_
@@ -365,33 +418,83 @@ class OnlineTwin:
             )
         return np.array([stream_names.index(c) for c in wanted])
 
-    def _match_rate(self, stream_sfreq, stream_name):
-        model_sfreq = self.signature_.sfreq
-        if stream_sfreq <= 0:
-            raise ValueError(
-                f"stream {stream_name!r} has an irregular sampling rate; the model "
-                f"needs EEG at {model_sfreq:g} Hz."
+    def _prepare_calibration(self):
+        """Check the subject against the model; calibrate on a recording, or plan to."""
+        from ..uncertainty import CovarianceOODScore
+
+        self._calibration_windows = []
+        self._intervals = _gives_intervals(self.estimator_)
+        self.ood_ = self.ood if isinstance(self.ood, CovarianceOODScore) else None
+        self._calibrating = check_calibration(
+            self.estimator_, self.subject, self.calibration, self.signature_
+        )
+        if self.calibration is not None and self._calibrating is None:
+            self._finish_calibration(
+                calibration_windows(
+                    self.calibration,
+                    sfreq=None,
+                    ch_names=None,
+                    signature=self.signature_,
+                    subject=self.subject,
+                )
             )
-        if np.isclose(stream_sfreq, model_sfreq):
-            return None
-        try:
-            _check_resampling(stream_sfreq, model_sfreq, stream_name)
-        except ValueError as err:
+        self._check_ood_subject()
+
+    def _finish_calibration(self, windows):
+        from ..uncertainty import CovarianceOODScore
+
+        calibrate_subject(self.estimator_, windows)
+        if self.ood is None:
+            score = CovarianceOODScore()
+            if len(windows) * score.alpha > 1:
+                self.ood_ = score.fit(windows)
+            else:
+                warnings.warn(
+                    f"{len(windows)} calibration windows are too few for an "
+                    f"out-of-distribution score at alpha={score.alpha:g} (it needs more than "
+                    f"{1 / score.alpha:g}, a calibration of at least "
+                    f"{self.signature_.window + CALIBRATION_HOP / score.alpha:g} s); ood_p "
+                    "stays NaN.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        self._calibrating = None
+        self._calibration_windows = []
+        self.stats_["calibration_windows"] = len(windows)
+
+    def _check_ood_subject(self):
+        if self.ood_ is None:
+            return
+        references = sorted(self.ood_.references_)
+        if len(references) == 1:
+            self._ood_subject = references[0]
+        elif str(self.subject) in references:
+            self._ood_subject = str(self.subject)
+        else:
             raise ValueError(
-                f"stream {stream_name!r} at {stream_sfreq:g} Hz cannot feed a model fitted "
-                f"at {model_sfreq:g} Hz: {err}"
-            ) from None
-        return Fraction(model_sfreq / stream_sfreq).limit_denominator(_MAX_RATIO_DENOMINATOR)
+                f"the OOD score has no reference EEG for subject={self.subject!r} "
+                f"(it has {references!r:.200})."
+            )
 
     def _warm_up(self):
-        """Predict twice on noise (first calls allocate); return the number of targets."""
-        sig = self.signature_
-        noise = np.random.default_rng(0).standard_normal((1, sig.n_channels, sig.n_times))
-        for _ in range(2):
-            y = np.asarray(self.estimator_.predict(self._as_windows(noise)))
-        return int(y.reshape(1, -1).shape[1])
+        """Predict twice on noise (first calls allocate); return the number of targets.
 
-    def _as_windows(self, X):
+        A model with per-subject references is warmed up on windows of a
+        subject it knows, so that no reference is made from noise.
+        """
+        from ..features._subject import MIN_REFERENCE_WINDOWS
+
+        sig = self.signature_
+        known = known_subjects(self.estimator_)
+        n = 1 if known is None else MIN_REFERENCE_WINDOWS
+        noise = np.random.default_rng(0).standard_normal((n, sig.n_channels, sig.n_times))
+        noise *= self.training_amplitude_ or 1.0
+        subject = sorted(known)[0] if known else None
+        for _ in range(2):
+            y = np.asarray(self.estimator_.predict(self._as_windows(noise, subject)))
+        return int(y.reshape(n, -1).shape[1])
+
+    def _as_windows(self, X, subject=None):
         """Windows named with the model's channels and rate, labelled with ``subject``.
 
         Models fitted on named windows refuse plain arrays, whose channel
@@ -401,7 +504,8 @@ class OnlineTwin:
         sig = self.signature_
         if sig.ch_names is None:  # fitted on plain arrays: they stay plain
             return X
-        subject = _STREAM_SUBJECT if self.subject is None else self.subject
+        if subject is None:
+            subject = _STREAM_SUBJECT if self.subject is None else self.subject
         return EEGWindows.from_array(
             X, sfreq=sig.sfreq, ch_names=sig.ch_names, groups=np.full(len(X), subject, dtype=object)
         )
@@ -483,65 +587,64 @@ class OnlineTwin:
             self._reconnect(now)
             return False
         n_new = stream.n_new_samples
-        arrived = n_new > self._n_pending
-        if arrived:
-            self._last_arrival = now
-            self._n_pending = n_new
-        elif now - self._last_arrival > self.stall_timeout and self._last_ts is not None:
+        action = self._schedule.poll(n_new, now)
+        if action == "stall":
             self._flag_dropout(local_clock(), callback)
             self._reconnect(now)
             return False
-        if n_new == 0 or not self._due(n_new, arrived):
+        if action is None:
             return False
-        self._fetch_and_step(n_new, callback)
+        self._read_and_step(n_new, callback)
         return True
 
-    def _due(self, n_new, arrived):
-        if self._in_dropout:  # EEG is back: find where it resumed
-            return arrived
-        if self._t_fetch is None:  # start-up: as soon as a window's worth is in
-            return n_new >= self._n_window
-        newest = self._t_fetch + n_new / self._stream_sfreq
-        return newest >= self._next_due - 0.5 / self._stream_sfreq
+    def _read_and_step(self, n_new, callback):
+        from mne_lsl.lsl import local_clock
 
-    def _fetch_and_step(self, n_new, callback):
-        # One more sample than is new (to see the break from the last one) and
-        # slack for samples arriving while we read.
-        n_fetch = min(max(self._n_window, n_new + 1 + n_new // 2 + 16), self.stream_.n_buffer)
-        data, ts = self.stream_.get_data(winsize=n_fetch / self._stream_sfreq, picks=self._picks)
-        self._n_pending = 0
-        filled = ts > 0
-        data, ts = data[:, filled], ts[filled]
-        if ts.size == 0:
+        schedule = self._schedule
+        n_read = schedule.read_size(n_new, self.stream_.n_buffer)
+        data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=self._picks)
+        flagged, n_breaks, due = schedule.feed(data, ts)
+        self.stats_["gaps"] += n_breaks
+        if flagged:
+            self._emit(local_clock(), None, "gap", None, callback)
+        if due is None:
             return
-        if not self._find_breaks(ts, callback):
-            return
-        newest = float(ts[-1])
-        self._t_fetch = newest
-        self._in_dropout = False
-        if self._next_due is None:
-            self._next_due = newest
-        if newest < self._next_due - 0.5 / self._stream_sfreq:
-            return
-        self._next_due += self.step_
-        if self._next_due <= newest:  # fell behind: keep the cadence from now
-            self._next_due = newest + self.step_
-        window_ts = ts[-self._n_window :]
-        if window_ts.size < self._n_window or window_ts[0] < self._contiguous_from:
-            self.stats_["skipped_gap"] += 1
-            return self._emit(newest, None, "gap", None, callback)
-        window = data[:, -self._n_window :]
-        if not np.all(np.isfinite(window)):
-            self.stats_["skipped_nonfinite"] += 1
-            return self._emit(newest, None, "nonfinite", None, callback)
-        window = np.asarray(window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
-        window = self._to_model_rate(window)
+        if due.status != "ok":
+            self.stats_[f"skipped_{due.status}"] += 1
+            return self._emit(due.timestamp, None, due.status, None, callback)
+        window = np.asarray(due.window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
+        window = self._rate(window)
         self._check_amplitude(window)
-        y = np.asarray(
-            self.estimator_.predict(self._as_windows(window[np.newaxis])), dtype=np.float64
-        )
+        if self._calibrating:
+            return self._calibrate_on(window, due.timestamp, callback)
+        X = self._as_windows(window[np.newaxis])
+        lower = upper = None
+        if self._intervals:
+            y, lower, upper = self.estimator_.predict(X, return_interval=True)
+            lower, upper = _row(lower), _row(upper)
+        else:
+            y = self.estimator_.predict(X)
+        status, ood_p = "ok", float("nan")
+        if self.ood_ is not None:
+            ood_p = float(self.ood_.p_value(window[np.newaxis], [self._ood_subject])[0])
+            if ood_p < self.ood_.alpha:
+                status = "ood"
+                self.stats_["ood"] += 1
         self.stats_["predictions"] += 1
-        self._emit(newest, y.reshape(-1), "ok", window, callback)
+        self._emit(due.timestamp, _row(y), status, window, callback, lower, upper, ood_p)
+
+    def _calibrate_on(self, window, timestamp, callback):
+        """Keep a calibration window; calibrate once ``calibration`` seconds are in."""
+        if not self._calibration_windows:
+            self._calibration_start = timestamp - self.signature_.window
+        self._calibration_windows.append(window)
+        if timestamp - self._calibration_start >= self._calibrating - 0.5 / self.signature_.sfreq:
+            windows = self._as_windows(np.stack(self._calibration_windows))
+            self._finish_calibration(windows)
+            self._check_ood_subject()
+            self._schedule.step = self.step_
+            self._schedule.next_due = timestamp + self.step_
+        self._emit(timestamp, None, "calibrating", None, callback)
 
     def _check_amplitude(self, window):
         """Count, and warn once about, a window far from the training amplitude."""
@@ -568,47 +671,9 @@ class OnlineTwin:
             stacklevel=2,
         )
 
-    def _find_breaks(self, ts, callback):
-        """Count gaps among the new samples; remember where the EEG is contiguous from.
-
-        Returns whether any sample is new.
-        """
-        from mne_lsl.lsl import local_clock
-
-        first = self._last_ts is None  # (re)connected: the first sample starts a stretch
-        if first:
-            self._contiguous_from = float(ts[0])
-            new, before = ts, ts[:1]
-        else:
-            older = ts <= self._last_ts
-            new = ts[~older]
-            if new.size == 0:
-                return False
-            # The sample before the first new one: the last seen, if still in view.
-            before = ts[older][-1:] if older.any() else np.array([-np.inf])
-        jumps = np.diff(np.concatenate([before, new])) > self.max_gap
-        if jumps.any():
-            self._contiguous_from = float(new[np.flatnonzero(jumps)[-1]])
-            self.stats_["gaps"] += 1
-            if not (first or self._in_dropout):  # a drop-out already has its NaN row
-                self._emit(local_clock(), None, "gap", None, callback)
-        self._last_ts = float(new[-1])
-        return True
-
-    def _to_model_rate(self, window):
-        if self._ratio is None:
-            return window
-        from scipy.signal import resample_poly
-
-        resampled = resample_poly(
-            window, self._ratio.numerator, self._ratio.denominator, axis=1, padtype="line"
-        )
-        return resampled[:, -self.signature_.n_times :]
-
     def _flag_dropout(self, timestamp, callback):
-        if self._in_dropout:
+        if not self._schedule.flag_dropout():
             return
-        self._in_dropout = True
         self.stats_["dropouts"] += 1
         self._emit(timestamp, None, "dropout", None, callback)
 
@@ -638,16 +703,28 @@ class OnlineTwin:
             self._open_stream()
         except RuntimeError:  # gone again, or ambiguous: try later
             return
-        self._in_dropout = True  # its first samples start a contiguous stretch
+        self._schedule.in_dropout = True  # its first samples start a contiguous stretch
         self.stats_["reconnects"] += 1
 
-    def _emit(self, timestamp, y, status, window, callback):
+    def _emit(
+        self, timestamp, y, status, window, callback, lower=None, upper=None, ood_p=float("nan")
+    ):
         from mne_lsl.lsl import local_clock
 
-        if y is None:
-            y = np.full(len(self.target_names_), np.nan)
-        self.outlet_.push_sample(y, timestamp=timestamp)
-        row = TwinStep(float(timestamp), y, status, local_clock() - timestamp, window)
+        nan = np.full(len(self.target_names_), np.nan)
+        y = nan if y is None else y
+        values = [y]
+        if self._intervals:
+            lower = nan if lower is None else lower
+            upper = nan if upper is None else upper
+            values += [lower, upper]
+        if self._has_ood:
+            values.append([ood_p])
+        sample = np.concatenate(values) if len(values) > 1 else y
+        self.outlet_.push_sample(sample, timestamp=timestamp)
+        row = TwinStep(
+            float(timestamp), y, status, local_clock() - timestamp, window, lower, upper, ood_p
+        )
         self.history_.append(replace(row, window=None))
         if callback is not None:
             callback(row)
@@ -679,3 +756,17 @@ def _load(model):
 
         return load_model(model, return_metadata=True)
     return model, {}
+
+
+def _row(y):
+    return np.asarray(y, dtype=np.float64).reshape(-1)
+
+
+def _gives_intervals(estimator):
+    """Whether ``predict`` takes ``return_interval`` (a ConformalRegressor)."""
+    import inspect
+
+    try:
+        return "return_interval" in inspect.signature(estimator.predict).parameters
+    except (TypeError, ValueError):
+        return False

@@ -94,14 +94,14 @@ def _trusted_names():
     from sklearn.linear_model import Ridge
     from sklearn.metrics import check_scoring
 
-    from .. import ensemble, features, metrics, model_selection, nn, targets
+    from .. import ensemble, features, metrics, model_selection, nn, targets, uncertainty
     from ..features._covariance import _channel_scale, _riemann_means
     from ..features._envelope import _Plan
     from ..features._subject import SubjectReferences, _mean_covariance
 
     classes = [
         obj
-        for module in (ensemble, features, model_selection, nn, targets)
+        for module in (ensemble, features, model_selection, nn, targets, uncertainty)
         for obj in (getattr(module, name) for name in module.__all__)
         if isinstance(obj, type) and not issubclass(obj, (Warning, Exception))
     ]
