@@ -144,10 +144,10 @@ def cwl_regression(
     cw,
     sfreq,
     *,
-    window=4.0,
-    delay=0.05,
+    window=8.0,
+    delay=0.02,
     delay_step=0.01,
-    highpass=1.0,
+    highpass=0.5,
     causal=False,
     n_jobs=None,
 ):
@@ -204,7 +204,14 @@ def cwl_regression(
         )
     out_dtype = eeg.dtype if eeg.dtype.kind == "f" else np.dtype(np.float64)
     if sos is not None:
-        cw = sosfilt(sos, cw, axis=1) if causal else sosfiltfilt(sos, cw, axis=1)
+        # The same filter on the EEG and the loops: the weights fit what the
+        # two share, and the output carries no drift the loops do not see.
+        filt = (
+            (lambda x: sosfilt(sos, x, axis=1))
+            if causal
+            else (lambda x: sosfiltfilt(sos, x, axis=1))
+        )
+        cw, eeg = filt(cw), filt(eeg.astype(np.float64))
     pad = int(np.abs(lags).max())
     cw_padded = np.pad(cw, ((0, 0), (pad, pad)))
     n_blocks = -(-n_times // half)
@@ -266,13 +273,16 @@ class CWLRegression(TransformerMixin, BaseEstimator):
     in the same field but no brain signal; the method of van der Meer et al.
     (2016) regresses them out of the EEG in short sliding windows:
 
-    1. the loop signals are high-passed (``highpass``; Butterworth of order
-       4, zero-phase, or causal with ``causal=True``), so that slow drifts of
-       the loops do not take part in the fit;
+    1. the loop signals and the EEG are high-passed by the same filter
+       (``highpass``; Butterworth of order 4, zero-phase, or causal with
+       ``causal=True``), so that slow drifts take no part in the fit and the
+       weights relate what the two share;
     2. each loop is delay-embedded: copies shifted by ``-delay`` to
-       ``+delay`` seconds in steps of ``delay_step`` (``6 * 11 = 66``
+       ``+delay`` seconds in steps of ``delay_step`` (``6 * 5 = 30``
        regressors with the defaults), so that the fit can follow the
-       frequency-dependent transfer from the loops to every electrode;
+       frequency-dependent transfer from the loops to every electrode (the
+       ~42 Hz helium-pump vibration needs two shifts a quarter period
+       apart);
     3. the recording is cut into windows of ``window`` seconds overlapping
        by half, and in each window every EEG channel is fitted by least
        squares on the centred regressors (one solve per window for all
@@ -280,29 +290,34 @@ class CWLRegression(TransformerMixin, BaseEstimator):
     4. each window's fit is tapered by a periodic Hann window (overlapping
        by half they sum to exactly one) and subtracted.
 
-    The EEG's own mean is left as it is (the fits are centred). A channel
-    without artefact loses only what the regressors explain by chance, a
-    fraction of about ``n_regressors / window samples`` of its variance
-    (66 / 4000 at 1000 Hz with the defaults).
+    The output is the high-passed EEG minus the fits; the fits are centred,
+    so the EEG's mean is kept. A channel without artefact loses what the
+    regressors explain by chance: about ``n_regressors`` of the ``2 * B *
+    window`` degrees of freedom of a band ``B`` Hz wide in each window,
+    most in the slow bands where the loops carry most power. More lags or
+    shorter windows remove more brain signal: 4 s windows and +-50 ms
+    shifts cost the delta band of a clean EEG more than the pulse artefact
+    of the simulator does (``benchmarks/RESULTS.md``); hence the defaults.
 
     ``causal=True`` is the variant a stream can run: the lags are past
     samples only (``0`` to ``2 * delay``), the high-pass is causal, and each
     window is fitted on the samples that precede it (the two half-window
     blocks before it; windows with none are left uncleaned, the first
-    ``window`` seconds) instead of on itself. :meth:`stream` returns an
+    ``window`` seconds) instead of on itself. Stale weights and the causal
+    filter's phase make it less accurate than the offline fit. :meth:`stream` returns an
     :class:`OnlineCWLRegression` that gives the same numbers chunk by chunk.
 
     Parameters
     ----------
-    window : float, default=4.0
-        Length (s) of the sliding windows (4 s in van der Meer et al.).
-    delay : float, default=0.05
+    window : float, default=8.0
+        Length (s) of the sliding windows.
+    delay : float, default=0.02
         Largest shift (s) of the delay embedding, each side of zero.
     delay_step : float, default=0.01
         Spacing (s) of the shifts; at least one sample.
-    highpass : float or None, default=1.0
-        Cut-off (Hz) of the high-pass applied to the loop signals (not to the
-        EEG). None: no filter.
+    highpass : float or None, default=0.5
+        Cut-off (Hz) of the high-pass applied to the loop signals and the
+        EEG. None: no filter.
     cw_names : list of str, default=None
         Names of the loop channels. None: every channel called ``CW<k>``
         (any case) among the Raw's channels or the Recording's ``aux``.
@@ -320,9 +335,10 @@ class CWLRegression(TransformerMixin, BaseEstimator):
     -----
     The paper (Dagaev et al.) cleaned the CWL recordings this way before
     any model; the published ``*_mrcorrected_*.set`` files are corrected for
-    the gradient artefact only. The paper does not give the high-pass of the
-    loop signals; 1 Hz keeps the pulse artefact (its energy lies at the
-    heart rate's harmonics, above 1 Hz) and drops the loops' drifts.
+    the gradient artefact only. The paper does not give the high-pass; 0.5
+    Hz lies below the heart rate (the pulse artefact's fundamental, 0.8-1.5
+    Hz, which a 1 Hz cut-off would weaken relative to its harmonics) and
+    below the 1 Hz edge of the delta band, and drops the drifts.
 
     References
     ----------
@@ -348,10 +364,10 @@ class CWLRegression(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        window=4.0,
-        delay=0.05,
+        window=8.0,
+        delay=0.02,
         delay_step=0.01,
-        highpass=1.0,
+        highpass=0.5,
         cw_names=None,
         causal=False,
         n_jobs=None,
@@ -561,7 +577,7 @@ class OnlineCWLRegression:
     """
 
     def __init__(
-        self, sfreq, n_channels, n_loops, *, window=4.0, delay=0.05, delay_step=0.01, highpass=1.0
+        self, sfreq, n_channels, n_loops, *, window=8.0, delay=0.02, delay_step=0.01, highpass=0.5
     ):
         self.sfreq = check_positive(sfreq, "sfreq")
         self.n_channels = int(n_channels)
@@ -574,7 +590,9 @@ class OnlineCWLRegression:
             sfreq, window, delay, delay_step, highpass, True
         )
         self._pad = int(self._lags.max())
-        self._zi = None if self._sos is None else np.zeros((self._sos.shape[0], self.n_loops, 2))
+        n_sections = 0 if self._sos is None else self._sos.shape[0]
+        self._zi = np.zeros((n_sections, self.n_loops, 2))
+        self._zi_eeg = np.zeros((n_sections, self.n_channels, 2))
         self._history = np.zeros((self.n_loops, self._pad))  # filtered loops before the block
         self._block_x, self._block_y = [], []
         self._stats = []  # statistics of the completed blocks (the last three kept)
@@ -605,14 +623,14 @@ class OnlineCWLRegression:
             )
         if cw.shape != (self.n_loops, eeg.shape[1]):
             raise ValueError(
-                f"cw must have shape ({self.n_loops}, {eeg.shape[1]}) to match eeg, got "
-                f"{cw.shape}."
+                f"cw must have shape ({self.n_loops}, {eeg.shape[1]}) to match eeg, got {cw.shape}."
             )
         if not (np.all(np.isfinite(cw)) and np.all(np.isfinite(eeg))):
             raise ValueError("eeg and cw must be finite (no NaN or inf).")
         out_dtype = eeg.dtype if eeg.dtype.kind == "f" else np.dtype(np.float64)
         if self._sos is not None:
             cw, self._zi = sosfilt(self._sos, cw, axis=1, zi=self._zi)
+            eeg, self._zi_eeg = sosfilt(self._sos, eeg.astype(np.float64), axis=1, zi=self._zi_eeg)
         out = []
         start = 0
         while start < eeg.shape[1]:
