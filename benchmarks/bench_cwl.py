@@ -60,8 +60,8 @@ def straightforward(eeg, cw, sfreq, window, delay, delay_step=0.01, highpass=0.5
         j = min(max(k, 1), n_blocks - 1)
         f0, f1 = (j - 1) * half, min((j + 1) * half, n)  # fitted on
         a0, a1 = max((k - 1) * half, 0), min((k + 1) * half, n)  # applied to
-        xf = np.column_stack([cwp[c, pad + np.arange(f0, f1) - lag] for c in range(6) for lag in lags])
-        xa = np.column_stack([cwp[c, pad + np.arange(a0, a1) - lag] for c in range(6) for lag in lags])
+        xf = np.column_stack([cwp[c, pad + np.arange(f0, f1) - d] for c in range(6) for d in lags])
+        xa = np.column_stack([cwp[c, pad + np.arange(a0, a1) - d] for c in range(6) for d in lags])
         mean = xf.mean(axis=0)
         w = taper[a0 - (k - 1) * half : a1 - (k - 1) * half]
         for ch in range(eeg.shape[0]):
@@ -99,9 +99,7 @@ def ica_clean(rec):
     import mne
 
     info = mne.create_info([*rec.ch_names, "ECG"], rec.sfreq, ["eeg"] * rec.n_channels + ["ecg"])
-    raw = mne.io.RawArray(
-        np.vstack([rec.eeg.astype(float), rec.aux["ECG"]]), info, verbose="error"
-    )
+    raw = mne.io.RawArray(np.vstack([rec.eeg.astype(float), rec.aux["ECG"]]), info, verbose="error")
     filtered = raw.copy().filter(1.0, None, verbose="error")
     ica = mne.preprocessing.ICA(n_components=20, random_state=0, max_iter=400, verbose="error")
     ica.fit(filtered, picks="eeg", verbose="error")

@@ -112,6 +112,27 @@ def add_data_arguments(parser):
         help="CWL helium-pump condition (default: off)",
     )
     src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+    src.add_argument(
+        "--no-cwl-regression",
+        action="store_true",
+        help="keep the scanner artefacts: skip the carbon-wire loop regression that cleans "
+        "--data cwl (and BIDS runs with CW channels)",
+    )
+    src.add_argument(
+        "--space",
+        help="BIDS: fMRIPrep space of the BOLD (default: its MNI output when present)",
+    )
+    src.add_argument("--session", help="BIDS session label (ses-<label>)")
+    src.add_argument("--run", help="BIDS run label (run-<label>)")
+    src.add_argument(
+        "--derivatives",
+        default="derivatives/fmriprep",
+        help="BIDS: fMRIPrep folder, relative to --root (default: derivatives/fmriprep)",
+    )
+    from .io._layouts import DATA_LAYOUTS_HELP, LayoutsHelpFormatter
+
+    parser.epilog = DATA_LAYOUTS_HELP
+    parser.formatter_class = LayoutsHelpFormatter
 
 
 def build_parser():
@@ -324,26 +345,9 @@ def _load(args, preset, progress):
                 CORTICAL_ORACLE: source_recordings(sim, deep=False),
             },
         )
-    if args.data == "cwl":
-        from .io import CWL_SUBJECTS, read_cwl
+    from .io._layouts import load_real_data
 
-        subjects = args.subjects or list(CWL_SUBJECTS)
-        recordings = []
-        for subject in _progress(subjects, "reading CWL", progress):
-            recordings.append(read_cwl(args.root, subject, pump=args.pump))
-        return recordings, None, None
-    from .io import read_bids
-
-    if not args.subjects:
-        raise ValueError("--data bids needs --subjects (the BIDS subject labels)")
-    return (
-        [
-            read_bids(args.root, s, args.task)
-            for s in _progress(args.subjects, "reading BIDS", progress)
-        ],
-        None,
-        None,
-    )
+    return load_real_data(args, lambda items, desc: _progress(items, desc, progress)), None, None
 
 
 def _protocol(args, preset, data):

@@ -28,11 +28,11 @@ __all__ = ["CW_NAMES", "scanner_artifacts"]
 #: Names of the carbon-wire loop channels (as in the CWL recordings).
 CW_NAMES = tuple(f"CW{k}" for k in range(1, 7))
 # Peak (V) of the pulse artefact on the channel where it is largest.
-_PULSE_PEAK = (40e-6, 80e-6)
+_PULSE_PEAK = (80e-6, 150e-6)
 # RMS (V) of the helium-pump artefact on its largest channel.
-_PUMP_RMS = (3e-6, 6e-6)
+_PUMP_RMS = (4e-6, 8e-6)
 # Peak (V) of a head jerk on its largest channel.
-_JERK_PEAK = (20e-6, 50e-6)
+_JERK_PEAK = (30e-6, 80e-6)
 # Loop sensor noise (V, RMS) and the loops' artefact gain relative to the EEG's.
 _CW_NOISE = 0.5e-6
 _CW_GAIN = 2.0
