@@ -14,7 +14,7 @@ scalp, so they carry no brain signal):
 - head motion: a few jerks per minute and a slow sway; the induced voltage
   follows the velocity.
 
-The EEG sees the motion with small per-channel delays (0-8 ms), the loops
+The EEG sees the motion with small per-channel delays (up to 0.008 s), the loops
 without, plus their own sensor noise.
 """
 

@@ -295,7 +295,7 @@ class CWLRegression(TransformerMixin, BaseEstimator):
     regressors explain by chance: about ``n_regressors`` of the ``2 * B *
     window`` degrees of freedom of a band ``B`` Hz wide in each window,
     most in the slow bands where the loops carry most power. More lags or
-    shorter windows remove more brain signal: 4 s windows and +-50 ms
+    shorter windows remove more brain signal: 4 s windows and +-0.05 s
     shifts cost the delta band of a clean EEG more than the pulse artefact
     of the simulator does (``benchmarks/RESULTS.md``); hence the defaults.
 
