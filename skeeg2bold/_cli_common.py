@@ -30,6 +30,27 @@ def add_data_arguments(parser):
         help="CWL helium-pump condition (default: off)",
     )
     src.add_argument("--n-subjects", type=int, default=8, help="simulated subjects (default: 8)")
+    src.add_argument(
+        "--no-cwl-regression",
+        action="store_true",
+        help="keep the scanner artefacts: skip the carbon-wire loop regression that cleans "
+        "--data cwl (and BIDS runs with CW channels)",
+    )
+    src.add_argument(
+        "--space",
+        help="BIDS: fMRIPrep space of the BOLD (default: its MNI output when present)",
+    )
+    src.add_argument("--session", help="BIDS session label (ses-<label>)")
+    src.add_argument("--run", help="BIDS run label (run-<label>)")
+    src.add_argument(
+        "--derivatives",
+        default="derivatives/fmriprep",
+        help="BIDS: fMRIPrep folder, relative to --root (default: derivatives/fmriprep)",
+    )
+    from .io._layouts import DATA_LAYOUTS_HELP, LayoutsHelpFormatter
+
+    parser.epilog = DATA_LAYOUTS_HELP
+    parser.formatter_class = LayoutsHelpFormatter
 
 
 def check_device(parser, device):
@@ -70,6 +91,11 @@ def load_and_window(args, preset, *, window=10.0, progress=True):
         sfreq=preset["sim_sfreq"],
         random_state=args.seed,
         progress=progress,
+        cwl_regression=not args.no_cwl_regression,
+        space=args.space,
+        session=args.session,
+        run=args.run,
+        derivatives=args.derivatives,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

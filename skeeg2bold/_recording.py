@@ -47,6 +47,12 @@ class Recording:
     marker_report : MarkerReport, default=None
         How ``volume_times`` were obtained from scanner markers (what
         :func:`volume_onsets_from_markers` repaired); the readers set it.
+    aux : dict of str to array-like of shape (n_times,), default=None
+        Non-EEG channels sampled with the EEG (the carbon-wire loops
+        ``CW1``-``CW6``, the ECG, the EOG), by name. They are never windowed
+        nor fed to a model; preprocessing such as
+        :class:`~skeeg2bold.preprocessing.CWLRegression` reads them. The
+        readers keep the EOG, ECG and carbon-wire channels of the file here.
 
     Attributes
     ----------
@@ -60,6 +66,8 @@ class Recording:
     marker_report : MarkerReport or None
         Duplicated, off-grid and missing volume markers found when the onsets
         were matched to the volumes (None when onsets were given directly).
+    aux : dict of str to ndarray of shape (n_times,)
+        The auxiliary channels (empty when none were given).
 
     Examples
     --------
@@ -85,6 +93,7 @@ class Recording:
         montage=None,
         picks="eeg",
         marker_report=None,
+        aux=None,
     ):
         self._info = None
         if _is_raw(eeg):
@@ -152,6 +161,7 @@ class Recording:
         if marker_report is not None:
             validate_type(marker_report, MarkerReport, "marker_report")
         self.marker_report = marker_report
+        self.aux = _check_aux(aux, self.eeg.shape[1])
 
     @property
     def n_channels(self):
@@ -189,6 +199,24 @@ class Recording:
             f"at {self.sfreq:g} Hz, {self.duration:.1f} s; {self.n_volumes} volumes "
             f"(TR {self.tr:.3f} s) x {self.bold.shape[1]} ROIs>"
         )
+
+
+def _check_aux(aux, n_times):
+    """The auxiliary channels as a dict of 1-D float arrays of ``n_times`` samples."""
+    if aux is None:
+        return {}
+    validate_type(aux, dict, "aux", "dict of channel name to 1-D array")
+    out = {}
+    for name, values in aux.items():
+        validate_type(name, str, "aux keys", "str")
+        values = check_real_array(values, f"aux[{name!r}]")
+        if values.shape != (n_times,):
+            raise ValueError(
+                f"aux[{name!r}] must have shape ({n_times},), one sample per EEG sample, "
+                f"got {values.shape}."
+            )
+        out[name] = check_finite(values, f"aux[{name!r}]")
+    return out
 
 
 def _is_raw(obj):

@@ -16,6 +16,7 @@ from .._validation import check_int, check_memory, check_positive, validate_type
 from ._bold import BOLD_SD_PERCENT, bold_noise, convolve_hrf, hrf, volume_onsets
 from ._eeg import band_amplitudes, scalp_eeg
 from ._head import CWL_CH_NAMES, MONTAGE, SOURCES, subject_head
+from ._scanner import add_scanner_artifacts
 from ._signals import LATENT_SFREQ, sample, slow_processes, standardize
 
 __all__ = ["simulate_eeg_fmri", "ceiling_for", "source_recordings", "ROI_NAMES", "FEATURE_NAMES"]
@@ -122,6 +123,7 @@ def simulate_eeg_fmri(
     subject_variability=0.5,
     eeg_noise=1.0,
     artifacts=True,
+    scanner_artifacts=False,
     dtype=np.float32,
     random_state=None,
 ):
@@ -165,6 +167,18 @@ def simulate_eeg_fmri(
         Multiplies the aperiodic background and the sensor noise.
     artifacts : bool, default=True
         Add eye blinks and a residual ballistocardiogram to the EEG.
+    scanner_artifacts : bool, default=False
+        Simulate EEG recorded inside the scanner, before carbon-wire loop
+        cleaning: a pulse artefact driven by a heartbeat with beat-to-beat
+        variation, a helium-pump artefact (~42 Hz) and head-motion jerks,
+        tens of microvolts on the EEG, each entering the EEG through its own
+        spatial pattern and six carbon-wire loops (``CW1``-``CW6``, no brain
+        signal) through another. The loops and the ECG are in each
+        Recording's ``aux``; the artefact-free EEG is kept as
+        ``truth[k].eeg_clean`` and the R peaks as ``truth[k].beats``. The
+        artefacts come from their own random stream: everything else is the
+        same as with False. Clean with
+        :class:`~skeeg2bold.preprocessing.CWLRegression`.
     dtype : numpy dtype, default=numpy.float32
         Floating type of the EEG (float32 halves the memory; the EEG values
         are volts, float32 holds them to ~7 significant digits).
@@ -255,6 +269,7 @@ def simulate_eeg_fmri(
     )
     eeg_noise = check_positive(eeg_noise, "eeg_noise", allow_zero=True)
     validate_type(artifacts, (bool, np.bool_), "artifacts", "bool")
+    validate_type(scanner_artifacts, (bool, np.bool_), "scanner_artifacts", "bool")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type, got {dtype}.")
@@ -274,6 +289,7 @@ def simulate_eeg_fmri(
         subject_variability=subject_variability,
         eeg_noise=eeg_noise,
         artifacts=artifacts,
+        scanner_artifacts=scanner_artifacts,
         dtype=dtype.name,
         random_state=random_state,
     )
@@ -296,6 +312,7 @@ def simulate_eeg_fmri(
             eeg_noise=eeg_noise,
             artifacts=artifacts,
             dtype=dtype,
+            scanner_rng=_stream(entropy, 2, k) if scanner_artifacts else None,
         )
         recordings.append(rec)
         truth.append(gt)
@@ -534,6 +551,7 @@ def _simulate_subject(
     eeg_noise,
     artifacts,
     dtype,
+    scanner_rng=None,
 ):
     """One subject's Recording and ground truth, from its own random stream."""
     n_rois = len(ROI_NAMES)
@@ -576,6 +594,9 @@ def _simulate_subject(
         artifacts=artifacts,
         dtype=dtype,
     )
+    aux, scanner_truth = None, {}
+    if scanner_rng is not None:
+        eeg, aux, scanner_truth = add_scanner_artifacts(scanner_rng, head, eeg, sfreq, heart_rate)
     rec = Recording(
         eeg,
         bold,
@@ -585,6 +606,7 @@ def _simulate_subject(
         roi_names=list(ROI_NAMES),
         subject=subject,
         montage=MONTAGE,
+        aux=aux,
     )
     truth = Bunch(
         subject=subject,
@@ -604,6 +626,7 @@ def _simulate_subject(
         sources=sources,
         sources_sfreq=sources_sfreq,
         deep=np.array([s[2] for s in SOURCES]),
+        **scanner_truth,
     )
     return rec, truth
 

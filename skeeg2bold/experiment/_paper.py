@@ -9,6 +9,7 @@ functions; a Python user calls the same ones::
 """
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut
@@ -243,6 +244,11 @@ def load_dataset(
     sfreq=1000.0,
     random_state=0,
     progress=False,
+    cwl_regression=True,
+    space=None,
+    session=None,
+    run=None,
+    derivatives="derivatives/fmriprep",
 ):
     """The recordings of the experiment: simulated, the CWL data set or a BIDS folder.
 
@@ -255,7 +261,7 @@ def load_dataset(
         The data set's folder (``cwl`` and ``bids``).
     subjects : list of str, default=None
         Subjects to read: all of :data:`~skeeg2bold.io.CWL_SUBJECTS` for
-        ``cwl`` if None; required for ``bids``.
+        ``cwl`` if None; every ``sub-*`` folder under ``root`` for ``bids``.
     task : str, default="rest"
         BIDS task.
     pump : {"on", "off"}, default="off"
@@ -270,6 +276,15 @@ def load_dataset(
         Seed of the simulator.
     %(progress)s
         Show a progress bar while reading files.
+    cwl_regression : bool, default=True
+        Clean in-scanner EEG by regression on the carbon-wire loops
+        (:class:`~skeeg2bold.preprocessing.CWLRegression`): always for
+        ``cwl``, for ``bids`` when every run carries loop channels.
+    space, session, run : str, default=None
+        BIDS: the fMRIPrep space of the BOLD (default: its MNI output when
+        present), the session and the run labels.
+    derivatives : str, default="derivatives/fmriprep"
+        BIDS: the fMRIPrep folder, relative to ``root``.
 
     Returns
     -------
@@ -295,25 +310,27 @@ def load_dataset(
         raise ValueError(f"source must be 'simulated', 'cwl' or 'bids', got {source!r}.")
     if root is None:
         raise ValueError(f"source {source!r} needs root, the data set's folder.")
+    from argparse import Namespace
+
     from tqdm.auto import tqdm
 
-    if source == "cwl":
-        from ..io import CWL_SUBJECTS, read_cwl
+    from ..io._layouts import load_real_data
 
-        subjects = subjects or list(CWL_SUBJECTS)
-        recordings = [
-            read_cwl(root, subject, pump=pump)
-            for subject in tqdm(subjects, desc="reading CWL", disable=not progress)
-        ]
-    else:
-        from ..io import read_bids
-
-        if not subjects:
-            raise ValueError("source 'bids' needs subjects (the BIDS subject labels).")
-        recordings = [
-            read_bids(root, s, task)
-            for s in tqdm(subjects, desc="reading BIDS", disable=not progress)
-        ]
+    options = Namespace(
+        data=source,
+        root=Path(root),
+        subjects=subjects,
+        task=task,
+        pump=pump,
+        no_cwl_regression=not cwl_regression,
+        space=space,
+        session=session,
+        run=run,
+        derivatives=derivatives,
+    )
+    recordings = load_real_data(
+        options, lambda items, desc: tqdm(items, desc=desc, disable=not progress)
+    )
     return Bunch(recordings=recordings, simulation=None, sources=None)
 
 

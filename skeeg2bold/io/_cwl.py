@@ -92,14 +92,18 @@ def read_cwl(
         finite position, as EEGLAB files with empty locations); None leaves
         them unset.
     return_raw : bool, default=False
-        Also return the full :class:`mne.io.Raw` with the EOG, ECG and
-        carbon-wire (CW1-CW6, type ``misc``) channels, which the Recording
-        leaves out.
+        Also return the full :class:`mne.io.Raw` with every channel.
 
     Returns
     -------
     recording : Recording
-        EEG channels only; BOLD ``(n_volumes, n_rois)``; one onset per volume.
+        EEG channels in ``eeg``; the EOG, ECG and carbon-wire channels
+        (CW1-CW6, type ``misc``) in ``aux``, for
+        :class:`~skeeg2bold.preprocessing.CWLRegression`; BOLD
+        ``(n_volumes, n_rois)``; one onset per volume. The published EEG is
+        gradient-corrected only: clean the pulse and helium-pump artefacts
+        with :class:`~skeeg2bold.preprocessing.CWLRegression` before a
+        model, as the paper did.
     raw : mne.io.Raw
         Only with ``return_raw=True``.
 

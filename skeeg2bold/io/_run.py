@@ -43,6 +43,7 @@ def recording_from_run(
     checked against the header's TR; a warning lists the repairs, which the
     Recording keeps in ``marker_report``) and takes the ROI signals with
     ``bold_targets`` (a copy; the measured TR is set when its ``t_r`` is None).
+    The EOG, ECG and carbon-wire channels go to ``Recording.aux``.
     """
     if bold_targets is None:
         targets = BOLDRoiTargets()
@@ -85,8 +86,19 @@ def recording_from_run(
         subject=subject,
         picks="eeg",
         marker_report=report,
+        aux=_aux_channels(raw),
     )
     return (recording, raw) if return_raw else recording
+
+
+def _aux_channels(raw):
+    """The EOG, ECG and carbon-wire (``misc``) channels of ``raw``, by name."""
+    kinds = raw.get_channel_types()
+    names = [n for n, kind in zip(raw.ch_names, kinds) if kind in ("eog", "ecg", "misc")]
+    if not names:
+        return None
+    data = raw.get_data(picks=names)
+    return dict(zip(names, data))
 
 
 def _header_tr(img):

@@ -61,7 +61,10 @@ def write_cwl(
         Voxel intensity the BOLD signals are added to.
     noise : float, default=0.0
         Standard deviation of independent Gaussian noise in every voxel and
-        in the non-EEG channels (which are flat when 0).
+        in the non-EEG channels (EOG, ECG, CW1-CW6) that the recording's
+        ``aux`` does not hold (flat when 0). The channels ``aux`` holds (e.g.
+        the loops and ECG of ``simulate_eeg_fmri(scanner_artifacts=True)``)
+        are written as they are.
     n_missing_markers : int, default=0
         Leave out the ``mri`` markers of the last volumes, as in the real
         runs (e.g. 3 for 143 markers and 146 volumes).
@@ -172,6 +175,9 @@ def _write_eeg(rec, path, noise, n_missing_markers, rng):
     types = ["eeg"] * rec.n_channels + [kind for _, kind in extra_channels]
     info = mne.create_info(names, rec.sfreq, types)
     extra = noise * 1e-6 * rng.standard_normal((len(extra_channels), rec.eeg.shape[1]))
+    for k, (name, _) in enumerate(extra_channels):
+        if name in rec.aux:  # e.g. the loops and ECG of simulated scanner EEG
+            extra[k] = rec.aux[name]
     raw = mne.io.RawArray(np.vstack([rec.eeg, extra]), info, verbose="error")
     montage = rec.info.get_montage()
     if montage is not None:
