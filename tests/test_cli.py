@@ -231,3 +231,24 @@ def test_average_model_is_the_riemannian_baseline_and_aligned_compact():
     net = aligned.steps[-1][1]
     assert net.module is CompactNet and net.random_state == 3
     assert net.max_epochs == preset["epochs"]
+
+
+def test_average4_is_the_riemannian_baseline_and_the_three_networks():
+    from sklearn.pipeline import Pipeline
+
+    from skeeg2bold.ensemble import StandardizedAverageRegressor
+    from skeeg2bold.experiment import paper_model
+    from skeeg2bold.nn import CompactNet, EEG2BoldNet
+
+    model = paper_model("average4", epochs=7, random_state=2)
+    assert isinstance(model, StandardizedAverageRegressor)
+    members = dict(model.estimators)
+    assert list(members) == ["riemann", "compact", "aligned-compact", "deep"]
+    assert members["compact"].module is CompactNet
+    assert members["deep"].module is EEG2BoldNet
+    assert isinstance(members["aligned-compact"], Pipeline)
+    for net in (members["compact"], members["deep"], members["aligned-compact"].steps[-1][1]):
+        assert net.max_epochs == 7 and net.random_state == 2
+    # A fresh model each call: the members are not shared between two averages.
+    other = dict(paper_model("average4").estimators)
+    assert all(other[k] is not members[k] for k in members)

@@ -81,6 +81,9 @@ MODEL_HELP = {
     "ensemble": "SeedEnsembleRegressor of 3 CompactNets (seeds averaged)",
     "average": "StandardizedAverageRegressor of the Riemannian baseline and aligned-compact: "
     "their predictions standardised on each subject's own training windows and averaged",
+    "average4": "StandardizedAverageRegressor of the Riemannian baseline, compact, "
+    "aligned-compact and deep: never below the Riemannian baseline in the six settings of "
+    "benchmarks/bench_unmixing.py",
     "ridge": "lagged band envelopes + ridge",
     "logridge": "lagged log band envelopes + ridge",
     "aligned-logridge": "SubjectAlignment + lagged log band envelopes + ridge: alignment "
@@ -102,7 +105,10 @@ _CHANCE_PREFERENCE = (
     "hrf",
 )
 #: Averaged models -> their members.
-_AVERAGES = {"average": ("riemann", "aligned-compact")}
+_AVERAGES = {
+    "average": ("riemann", "aligned-compact"),
+    "average4": ("riemann", "compact", "aligned-compact", "deep"),
+}
 #: Names of the unmixing oracles in the report (simulated data only): the
 #: log-envelope ridge on all true sources, and on the cortical ones only.
 ORACLE = "unmixing oracle"
@@ -130,7 +136,9 @@ def paper_model(name, *, epochs=40, device="cpu", random_state=0):
         A key of :data:`MODEL_HELP`. An ``aligned-`` name is the model without
         the prefix behind :class:`~skeeg2bold.features.SubjectAlignment`;
         ``average`` averages the Riemannian baseline and ``aligned-compact``
-        (:class:`~skeeg2bold.ensemble.StandardizedAverageRegressor`).
+        (:class:`~skeeg2bold.ensemble.StandardizedAverageRegressor`),
+        ``average4`` the Riemannian baseline and the three networks
+        ``compact``, ``aligned-compact`` and ``deep``.
     epochs : int, default=40
         Maximum training epochs of the networks.
     %(device)s
