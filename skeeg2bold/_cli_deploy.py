@@ -117,6 +117,13 @@ def add_deploy_parsers(sub, add_data_arguments, model_names, model_help):
         help="calibrate on the first S seconds of the stream itself; predictions start after",
     )
     stream.add_argument(
+        "--cwl-regression",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="clean an in-scanner stream by causal carbon-wire loop regression on its CW "
+        "channels before windowing; auto (default): when the model's training EEG was cleaned",
+    )
+    stream.add_argument(
         "--show", type=int, default=3, help="targets printed per line (default: 3; all are logged)"
     )
     stream.add_argument(
@@ -227,6 +234,9 @@ def _fit(args, parser):
         # What the twin compares a live stream's amplitude with, for every model kind.
         "input_amplitude": _input_amplitude(data.X),
         "targets": "differential ROIs (ROI minus the mean of the ROIs) and the common mode",
+        # Whether the training EEG was cleaned by carbon-wire loop regression:
+        # the twin then cleans a live stream that carries the loops.
+        "cwl_regression": _cleaned(args, recordings),
     }
     path = save_model(model, args.out, metadata=metadata)
     say(f"model written to {path} in {time.perf_counter() - t_start:.0f} s")
@@ -239,6 +249,15 @@ def _fit(args, parser):
             "EEGFILE or --calibrate-seconds 60"
         )
     return 0
+
+
+def _cleaned(args, recordings):
+    """Whether ``fit`` trained on EEG cleaned by carbon-wire loop regression."""
+    from .preprocessing._cwl import CW_PATTERN
+
+    if args.data == "simulated" or args.no_cwl_regression:
+        return False
+    return all(any(CW_PATTERN.match(n) for n in rec.aux) for rec in recordings)
 
 
 def _stream(args, parser):
@@ -308,6 +327,7 @@ def _stream_until_stopped(args, signals):
         out_name=args.out_name,
         subject=args.subject,
         calibration=calibration,
+        cwl_regression={"auto": None, "on": True, "off": False}[args.cwl_regression],
     ).connect()
     try:
         names = twin.target_names_

@@ -168,3 +168,20 @@ def test_bids_options_and_errors(tmp_path, capsys, bids_root):
     with pytest.raises(SystemExit):
         main(["run", "--data", "bids", "--root", str(empty), "--no-progress"])
     assert "has no sub-* folder" in capsys.readouterr().err
+
+
+def test_fit_records_that_the_training_eeg_was_cleaned(tmp_path, scanner_sim):
+    from skeeg2bold.persistence import load_model
+
+    write_cwl(scanner_sim, tmp_path / "cwl", random_state=0)
+    argv = ["fit", "--data", "cwl", "--root", str(tmp_path / "cwl"), "--subjects", "sub-01"]
+    argv += ["sub-02", "--model", "logridge", "--quick", "--no-progress"]
+    metadata = {}
+    for flag, expected in (([], True), (["--no-cwl-regression"], False)):
+        out = tmp_path / f"model{len(flag)}.skops"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main([*argv, *flag, "--out", str(out)]) == 0
+        _, metadata = load_model(out, return_metadata=True)
+        # The twin cleans a live stream with loops exactly when this is True.
+        assert metadata["cwl_regression"] is expected

@@ -139,7 +139,9 @@ def calibrate_subject(estimator, windows):
     return steps
 
 
-def calibration_windows(eeg, *, sfreq, ch_names, signature, subject, hop=CALIBRATION_HOP):
+def calibration_windows(
+    eeg, *, sfreq, ch_names, signature, subject, hop=CALIBRATION_HOP, cwl_regression=None
+):
     """Windows of a continuous calibration recording, as the model takes them.
 
     Parameters
@@ -157,6 +159,9 @@ def calibration_windows(eeg, *, sfreq, ch_names, signature, subject, hop=CALIBRA
         Label of the windows.
     hop : float, default=CALIBRATION_HOP
         Seconds between consecutive window ends.
+    cwl_regression : CWLRegression, default=None
+        Applied (offline, with ``causal=False``) to a Raw or file that has
+        carbon-wire loop channels, as the training EEG was cleaned.
 
     Returns
     -------
@@ -171,6 +176,12 @@ def calibration_windows(eeg, *, sfreq, ch_names, signature, subject, hop=CALIBRA
             raise FileNotFoundError(f"calibration EEG file {os.fspath(eeg)!r} not found")
         eeg = read_file(mne.io.read_raw, eeg, "calibration EEG", preload=True, verbose="error")
     if isinstance(eeg, mne.io.BaseRaw):
+        if cwl_regression is not None:
+            from ..preprocessing._cwl import CW_PATTERN
+
+            names = cwl_regression.cw_names or [n for n in eeg.ch_names if CW_PATTERN.match(n)]
+            if names:
+                eeg = cwl_regression.set_params(causal=False).transform(eeg.copy())
         sfreq, ch_names, eeg = eeg.info["sfreq"], eeg.ch_names, eeg.get_data()
     eeg = np.asarray(eeg, dtype=np.float64)
     if ch_names is None or sfreq is None:

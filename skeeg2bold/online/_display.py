@@ -84,6 +84,7 @@ STATUSES = {
     "gap": (3, "tab:red"),
     "nonfinite": (4, "tab:purple"),
     "dropout": (5, "black"),
+    "cleaning": (6, "tab:gray"),
 }
 
 

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
+from sklearn.base import clone
 
 from .._signature import window_signature
 from .._validation import check_names, check_positive
@@ -51,11 +52,13 @@ class TwinStep:
         with this timestamp.
     prediction : ndarray of shape (n_targets,)
         Predicted BOLD; all NaN unless ``status == "ok"``.
-    status : {"ok", "ood", "gap", "nonfinite", "dropout", "calibrating"}
+    status : {"ok", "ood", "gap", "nonfinite", "dropout", "calibrating", "cleaning"}
         ``"ok"``: predicted. ``"ood"``: predicted, but the window's EEG is
         out of distribution (``ood_p`` below the score's ``alpha``): the
         prediction is given and is not to be trusted. ``"calibrating"``:
         the window went to the subject's calibration (no prediction yet).
+        ``"cleaning"``: the carbon-wire loop regression has not yet fitted
+        weights for the whole window (no prediction yet).
         ``"gap"``: the window spans a break in the EEG
         (samples missing or a reconnection) and was not predicted on.
         ``"nonfinite"``: the window holds NaN or infinite samples and was
@@ -187,6 +190,20 @@ class OnlineTwin:
         :class:`~skeeg2bold.uncertainty.CovarianceOODScore`; ``None``: one
         fitted on the calibration windows when ``calibration`` is given,
         else none; ``False``: none.
+    cwl_regression : bool or CWLRegression, default=None
+        Clean an in-scanner stream by causal carbon-wire loop regression
+        (:class:`~skeeg2bold.preprocessing.OnlineCWLRegression`) before
+        windowing: the stream must carry the loop channels (``CW1``,
+        ``CW2``, ... or the ``cw_names`` of a given
+        :class:`~skeeg2bold.preprocessing.CWLRegression`, whose window,
+        delays and high-pass are used). Every sample is cleaned once, as it
+        arrives, from the loops' present and past samples. Until the cleaner
+        has fitted weights for a whole window (two half-windows of its
+        ``window``, plus the model's window) rows are NaN with status
+        ``"cleaning"``. ``None``: clean when the model file records that its
+        training EEG was cleaned (``skeeg2bold fit --data cwl``) and the
+        stream has loop channels (a stream without them is taken as cleaned
+        already, with a warning); ``False``: never.
 
     Notes
     -----
@@ -214,7 +231,10 @@ class OnlineTwin:
         ``skipped_gap`` and ``skipped_nonfinite`` (steps not predicted on),
         ``reconnects``, ``off_scale`` (windows predicted on whose amplitude
         is more than 10 times off the training EEG's), ``ood`` (predicted
-        windows out of distribution), ``calibration_windows``.
+        windows out of distribution), ``calibration_windows``, ``cleaning``
+        (steps not predicted on while the loop regression warms up).
+    cwl_regression_ : CWLRegression or None
+        The loop regression applied to the stream, if any.
     unit_factors_ : ndarray of shape (n_channels,)
         What each of the model's channels is multiplied by to be in volts
         (``10 ** unit_mul`` of the stream's channel).
@@ -252,6 +272,7 @@ class OnlineTwin:
         subject=None,
         calibration=None,
         ood=None,
+        cwl_regression=None,
     ):
         self.model = model
         self.name = name
@@ -269,6 +290,7 @@ class OnlineTwin:
         self.subject = subject
         self.calibration = calibration
         self.ood = ood
+        self.cwl_regression = cwl_regression
         self._thread = None
         self._stop = threading.Event()
 
@@ -300,6 +322,7 @@ class OnlineTwin:
         for arg in ("max_gap", "stall_timeout", "timeout"):
             check_positive(getattr(self, arg), arg)
         self._model_ch_names = self._check_model_ch_names()
+        self.cwl_regression_ = self._check_cwl_regression(metadata)
         self.stats_ = {
             "predictions": 0,
             "gaps": 0,
@@ -310,6 +333,7 @@ class OnlineTwin:
             "off_scale": 0,
             "ood": 0,
             "calibration_windows": 0,
+            "cleaning": 0,
         }
         self.training_amplitude_ = _training_amplitude(self.estimator_) or metadata.get(
             "input_amplitude"
@@ -372,6 +396,7 @@ class OnlineTwin:
         stream.connect(processing_flags=list(self.processing_flags) or None, timeout=self.timeout)
         try:
             self._picks = self._match_channels(stream.ch_names, stream.name)
+            self._open_cleaner(stream)
             self._rate = RateAdapter(
                 float(stream.info["sfreq"]), sig.sfreq, sig.n_times, stream.name
             )
@@ -391,6 +416,77 @@ class OnlineTwin:
             stall_timeout=self.stall_timeout,
             now=self._last_resolve,
         )
+
+    def _check_cwl_regression(self, metadata):
+        """The CWLRegression to apply, or None (``"auto"`` is settled on connecting)."""
+        from ..preprocessing import CWLRegression
+
+        option = self.cwl_regression
+        if option is None:
+            return CWLRegression(causal=True) if metadata.get("cwl_regression") else None
+        if option is False:
+            return None
+        if option is True:
+            return CWLRegression(causal=True)
+        if isinstance(option, CWLRegression):
+            return option
+        raise TypeError(
+            "cwl_regression must be None, True, False or a CWLRegression, got "
+            f"{type(option).__name__}."
+        )
+
+    def _open_cleaner(self, stream):
+        """Pick the stream's loop channels and start a fresh causal cleaner."""
+        self._cleaner = None
+        cwl = self.cwl_regression_
+        if cwl is None:
+            return
+        where = f"stream {stream.name!r}"
+        try:
+            names = cwl._loop_names(list(stream.ch_names), where)
+        except ValueError:
+            if self.cwl_regression is not None:  # asked for explicitly
+                raise
+            warnings.warn(
+                f"the model was trained on EEG cleaned by carbon-wire loop regression, "
+                f"but {where} has no loop channels (CW1, CW2, ...): its EEG is taken as "
+                "cleaned already. Pass cwl_regression=False to silence this.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        loops = np.array([list(stream.ch_names).index(n) for n in names])
+        self._picks_with_loops = np.concatenate([self._picks, loops])
+        self._cleaner = cwl.stream(
+            float(stream.info["sfreq"]), n_channels=len(self._picks), n_loops=len(loops)
+        )
+        self._clean_data = np.empty((len(self._picks), 0))
+        self._clean_ts = np.empty(0)
+
+    def _clean(self, data, ts):
+        """The read's EEG rows cleaned, each sample once: the new ones now, the others before.
+
+        Samples that are not finite are fed to the cleaner as zeros and come
+        out as NaN, so that the windows holding them are skipped.
+        """
+        filled = ts > 0
+        data, ts = data[:, filled], ts[filled]
+        n_eeg = len(self._picks)
+        last = self._clean_ts[-1] if self._clean_ts.size else -np.inf
+        new = ts > last
+        if new.any():
+            eeg, cw = data[:n_eeg, new], data[n_eeg:, new]
+            if self._cleaner.n_samples_ == 0:  # where the causal cleaning started
+                self._first_cleaned = data[:, new][:, 0].copy()
+            bad = ~(np.all(np.isfinite(eeg), axis=0) & np.all(np.isfinite(cw), axis=0))
+            cleaned = self._cleaner.process(np.where(bad, 0.0, eeg), np.where(bad, 0.0, cw))
+            cleaned[:, bad] = np.nan
+            keep = self.stream_.n_buffer
+            self._clean_data = np.hstack([self._clean_data, cleaned])[:, -keep:]
+            self._clean_ts = np.concatenate([self._clean_ts, ts[new]])[-keep:]
+        # The read's samples are the newest ones, all cleaned by now.
+        n = min(ts.size, self._clean_ts.size)
+        return self._clean_data[:, self._clean_ts.size - n :], self._clean_ts[-n:]
 
     def _match_channels(self, stream_names, stream_name):
         sig = self.signature_
@@ -436,6 +532,9 @@ class OnlineTwin:
                     ch_names=None,
                     signature=self.signature_,
                     subject=self.subject,
+                    cwl_regression=None
+                    if self.cwl_regression_ is None
+                    else clone(self.cwl_regression_),
                 )
             )
         self._check_ood_subject()
@@ -602,7 +701,10 @@ class OnlineTwin:
 
         schedule = self._schedule
         n_read = schedule.read_size(n_new, self.stream_.n_buffer)
-        data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=self._picks)
+        picks = self._picks if self._cleaner is None else self._picks_with_loops
+        data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=picks)
+        if self._cleaner is not None:
+            data, ts = self._clean(data, ts)
         flagged, n_breaks, due = schedule.feed(data, ts)
         self.stats_["gaps"] += n_breaks
         if flagged:
@@ -612,6 +714,11 @@ class OnlineTwin:
         if due.status != "ok":
             self.stats_[f"skipped_{due.status}"] += 1
             return self._emit(due.timestamp, None, due.status, None, callback)
+        if self._cleaner is not None and (
+            self._cleaner.n_samples_ - schedule.n_window < self._cleaner.ready_at
+        ):
+            self.stats_["cleaning"] += 1
+            return self._emit(due.timestamp, None, "cleaning", None, callback)
         window = np.asarray(due.window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
         window = self._rate(window)
         self._check_amplitude(window)

@@ -558,6 +558,11 @@ class OnlineCWLRegression:
     ----------
     n_samples_ : int
         Samples processed so far.
+    ready_at : int
+        Samples after which every output sample is cleaned by both of its
+        tapered windows (two half-windows): before, the weights are fitted
+        on fewer blocks or not at all, and the output is partly or wholly
+        the high-passed EEG with its artefact.
 
     Examples
     --------
@@ -598,6 +603,7 @@ class OnlineCWLRegression:
         self._stats = []  # statistics of the completed blocks (the last three kept)
         self._fits = [None, None]  # windows of the current block: lower, upper
         self._taper = _taper(self._half)
+        self.ready_at = 2 * self._half
         self.n_samples_ = 0
 
     def process(self, eeg, cw):
