@@ -54,7 +54,7 @@ def _stream(raw, model, duration, **kwargs):
         with OnlineTwin(model, name=name, step=STEP, **kwargs) as twin:
             twin.run(duration=duration, callback=rows.append)
             stats = dict(twin.stats_)
-            stats["first_cleaned"] = getattr(twin, "_first_cleaned", None)
+            stats["first_cleaned"] = twin._cleaner.first_sample if twin._cleaner else None
     finally:
         player.stop()
     return rows, stats

@@ -2,14 +2,95 @@
 affine map of its outputs to the units of ``y``."""
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
 from .._constants import READOUT_ALPHAS
 
-__all__ = ["DEFAULT_READOUT_ALPHAS", "calibrate_outputs", "ridge_cv_contiguous", "solve_readout"]
+__all__ = [
+    "DEFAULT_READOUT_ALPHAS",
+    "calibrate_outputs",
+    "evaluate_module",
+    "exposes_readout",
+    "readout_inputs",
+    "readout_outputs",
+    "ridge_cv_contiguous",
+    "solve_readout",
+]
 
 #: Ridge penalties tried when the readout is re-solved (``readout_alphas=None``).
 DEFAULT_READOUT_ALPHAS = READOUT_ALPHAS
+
+
+def exposes_readout(module):
+    """Whether ``module`` has a linear readout that can be re-solved in closed form.
+
+    It needs ``readout_features()`` and a ``readout_layer`` with a weight.
+    """
+    try:
+        layer = module.readout_layer
+    except (AttributeError, NotImplementedError):
+        return False
+    return callable(getattr(module, "readout_features", None)) and hasattr(layer, "weight")
+
+
+def evaluate_module(module, batches, methods):
+    """Module ``methods`` over input ``batches``, in evaluation mode, as float64 arrays.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    batches : iterable of torch.Tensor
+        The inputs, batch by batch, on the module's device.
+    methods : list of str
+        Names of the module's methods to call on each batch.
+
+    Returns
+    -------
+    outputs : list of ndarray or None
+        Each method's outputs over all batches, concatenated (``None`` for a
+        method that returns None). The module's training mode is restored.
+    """
+    was_training = module.training
+    module.eval()
+    outputs = [[] for _ in methods]
+    try:
+        with torch.no_grad():
+            for Xi in batches:
+                for out, method in zip(outputs, methods):
+                    value = getattr(module, method)(Xi)
+                    out.append(None if value is None else value.double().cpu().numpy())
+    finally:
+        module.train(was_training)
+    return [None if out[0] is None else np.concatenate(out) for out in outputs]
+
+
+def readout_inputs(module, batches):
+    """The readout's features and, if the module has one, the offset it adds to.
+
+    Returns
+    -------
+    features : ndarray of shape (n_windows, n_features)
+    offset : ndarray of shape (n_windows, n_outputs) or None
+    """
+    methods = ["readout_features"]
+    if callable(getattr(module, "readout_offset", None)):
+        methods.append("readout_offset")
+    outputs = evaluate_module(module, batches, methods)
+    return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+
+
+def readout_outputs(module, features, offset, gain):
+    """What the network outputs in evaluation, from its readout features.
+
+    The readout layer's weights, as stored, applied to ``features``, plus
+    ``gain * offset`` when the module adds an offset; equal to a forward pass
+    without recomputing the features.
+    """
+    layer = module.readout_layer
+    weight = layer.weight.detach().cpu().double().numpy().reshape(layer.weight.shape[0], -1)
+    raw = features @ weight.T + layer.bias.detach().cpu().double().numpy()
+    return raw if offset is None else raw + gain * offset
 
 
 def solve_readout(features, target, alphas, offset=None, offset_rows=slice(None)):

@@ -25,7 +25,14 @@ from ._datasets import WindowDataset, assembles_batches, collate_batch
 from ._eeg2bold import EEG2BoldNet
 from ._loss import CorrelationCLIPLoss
 from ._persistence import FittedStateMixin
-from ._readout import DEFAULT_READOUT_ALPHAS, calibrate_outputs, solve_readout
+from ._readout import (
+    DEFAULT_READOUT_ALPHAS,
+    calibrate_outputs,
+    exposes_readout,
+    readout_inputs,
+    readout_outputs,
+    solve_readout,
+)
 from ._valid_split import TimeBlockedValidSplit
 
 __all__ = ["EEG2BoldRegressor"]
@@ -473,7 +480,7 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
     def _readout_alphas(self):
         """Penalties of the readout re-solve, or None when the readout is not re-solved."""
         check_option(self.refit_readout, ("auto", True, False), "refit_readout")
-        exposed = _exposes_readout(self.module_)
+        exposed = exposes_readout(self.module_)
         if self.refit_readout is True and not exposed:
             raise ValueError(
                 f"refit_readout=True needs a module with readout_features() and "
@@ -509,44 +516,19 @@ class EEG2BoldRegressor(FittedStateMixin, NeuralNetRegressor):
                 self.module_.scale_offset(gain)
             self.module_.set_readout(coef, intercept)
             self.readout_alpha_ = alpha
-            raw = self._readout_outputs(features, offset, gain)
+            raw = readout_outputs(self.module_, features, offset, gain)
             if self.verbose:
                 print(f"Readout re-solved by ridge (alpha={alpha:g}).")
         self.output_coef_, self.output_intercept_ = calibrate_outputs(raw, y2)
 
     def _readout_inputs(self, X):
         """Readout features and, if the module has one, the readout's offset."""
-        methods = ["readout_features"]
-        if callable(getattr(self.module_, "readout_offset", None)):
-            methods.append("readout_offset")
-        outputs = self._evaluate(X, methods)
-        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+        return readout_inputs(self.module_, self._eval_batches(X))
 
-    def _readout_outputs(self, features, offset, gain):
-        """What the network outputs in evaluation: the readout layer's weights, as
-        stored, applied to the features, plus the scaled offset."""
-        layer = self.module_.readout_layer
-        weight = layer.weight.detach().cpu().double().numpy().reshape(layer.weight.shape[0], -1)
-        raw = features @ weight.T + layer.bias.detach().cpu().double().numpy()
-        return raw if offset is None else raw + gain * offset
-
-    def _evaluate(self, X, methods):
-        """Module ``methods`` over all windows of X, in evaluation mode, as float64 arrays
-        (``None`` for a method that returns None)."""
-        module = self.module_
-        was_training = module.training
-        module.eval()
-        outputs = [[] for _ in methods]
-        try:
-            with torch.no_grad():
-                for batch in self.get_iterator(self.get_dataset(X), training=False):
-                    Xi = to_tensor(unpack_data(batch)[0], device=self.device)
-                    for out, method in zip(outputs, methods):
-                        value = getattr(module, method)(Xi)
-                        out.append(None if value is None else value.double().cpu().numpy())
-        finally:
-            module.train(was_training)
-        return [None if out[0] is None else np.concatenate(out) for out in outputs]
+    def _eval_batches(self, X):
+        """Input tensors of all windows of X, batch by batch, on the device."""
+        for batch in self.get_iterator(self.get_dataset(X), training=False):
+            yield to_tensor(unpack_data(batch)[0], device=self.device)
 
     def _split_rows(self, X, groups=None):
         """``(train, valid)`` rows of ``train_split.split_indices``; None without it."""
@@ -599,11 +581,3 @@ def _fixed_band_extractor(module):
     """The module's front end if its input can be band-passed beforehand, else None."""
     extractor = getattr(module, "feature_extractor", None)
     return extractor if getattr(extractor, "band_filters", None) is not None else None
-
-
-def _exposes_readout(module):
-    try:
-        layer = module.readout_layer
-    except (AttributeError, NotImplementedError):
-        return False
-    return callable(getattr(module, "readout_features", None)) and hasattr(layer, "weight")

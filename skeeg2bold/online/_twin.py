@@ -20,6 +20,7 @@ from ._calibration import (
     check_calibration,
     known_subjects,
 )
+from ._cleaning import StreamCleaner
 from ._schedule import RESAMPLE_PAD, RateAdapter, WindowSchedule
 
 __all__ = ["AmplitudeWarning", "OnlineTwin", "TwinStep"]
@@ -457,36 +458,13 @@ class OnlineTwin:
             return
         loops = np.array([list(stream.ch_names).index(n) for n in names])
         self._picks_with_loops = np.concatenate([self._picks, loops])
-        self._cleaner = cwl.stream(
-            float(stream.info["sfreq"]), n_channels=len(self._picks), n_loops=len(loops)
+        self._cleaner = StreamCleaner(
+            cwl,
+            float(stream.info["sfreq"]),
+            n_channels=len(self._picks),
+            n_loops=len(loops),
+            n_keep=stream.n_buffer,
         )
-        self._clean_data = np.empty((len(self._picks), 0))
-        self._clean_ts = np.empty(0)
-
-    def _clean(self, data, ts):
-        """The read's EEG rows cleaned, each sample once: the new ones now, the others before.
-
-        Samples that are not finite are fed to the cleaner as zeros and come
-        out as NaN, so that the windows holding them are skipped.
-        """
-        filled = ts > 0
-        data, ts = data[:, filled], ts[filled]
-        n_eeg = len(self._picks)
-        last = self._clean_ts[-1] if self._clean_ts.size else -np.inf
-        new = ts > last
-        if new.any():
-            eeg, cw = data[:n_eeg, new], data[n_eeg:, new]
-            if self._cleaner.n_samples_ == 0:  # where the causal cleaning started
-                self._first_cleaned = data[:, new][:, 0].copy()
-            bad = ~(np.all(np.isfinite(eeg), axis=0) & np.all(np.isfinite(cw), axis=0))
-            cleaned = self._cleaner.process(np.where(bad, 0.0, eeg), np.where(bad, 0.0, cw))
-            cleaned[:, bad] = np.nan
-            keep = self.stream_.n_buffer
-            self._clean_data = np.hstack([self._clean_data, cleaned])[:, -keep:]
-            self._clean_ts = np.concatenate([self._clean_ts, ts[new]])[-keep:]
-        # The read's samples are the newest ones, all cleaned by now.
-        n = min(ts.size, self._clean_ts.size)
-        return self._clean_data[:, self._clean_ts.size - n :], self._clean_ts[-n:]
 
     def _match_channels(self, stream_names, stream_name):
         sig = self.signature_
@@ -704,7 +682,7 @@ class OnlineTwin:
         picks = self._picks if self._cleaner is None else self._picks_with_loops
         data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=picks)
         if self._cleaner is not None:
-            data, ts = self._clean(data, ts)
+            data, ts = self._cleaner.clean(data, ts)
         flagged, n_breaks, due = schedule.feed(data, ts)
         self.stats_["gaps"] += n_breaks
         if flagged:
@@ -714,9 +692,7 @@ class OnlineTwin:
         if due.status != "ok":
             self.stats_[f"skipped_{due.status}"] += 1
             return self._emit(due.timestamp, None, due.status, None, callback)
-        if self._cleaner is not None and (
-            self._cleaner.n_samples_ - schedule.n_window < self._cleaner.ready_at
-        ):
+        if self._cleaner is not None and not self._cleaner.ready(schedule.n_window):
             self.stats_["cleaning"] += 1
             return self._emit(due.timestamp, None, "cleaning", None, callback)
         window = np.asarray(due.window, dtype=np.float64) * self.unit_factors_[:, np.newaxis]
