@@ -160,6 +160,29 @@ def bold_scores(recordings, names, epochs):
     return scores
 
 
+def causal_recovery(sfreq, n_subjects=3, skip=16.0):
+    """Band r with the artefact-free EEG: raw, offline and causal (online) cleaning."""
+    sim = simulate_eeg_fmri(
+        n_subjects=n_subjects, sfreq=sfreq, scanner_artifacts=True, random_state=0
+    )
+    print(f"\n## causal cleaning: band r with the artefact-free EEG, first {skip:g} s left out\n")
+    print("| EEG | " + " | ".join(BANDS) + " |")
+    print("|---" * (len(BANDS) + 1) + "|")
+    for name, reg in (
+        ("raw", None),
+        ("cwl 8 s +-20 ms, offline", CWLRegression()),
+        ("cwl 8 s +-20 ms, causal", CWLRegression(causal=True)),
+    ):
+        rs = []
+        for rec, gt in zip(sim.recordings, sim.truth):
+            eeg = rec.eeg if reg is None else reg.transform(rec).eeg
+            k = int(skip * rec.sfreq)
+            rs.append(band_r(eeg[:, k:].astype(float), gt.eeg_clean[:, k:], rec.sfreq))
+        print(
+            f"| {name} | " + " | ".join(f"{np.mean([r[b] for r in rs]):.3f}" for b in BANDS) + " |"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="speed,recovery,bold")
@@ -176,6 +199,8 @@ def main():
         torch.set_num_threads(1)
         if "speed" in parts:
             speed(settings)
+        if "causal" in parts:
+            causal_recovery(args.sfreq)
         if not {"recovery", "bold"} & set(parts):
             return
         t0 = time.perf_counter()
