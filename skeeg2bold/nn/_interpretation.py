@@ -261,7 +261,10 @@ def plot_branch_patterns(
             label += f" (weight {importance[b] / max(np.max(importance), 1e-300):.2f})"
         response = patterns["frequency_responses"][b]
         peak = info.ch_names[int(np.argmax(np.abs(pattern)))]
-        row[0].set_title(f"{label}\npeak {peak}, {_band_label(freqs, response)}", fontsize=8)
+        # On the wider spectrum axes: over the small topomap, the title is cut at the edge.
+        row[1].set_title(
+            f"{label}: peak {peak}, {_band_label(freqs, response)}", loc="left", fontsize=8
+        )
         row[1].plot(freqs[keep], patterns["temporal_patterns"][b][keep], label="pattern")
         row[1].plot(
             freqs[keep],
