@@ -13,10 +13,18 @@ Calibration, as the user guide recommends for each protocol:
 - ``paper``: train on the other subjects and the target's first 68.7 s,
   calibrate on the target's next 60 s (the protocol's validation block,
   ``cv="prefit"``), test on its final 150 s;
+- ``paper-pooled``: the paper protocol's model and training windows, but
+  calibrated on held-out-subject residuals of all its training windows
+  (``cv=GroupKFold(3)`` over the 7 other subjects and the target's first
+  68.7 s, the deployed model refitted on all of them), not on the 60 s
+  block alone;
 - ``loso``: train on the other subjects only; calibrate on their
   held-out-subject residuals (``cv=GroupKFold(3)``: each third of the 7
   subjects predicted by a model fitted on the others; the deployed model
-  refitted on all of them); test on the target's final 150 s.
+  refitted on all of them); test on the target's final 150 s;
+- ``loso-blocks``: as ``loso``, but calibrated on the last fifth of each
+  training subject (the class's default ``cv``, ``LastBlockSplit(0.2)``),
+  not on held-out subjects.
 
 Reported per setting, protocol and nominal coverage (80 %, 90 %): the
 empirical coverage of the test windows averaged over the 8 subjects, for
@@ -43,7 +51,7 @@ from threadpoolctl import threadpool_limits
 
 from skeeg2bold import datasets, make_windows
 from skeeg2bold.baselines import make_ridge_baseline
-from skeeg2bold.model_selection import PaperProtocolSplit
+from skeeg2bold.model_selection import LastBlockSplit, PaperProtocolSplit
 from skeeg2bold.targets import CommonModeSplitter
 from skeeg2bold.uncertainty import ConformalRegressor
 
@@ -52,7 +60,7 @@ SETTINGS = {
     "bursts": ("simulate_burst_eeg_fmri", dict(random_state=0)),
 }
 COVERAGES = (0.8, 0.9)
-PROTOCOLS = ("paper", "loso")
+PROTOCOLS = ("paper", "paper-pooled", "loso", "loso-blocks")
 
 
 def load_setting(name):
@@ -83,14 +91,23 @@ def run_setting(name):
         sd = y[test].std(axis=0)
         fitted = clone(ridge).fit(F[train], y[train])
         others = np.flatnonzero(groups != subject)
+        times = np.asarray(data.X.times)
         for coverage in COVERAGES:
             models = {
                 "paper": ConformalRegressor(fitted, coverage=coverage, cv="prefit").fit(
                     F[valid], y[valid]
                 ),
+                "paper-pooled": ConformalRegressor(ridge, coverage=coverage, cv=GroupKFold(3)).fit(
+                    F[train], y[train], groups=groups[train]
+                ),
                 "loso": ConformalRegressor(ridge, coverage=coverage, cv=GroupKFold(3)).fit(
                     F[others], y[others], groups=groups[others]
                 ),
+                "loso-blocks": ConformalRegressor(
+                    ridge,
+                    coverage=coverage,
+                    cv=LastBlockSplit(0.2, window=10.0, times=times[others]),
+                ).fit(F[others], y[others], groups=groups[others]),
             }
             for protocol, model in models.items():
                 _, lo, hi = model.predict(F[test], return_interval=True)

@@ -37,6 +37,8 @@ def test_fit_says_when_a_model_needs_a_subject(aligned_file, tmp_path, capsys):
     assert "--calibrate" not in capsys.readouterr().out
     model = load_model(aligned_file)
     assert type(model).__name__ == "ConformalRegressor" and model.half_width_.shape == (15,)
+    # Calibrated on held-out subjects (here 2: each predicted by a model of the other).
+    assert type(model.cv).__name__ == "GroupKFold" and model.cv.n_splits == 2
 
 
 def test_stream_calibrated_new_subject_matches_offline(aligned_file, tmp_path, monkeypatch, capsys):
