@@ -148,14 +148,25 @@ def model_factories(epochs):
     }
 
 
-def bold_scores(recordings, names, epochs):
+def bold_scores(recordings, names, epochs, tests=None):
+    """Paper-protocol r per model and target subject: ``scores[test][model][subject]``.
+
+    Models are fitted on the windows of ``recordings`` and tested on them
+    (``""``) and on each of ``tests`` (name -> recordings of the same EEG
+    cleaned otherwise, the same windows).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = make_windows(recordings, window=10.0, sfreq=100.0, dtype="float32")
+        test_X = {"": data.X}
+        for k, r in (tests or {}).items():
+            test_X[k] = make_windows(r, window=10.0, sfreq=100.0, dtype="float32").X
+    for X in test_X.values():
+        np.testing.assert_array_equal(X.times, data.X.times)  # the same windows
     y = CommonModeSplitter().fit_transform(data.y)
     subjects = sorted(np.unique(data.groups))
     factories = model_factories(epochs)
-    scores = {m: {} for m in names}
+    scores = {k: {m: {} for m in names} for k in test_X}
     for subject, (train, test) in zip(
         subjects, PaperProtocolSplit(subjects=subjects).split(data.X)
     ):
@@ -163,7 +174,9 @@ def bold_scores(recordings, names, epochs):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model = factories[m]().fit(data.X[train], y[train])
-            scores[m][subject] = float(pearson_r(y[test], model.predict(data.X[test])).mean())
+            for k, X in test_X.items():
+                r = pearson_r(y[test], model.predict(X[test])).mean()
+                scores[k][m][subject] = float(r)
     return scores
 
 
@@ -195,25 +208,7 @@ def live_scores(sfreq, names, epochs):
     sim = simulate_eeg_fmri(sfreq=sfreq, scanner_artifacts=True, random_state=0)
     offline = CWLRegression().transform(sim.recordings)
     causal = CWLRegression(causal=True).transform(sim.recordings)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = make_windows(offline, window=10.0, sfreq=100.0, dtype="float32")
-        live = make_windows(causal, window=10.0, sfreq=100.0, dtype="float32")
-    np.testing.assert_array_equal(data.X.times, live.X.times)  # the same windows
-    y = CommonModeSplitter().fit_transform(data.y)
-    subjects = sorted(np.unique(data.groups))
-    factories = model_factories(epochs)
-    scores = {(m, k): {} for m in names for k in ("offline", "causal")}
-    for subject, (train, test) in zip(
-        subjects, PaperProtocolSplit(subjects=subjects).split(data.X)
-    ):
-        for m in names:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = factories[m]().fit(data.X[train], y[train])
-            for kind, X in (("offline", data.X), ("causal", live.X)):
-                r = pearson_r(y[test], model.predict(X[test])).mean()
-                scores[m, kind][subject] = float(r)
+    scores = bold_scores(offline, names, epochs, tests={"causal": causal})
     print(
         "\n## Live use: trained on offline-cleaned EEG, tested on the target's final 150 s "
         "cleaned offline or causally (mean r over 15 targets, 8 targets)\n"
@@ -221,8 +216,8 @@ def live_scores(sfreq, names, epochs):
     print("| model | test EEG cleaned offline | cleaned causally (live) | causal - offline |")
     print("|---|---|---|---|")
     for m in names:
-        a = np.array(list(scores[m, "offline"].values()))
-        b = np.array(list(scores[m, "causal"].values()))
+        a = np.array(list(scores[""][m].values()))
+        b = np.array(list(scores["causal"][m].values()))
         d = b - a
         print(
             f"| {m} | {a.mean():.3f} | {b.mean():.3f} | "
@@ -284,7 +279,7 @@ def main():
             results = {}
             for cond, recs in conditions.items():
                 t1 = time.perf_counter()
-                results[cond] = bold_scores(recs, names, args.epochs)
+                results[cond] = bold_scores(recs, names, args.epochs)[""]
                 print(f"  ({cond}: {time.perf_counter() - t1:.0f} s)", flush=True)
             print(
                 "\n## BOLD accuracy: mean r over 15 targets, paper protocol, 8 targets; "

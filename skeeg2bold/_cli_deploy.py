@@ -263,11 +263,9 @@ def _fit(args, parser):
 
 def _cleaned(args, recordings):
     """Whether ``fit`` trained on EEG cleaned by carbon-wire loop regression."""
-    from .preprocessing._cwl import CW_PATTERN
+    from .io._layouts import cleaned_by_loops
 
-    if args.data == "simulated" or args.no_cwl_regression:
-        return False
-    return all(any(CW_PATTERN.match(n) for n in rec.aux) for rec in recordings)
+    return args.data != "simulated" and cleaned_by_loops(args, recordings)
 
 
 def _stream(args, parser):

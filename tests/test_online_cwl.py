@@ -157,3 +157,21 @@ def test_bad_cwl_regression_argument(scanner):
         warnings.simplefilter("ignore")
         with pytest.raises(TypeError, match="cwl_regression must be"):
             OnlineTwin(model, name="x", cwl_regression="yes").connect()
+
+
+def test_calibration_recording_is_cleaned_as_the_training_eeg(scanner):
+    from skeeg2bold._signature import window_signature
+    from skeeg2bold.online._calibration import calibration_windows
+
+    rec, raw, model = scanner
+    sig = window_signature(model)
+    kw = dict(sfreq=None, ch_names=None, signature=sig, subject="new")
+    cwl = CWLRegression(window=CWL_WINDOW, causal=True)  # the twin's; offline for a file
+    cleaned = calibration_windows(raw, cwl_regression=cwl, **kw)
+    expected = calibration_windows(CWLRegression(window=CWL_WINDOW).transform(raw), **kw)
+    np.testing.assert_array_equal(np.asarray(cleaned), np.asarray(expected))
+    assert cwl.causal  # the caller's regression is left as it was
+    assert not np.allclose(np.asarray(cleaned), np.asarray(calibration_windows(raw, **kw)))
+    with pytest.warns(UserWarning, match="taken as cleaned already"):
+        plain = calibration_windows(raw.copy().pick("eeg"), cwl_regression=cwl, **kw)
+    np.testing.assert_array_equal(np.asarray(plain), np.asarray(calibration_windows(raw, **kw)))

@@ -14,6 +14,7 @@ __all__ = [
     "DATA_LAYOUTS_HELP",
     "LayoutsHelpFormatter",
     "bids_subjects",
+    "cleaned_by_loops",
     "load_real_data",
     "mni_space",
 ]
@@ -219,11 +220,16 @@ def _load_bids(args, progress):
                 + f"): {message}"
             ) from None
         recordings.append(rec)
-    return _clean_cwl(recordings, _bids_cleaning(args, recordings))
+    return _clean_cwl(recordings, cleaned_by_loops(args, recordings))
 
 
-def _bids_cleaning(args, recordings):
-    """BIDS runs are cleaned when they carry loop channels (and the flag allows it)."""
+def cleaned_by_loops(args, recordings):
+    """Whether recordings read with ``args`` are cleaned by carbon-wire loop regression.
+
+    They are when they carry loop channels and ``--no-cwl-regression`` is not
+    given: BIDS runs only then, CWL runs always (``--data cwl`` refuses runs
+    without loops).
+    """
     if getattr(args, "no_cwl_regression", False):
         return False
     from ..preprocessing._cwl import CW_PATTERN

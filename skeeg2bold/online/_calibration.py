@@ -1,6 +1,7 @@
 """A new subject's EEG-only calibration of a fitted model, for the online twin."""
 
 import os
+import warnings
 
 import numpy as np
 
@@ -161,7 +162,8 @@ def calibration_windows(
         Seconds between consecutive window ends.
     cwl_regression : CWLRegression, default=None
         Applied (offline, with ``causal=False``) to a Raw or file that has
-        carbon-wire loop channels, as the training EEG was cleaned.
+        carbon-wire loop channels, as the training EEG was cleaned; one
+        without them is taken as cleaned already, with a warning.
 
     Returns
     -------
@@ -177,11 +179,7 @@ def calibration_windows(
         eeg = read_file(mne.io.read_raw, eeg, "calibration EEG", preload=True, verbose="error")
     if isinstance(eeg, mne.io.BaseRaw):
         if cwl_regression is not None:
-            from ..preprocessing._cwl import CW_PATTERN
-
-            names = cwl_regression.cw_names or [n for n in eeg.ch_names if CW_PATTERN.match(n)]
-            if names:
-                eeg = cwl_regression.set_params(causal=False).transform(eeg.copy())
+            eeg = _clean_calibration(eeg, cwl_regression)
         sfreq, ch_names, eeg = eeg.info["sfreq"], eeg.ch_names, eeg.get_data()
     eeg = np.asarray(eeg, dtype=np.float64)
     if ch_names is None or sfreq is None:
@@ -211,3 +209,21 @@ def calibration_windows(
         ch_names=wanted,
         groups=np.full(len(X), str(subject), dtype=object),
     )
+
+
+def _clean_calibration(raw, cwl_regression):
+    """The calibration Raw cleaned offline by ``cwl_regression``, as the training EEG was."""
+    from sklearn.base import clone
+
+    from ..preprocessing._cwl import CW_PATTERN
+
+    if cwl_regression.cw_names is None and not any(CW_PATTERN.match(n) for n in raw.ch_names):
+        warnings.warn(
+            "the model was trained on EEG cleaned by carbon-wire loop regression, but the "
+            "calibration EEG has no loop channels (CW1, CW2, ...): it is taken as cleaned "
+            "already.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return raw
+    return clone(cwl_regression).set_params(causal=False).transform(raw)

@@ -8,7 +8,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.base import clone
 
 from .._signature import window_signature
 from .._validation import check_names, check_positive
@@ -439,6 +438,7 @@ class OnlineTwin:
     def _open_cleaner(self, stream):
         """Pick the stream's loop channels and start a fresh causal cleaner."""
         self._cleaner = None
+        self._read_picks = self._picks
         cwl = self.cwl_regression_
         if cwl is None:
             return
@@ -457,7 +457,7 @@ class OnlineTwin:
             )
             return
         loops = np.array([list(stream.ch_names).index(n) for n in names])
-        self._picks_with_loops = np.concatenate([self._picks, loops])
+        self._read_picks = np.concatenate([self._picks, loops])
         self._cleaner = StreamCleaner(
             cwl,
             float(stream.info["sfreq"]),
@@ -510,9 +510,7 @@ class OnlineTwin:
                     ch_names=None,
                     signature=self.signature_,
                     subject=self.subject,
-                    cwl_regression=None
-                    if self.cwl_regression_ is None
-                    else clone(self.cwl_regression_),
+                    cwl_regression=self.cwl_regression_,
                 )
             )
         self._check_ood_subject()
@@ -679,8 +677,7 @@ class OnlineTwin:
 
         schedule = self._schedule
         n_read = schedule.read_size(n_new, self.stream_.n_buffer)
-        picks = self._picks if self._cleaner is None else self._picks_with_loops
-        data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=picks)
+        data, ts = self.stream_.get_data(winsize=n_read / schedule.sfreq, picks=self._read_picks)
         if self._cleaner is not None:
             data, ts = self._cleaner.clean(data, ts)
         flagged, n_breaks, due = schedule.feed(data, ts)
