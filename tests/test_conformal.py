@@ -101,3 +101,10 @@ def test_prefit_needs_a_fitted_model_and_rejects_mismatched_y():
         ConformalRegressor(Ridge(), cv="prefit").fit(X, y)
     with pytest.raises(ValueError, match="y must have shape"):
         ConformalRegressor(Ridge(), cv=KFold(3)).fit(X, y[:-1])
+
+
+def test_complex_targets_are_refused_not_cast():
+    # np.asarray(y, float) would keep the real part and only warn.
+    X, y = _toy()
+    with pytest.raises(ValueError, match="Complex data not supported: y"):
+        ConformalRegressor(Ridge(), cv=KFold(3)).fit(X, y + 1j)

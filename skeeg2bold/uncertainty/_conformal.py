@@ -142,7 +142,10 @@ class ConformalRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y)
+        if y.dtype.kind == "c":  # a cast to float would drop the imaginary part
+            raise ValueError("Complex data not supported: y must hold real numbers.")
+        y = y.astype(np.float64, copy=False)
         X = indexable(X)[0]  # EEGWindows and arrays as they are
         n_windows = _num_samples(X)
         if y.ndim not in (1, 2) or y.shape[0] != n_windows:
